@@ -1,0 +1,271 @@
+"""What every device type shares: action specs, fleets, net attachment.
+
+A *device* (``ESS``, ``Generator``, ...) is a small dataclass holding the
+parameters of one physical unit and where it sits (``bus``). Its physics --
+dynamics for one step of length ``dt_h``, cost and safety terms -- is written
+once per type as numpy code over a :class:`Fleet`: ``n`` devices of that type
+stacked into arrays. One device is a fleet with ``n = 1``; many copies of a
+scenario stepped together are one fleet with ``n = copies x devices``.
+
+Control layout
+--------------
+Each fleet type has a fixed *full* control layout (``CONTROLS_C`` continuous,
+``CONTROLS_D`` discrete), e.g. ``("p_mw", "q_mvar")`` for a battery. A device
+exposes the subset it can really control as its :class:`ActionSpec`; the
+columns it does not control are filled by :meth:`Fleet.default_controls`.
+Discrete controls are categories ``0 .. n-1`` (a tap category ``k`` means tap
+position ``tap_min + k``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+import numpy as np
+
+State = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """The controls a device (or a group of devices) exposes.
+
+    ``low``/``high`` are physical bounds of the continuous part (units in the
+    names, e.g. ``"ess1.p_mw"``); ``nvec`` the number of categories of each
+    discrete control.
+    """
+
+    names_c: tuple[str, ...] = ()
+    low: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    high: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    names_d: tuple[str, ...] = ()
+    nvec: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    @property
+    def dim_c(self) -> int:
+        return len(self.names_c)
+
+    @property
+    def dim_d(self) -> int:
+        return len(self.names_d)
+
+    @staticmethod
+    def concat(specs: Sequence[ActionSpec]) -> ActionSpec:
+        """One spec holding the controls of ``specs`` in order."""
+        if not specs:
+            return ActionSpec()
+        return ActionSpec(
+            names_c=tuple(n for s in specs for n in s.names_c),
+            low=np.concatenate([s.low for s in specs]).astype(float),
+            high=np.concatenate([s.high for s in specs]).astype(float),
+            names_d=tuple(n for s in specs for n in s.names_d),
+            nvec=np.concatenate([s.nvec for s in specs]).astype(np.int64),
+        )
+
+
+@dataclass(frozen=True)
+class FleetOutput:
+    """What a fleet step produces, one entry per device.
+
+    ``p_mw``/``q_mvar`` are the injections the device puts into the grid in
+    the pandapower convention of its element (sgen: generation; storage:
+    charging). ``cost`` ($ over the step) is the sum of ``cost_terms``;
+    ``safety`` (dimensionless) the sum of ``safety_terms``.
+    """
+
+    p_mw: np.ndarray
+    q_mvar: np.ndarray
+    cost_terms: dict[str, np.ndarray]
+    safety_terms: dict[str, np.ndarray]
+
+    @property
+    def cost(self) -> np.ndarray:
+        return _sum_terms(self.cost_terms, self.p_mw.shape)
+
+    @property
+    def safety(self) -> np.ndarray:
+        return _sum_terms(self.safety_terms, self.p_mw.shape)
+
+
+def _sum_terms(terms: dict[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    total = np.zeros(shape)
+    for value in terms.values():
+        total = total + value
+    return total
+
+
+@dataclass(kw_only=True)
+class Device(ABC):
+    """One device: parameters and location. Subclasses are dataclasses.
+
+    ``name`` must be unique among the devices of a scenario; ``bus`` is the
+    name of the pandapower bus it connects to.
+    """
+
+    name: str
+    bus: str = ""
+
+    #: the pandapower table the device lives in (``"sgen"``, ``"storage"``, ...)
+    ELEMENT: ClassVar[str] = ""
+
+    @classmethod
+    @abstractmethod
+    def fleet_class(cls) -> type[Fleet]:
+        """The :class:`Fleet` type that steps devices of this class."""
+
+    # -- controls --------------------------------------------------------
+    def continuous_controls(self) -> dict[str, tuple[float, float]]:
+        """Controllable continuous setpoints: ``{control: (low, high)}`` in physical units."""
+        return {}
+
+    def discrete_controls(self) -> dict[str, int]:
+        """Controllable discrete setpoints: ``{control: number of categories}``."""
+        return {}
+
+    def action_spec(self) -> ActionSpec:
+        """This device's exposed controls, names prefixed by the device name."""
+        cont = self.continuous_controls()
+        disc = self.discrete_controls()
+        return ActionSpec(
+            names_c=tuple(f"{self.name}.{k}" for k in cont),
+            low=np.array([lo for lo, _ in cont.values()], dtype=float),
+            high=np.array([hi for _, hi in cont.values()], dtype=float),
+            names_d=tuple(f"{self.name}.{k}" for k in disc),
+            nvec=np.array(list(disc.values()), dtype=np.int64),
+        )
+
+    # -- the pandapower net ----------------------------------------------
+    @abstractmethod
+    def write_to_net(self, net: Any) -> int:
+        """Write the device into ``net`` and return its index in :attr:`ELEMENT`.
+
+        Idempotent: an element with the device's name is found and updated,
+        never duplicated.
+        """
+
+    # -- one device, stepped on its own -----------------------------------
+    def reset(self, rng: np.random.Generator | None = None) -> State:
+        """Start a fresh state (scalar convenience over a fleet of one)."""
+        self._fleet = self.fleet_class()([self])
+        self.state = self._fleet.initial_state(rng)
+        return self.state
+
+    def step(self, action_c: Sequence[float] = (), action_d: Sequence[int] = (),
+             dt_h: float = 1.0, **exogenous: float) -> FleetOutput:
+        """Advance one step of ``dt_h`` hours with this device's exposed action.
+
+        ``action_c``/``action_d`` follow :meth:`action_spec`; ``exogenous`` are
+        the fleet's inputs (e.g. ``profile=0.7`` for a PV unit, ``price=40``).
+        Returns the fleet output of length 1; the new state is in ``self.state``.
+        """
+        if not hasattr(self, "_fleet"):
+            self.reset()
+        fleet = self._fleet
+        c, d = fleet.default_controls(self.state)
+        cont_cols = [fleet.CONTROLS_C.index(k) for k in self.continuous_controls()]
+        disc_cols = [fleet.CONTROLS_D.index(k) for k in self.discrete_controls()]
+        c[0, cont_cols] = np.asarray(action_c, dtype=float).reshape(-1)[: len(cont_cols)]
+        d[0, disc_cols] = np.asarray(action_d, dtype=np.int64).reshape(-1)[: len(disc_cols)]
+        exog = {k: np.array([float(v)]) for k, v in exogenous.items()}
+        self.state, out = fleet.step(self.state, c, d, exog, dt_h)
+        return out
+
+
+class Fleet(ABC):
+    """``n`` devices of one type, stepped together with numpy.
+
+    Subclasses set the class constants and implement :meth:`initial_state`,
+    :meth:`default_controls` and :meth:`step`. Parameters are stacked into
+    ``float`` arrays of shape ``(n,)`` by :meth:`param` at construction.
+    """
+
+    #: full continuous control layout (columns of ``c``)
+    CONTROLS_C: ClassVar[tuple[str, ...]] = ()
+    #: full discrete control layout (columns of ``d``)
+    CONTROLS_D: ClassVar[tuple[str, ...]] = ()
+    #: names of exogenous inputs ``step`` reads (arrays of shape ``(n,)``)
+    EXOGENOUS: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, devices: Sequence[Device]) -> None:
+        self.devices = list(devices)
+        self.n = len(self.devices)
+        self.names = [d.name for d in self.devices]
+
+    def param(self, attr: str, default: float = np.nan) -> np.ndarray:
+        """Stack attribute ``attr`` of every device as a float array (None -> default)."""
+        values = [getattr(d, attr) for d in self.devices]
+        return np.array([default if v is None else v for v in values], dtype=float)
+
+    def reactive_box(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(q_min_mvar, q_max_mvar)`` of devices with Q control; ``(0, 0)`` for the others."""
+        mask = np.array([getattr(d, "has_q_control", False) for d in self.devices], dtype=bool)
+        return (np.where(mask, self.param("q_min_mvar", 0.0), 0.0),
+                np.where(mask, self.param("q_max_mvar", 0.0), 0.0))
+
+    @abstractmethod
+    def initial_state(self, rng: np.random.Generator | None = None) -> State:
+        """The state at the start of an episode."""
+
+    @abstractmethod
+    def default_controls(self, state: State) -> tuple[np.ndarray, np.ndarray]:
+        """Controls ``(c, d)`` of shape ``(n, len(CONTROLS_C))``, ``(n, len(CONTROLS_D))``
+        used where a device is not controlled: the device's own behaviour."""
+
+    @abstractmethod
+    def step(self, state: State, c: np.ndarray, d: np.ndarray,
+             exog: dict[str, np.ndarray], dt_h: float) -> tuple[State, FleetOutput]:
+        """Advance every device one step of ``dt_h`` hours; return the new state and outputs.
+
+        ``state`` is not modified; the returned state is a new dict.
+        """
+
+
+def device_params(device: Device) -> dict[str, Any]:
+    """The dataclass fields of ``device`` as a dict (for configs and logs)."""
+    return {f.name: getattr(device, f.name) for f in fields(device)}
+
+
+# -- pandapower helpers shared by the device types ---------------------------
+
+def bus_index(net: Any, bus_name: str, device_name: str) -> int:
+    """Index of the bus named ``bus_name``; a ValueError naming the device if absent."""
+    hits = net.bus.index[net.bus["name"] == bus_name]
+    if len(hits) == 0:
+        raise ValueError(
+            f"device {device_name!r}: bus {bus_name!r} is not in the network"
+            f" {net.name or ''!r}".rstrip())
+    return int(hits[0])
+
+
+def element_index(net: Any, table: str, name: str) -> int | None:
+    """Index of the element named ``name`` in ``net[table]``, or None."""
+    df = net[table]
+    if len(df) == 0 or "name" not in df:
+        return None
+    hits = df.index[df["name"] == name]
+    return int(hits[0]) if len(hits) else None
+
+
+def require_element(net: Any, table: str, name: str, device_name: str) -> int:
+    """Index of an existing element; a ValueError naming the device if absent."""
+    idx = element_index(net, table, name)
+    if idx is None:
+        raise ValueError(
+            f"device {device_name!r}: no {table} named {name!r} in the network")
+    return idx
+
+
+def upsert_element(net: Any, table: str, name: str, values: dict[str, Any],
+                   create: Any) -> int:
+    """Find the element ``name`` in ``net[table]`` and set ``values`` on it, or
+    call ``create()`` (which must create it with those values) and return the
+    new index. Never creates a second element of the same name."""
+    idx = element_index(net, table, name)
+    if idx is None:
+        return int(create())
+    for column, value in values.items():
+        net[table].at[idx, column] = value
+    return idx

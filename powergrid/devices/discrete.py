@@ -1,0 +1,280 @@
+"""Network equipment with a discrete position: switched shunts, OLTCs, switches.
+
+Each has one discrete control, a category ``k`` in ``0 .. n-1`` that maps to a
+physical position ``offset + k`` (shunt step, tap position, closed flag), and a
+wear cost per position moved. They inject nothing themselves; the grid reads
+their position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from powergrid.costs import switching_cost, tap_change_cost
+from powergrid.devices.base import (
+    Device,
+    Fleet,
+    FleetOutput,
+    State,
+    bus_index,
+    require_element,
+    upsert_element,
+)
+
+
+class PositionFleet(Fleet):
+    """Devices with one discrete position each. Subclasses set the position
+    name, the category offset and the cost of a move."""
+
+    CONTROLS_D = ("position",)
+    #: the state key holding the physical position (``"step"``, ``"tap_pos"``, ``"closed"``)
+    POSITION: ClassVar[str] = "position"
+
+    def __init__(self, devices: list[Device]) -> None:
+        super().__init__(devices)
+        self.offset = self.offsets()
+        self.n_positions = np.array([d.position_count() for d in devices], dtype=np.int64)
+        self.init = np.array([d.initial_position() for d in devices], dtype=np.int64)
+
+    def offsets(self) -> np.ndarray:
+        return np.zeros(self.n, dtype=np.int64)
+
+    def move_cost(self, old: np.ndarray, new: np.ndarray) -> dict[str, np.ndarray]:
+        """Cost terms in $ of moving from ``old`` to ``new`` positions."""
+        raise NotImplementedError
+
+    def initial_state(self, rng: np.random.Generator | None = None) -> State:
+        return {self.POSITION: self.init.copy()}
+
+    def default_controls(self, state: State) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros((self.n, 0)), (state[self.POSITION] - self.offset)[:, None].copy()
+
+    def step(self, state: State, c: np.ndarray, d: np.ndarray,
+             exog: dict[str, np.ndarray], dt_h: float) -> tuple[State, FleetOutput]:
+        old = state[self.POSITION]
+        new = self.offset + np.clip(d[:, 0].astype(np.int64), 0, self.n_positions - 1)
+        p, q = self.injection(new)
+        return {self.POSITION: new}, FleetOutput(p, q, self.move_cost(old, new), {})
+
+    def injection(self, position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(p_mw, q_mvar)`` drawn at ``position`` (zero unless overridden)."""
+        z = np.zeros(self.n)
+        return z, z.copy()
+
+
+class _PositionDevice(Device):
+    """Shared controls of the position devices (a mixin over the dataclasses)."""
+
+    controllable: bool
+
+    def position_count(self) -> int:
+        raise NotImplementedError
+
+    def initial_position(self) -> int:
+        raise NotImplementedError
+
+    def discrete_controls(self) -> dict[str, int]:
+        return {"position": self.position_count()} if self.controllable else {}
+
+
+@dataclass(kw_only=True)
+class Shunt(_PositionDevice):
+    """A switched capacitor or reactor bank with ``max_step`` equal steps.
+
+    ================================  ======  ==============================================
+    parameter                         unit    meaning
+    ================================  ======  ==============================================
+    ``q_mvar``                        Mvar    reactive consumption per step (pandapower
+                                              sign: a capacitor is negative, e.g. -0.2)
+    ``max_step``                      --      number of steps; positions 0 .. max_step
+    ``step_init``                     --      position at reset
+    ``switching_cost_per_step``       $       wear cost per step switched
+    ``controllable``                  --      the step is a setpoint of an agent
+    ================================  ======  ==============================================
+    """
+
+    q_mvar: float
+    max_step: int = 1
+    step_init: int = 0
+    switching_cost_per_step: float = 0.0
+    controllable: bool = True
+
+    ELEMENT: ClassVar[str] = "shunt"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.step_init <= self.max_step:
+            raise ValueError(f"shunt {self.name!r}: step_init outside 0..max_step")
+
+    @classmethod
+    def fleet_class(cls) -> type[Fleet]:
+        return ShuntFleet
+
+    def position_count(self) -> int:
+        return self.max_step + 1
+
+    def initial_position(self) -> int:
+        return self.step_init
+
+    def write_to_net(self, net: Any) -> int:
+        bus = bus_index(net, self.bus, self.name)
+        values = {"bus": bus, "q_mvar": self.q_mvar, "p_mw": 0.0, "step": self.step_init,
+                  "max_step": self.max_step, "in_service": True}
+
+        def create() -> int:
+            import pandapower as pp
+
+            return pp.create_shunt(net, name=self.name, vn_kv=net.bus.at[bus, "vn_kv"], **values)
+
+        return upsert_element(net, "shunt", self.name, values, create)
+
+
+class ShuntFleet(PositionFleet):
+    """Shunts stepped together. State: ``step``."""
+
+    POSITION = "step"
+
+    def __init__(self, devices: list[Shunt]) -> None:
+        super().__init__(devices)
+        self.q_per_step = self.param("q_mvar")
+        self.cost = self.param("switching_cost_per_step")
+
+    def move_cost(self, old: np.ndarray, new: np.ndarray) -> dict[str, np.ndarray]:
+        return {"switching": tap_change_cost(new - old, self.cost)}
+
+    def injection(self, position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros(self.n), position * self.q_per_step
+
+
+@dataclass(kw_only=True)
+class Transformer(_PositionDevice):
+    """An on-load tap changer on an existing transformer (found by ``trafo`` name).
+
+    ========================  =====  ===================================================
+    parameter                 unit   meaning
+    ========================  =====  ===================================================
+    ``trafo``                 --     name of the transformer in ``net.trafo``
+                                     (default: the device name)
+    ``tap_min, tap_max``      --     tap range; categories map to ``tap_min + k``
+    ``tap_init``              --     tap position at reset
+    ``tap_step_percent``      %      voltage change per tap (written if the net has none)
+    ``tap_change_cost``       $      wear cost per tap step moved
+    ``controllable``          --     the tap is a setpoint of an agent
+    ========================  =====  ===================================================
+    """
+
+    trafo: str | None = None
+    tap_min: int = -16
+    tap_max: int = 16
+    tap_init: int = 0
+    tap_step_percent: float = 0.625
+    tap_change_cost: float = 0.0
+    controllable: bool = True
+
+    ELEMENT: ClassVar[str] = "trafo"
+
+    def __post_init__(self) -> None:
+        if not self.tap_min <= self.tap_init <= self.tap_max:
+            raise ValueError(f"transformer {self.name!r}: tap_init outside tap_min..tap_max")
+
+    @classmethod
+    def fleet_class(cls) -> type[Fleet]:
+        return TransformerFleet
+
+    @property
+    def trafo_name(self) -> str:
+        return self.trafo or self.name
+
+    def position_count(self) -> int:
+        return self.tap_max - self.tap_min + 1
+
+    def initial_position(self) -> int:
+        return self.tap_init
+
+    def write_to_net(self, net: Any) -> int:
+        idx = require_element(net, "trafo", self.trafo_name, self.name)
+        table = net.trafo
+        if not isinstance(table.at[idx, "tap_changer_type"], str):
+            table.at[idx, "tap_changer_type"] = "Ratio"  # pandapower >= 3 ignores taps otherwise
+        if not np.isfinite(table.at[idx, "tap_step_percent"]):
+            table.at[idx, "tap_step_percent"] = self.tap_step_percent
+        if not isinstance(table.at[idx, "tap_side"], str):
+            table.at[idx, "tap_side"] = "hv"
+        for column, value in (("tap_min", self.tap_min), ("tap_max", self.tap_max),
+                              ("tap_pos", self.tap_init), ("tap_neutral", 0)):
+            table.at[idx, column] = value
+        return idx
+
+
+class TransformerFleet(PositionFleet):
+    """OLTCs stepped together. State: ``tap_pos``."""
+
+    POSITION = "tap_pos"
+
+    def __init__(self, devices: list[Transformer]) -> None:
+        super().__init__(devices)
+        self.cost = self.param("tap_change_cost")
+
+    def offsets(self) -> np.ndarray:
+        return np.array([d.tap_min for d in self.devices], dtype=np.int64)
+
+    def move_cost(self, old: np.ndarray, new: np.ndarray) -> dict[str, np.ndarray]:
+        return {"tap_wear": tap_change_cost(new - old, self.cost)}
+
+
+@dataclass(kw_only=True)
+class Switch(_PositionDevice):
+    """A controllable switch (found by ``switch`` name in ``net.switch``).
+
+    ====================  =====  =======================================
+    parameter             unit   meaning
+    ====================  =====  =======================================
+    ``switch``            --     switch name (default: the device name)
+    ``closed_init``       --     state at reset
+    ``switching_cost``    $      cost of each open or close operation
+    ``controllable``      --     the state is a setpoint of an agent
+    ====================  =====  =======================================
+
+    Categories: 0 open, 1 closed.
+    """
+
+    switch: str | None = None
+    closed_init: bool = True
+    switching_cost: float = 0.0
+    controllable: bool = True
+
+    ELEMENT: ClassVar[str] = "switch"
+
+    @classmethod
+    def fleet_class(cls) -> type[Fleet]:
+        return SwitchFleet
+
+    @property
+    def switch_name(self) -> str:
+        return self.switch or self.name
+
+    def position_count(self) -> int:
+        return 2
+
+    def initial_position(self) -> int:
+        return int(self.closed_init)
+
+    def write_to_net(self, net: Any) -> int:
+        idx = require_element(net, "switch", self.switch_name, self.name)
+        net.switch.at[idx, "closed"] = bool(self.closed_init)
+        return idx
+
+
+class SwitchFleet(PositionFleet):
+    """Switches stepped together. State: ``closed`` (0/1)."""
+
+    POSITION = "closed"
+
+    def __init__(self, devices: list[Switch]) -> None:
+        super().__init__(devices)
+        self.cost = self.param("switching_cost")
+
+    def move_cost(self, old: np.ndarray, new: np.ndarray) -> dict[str, np.ndarray]:
+        return {"switching": switching_cost(new != old, self.cost)}
