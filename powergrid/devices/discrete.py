@@ -150,13 +150,12 @@ class ShuntFleet(PositionFleet):
 
 @dataclass(kw_only=True)
 class Transformer(_PositionDevice):
-    """An on-load tap changer on an existing transformer (found by ``trafo`` name).
+    """An on-load tap changer on an existing transformer: ``name`` is the
+    transformer's name in ``net.trafo``.
 
     ========================  =====  ===================================================
     parameter                 unit   meaning
     ========================  =====  ===================================================
-    ``trafo``                 --     name of the transformer in ``net.trafo``
-                                     (default: the device name)
     ``tap_min, tap_max``      --     tap range; categories map to ``tap_min + k``
     ``tap_init``              --     tap position at reset
     ``tap_step_percent``      %      voltage change per tap (written if the net has none)
@@ -165,7 +164,6 @@ class Transformer(_PositionDevice):
     ========================  =====  ===================================================
     """
 
-    trafo: str | None = None
     tap_min: int = -16
     tap_max: int = 16
     tap_init: int = 0
@@ -183,10 +181,6 @@ class Transformer(_PositionDevice):
     def fleet_class(cls) -> type[Fleet]:
         return TransformerFleet
 
-    @property
-    def trafo_name(self) -> str:
-        return self.trafo or self.name
-
     def position_count(self) -> int:
         return self.tap_max - self.tap_min + 1
 
@@ -194,7 +188,7 @@ class Transformer(_PositionDevice):
         return self.tap_init
 
     def write_to_net(self, net: Any) -> int:
-        idx = require_element(net, "trafo", self.trafo_name, self.name)
+        idx = require_element(net, "trafo", self.name, self.name)
         table = net.trafo
         if not isinstance(table.at[idx, "tap_changer_type"], str):
             table.at[idx, "tap_changer_type"] = "Ratio"  # pandapower >= 3 ignores taps otherwise
@@ -226,12 +220,11 @@ class TransformerFleet(PositionFleet):
 
 @dataclass(kw_only=True)
 class Switch(_PositionDevice):
-    """A controllable switch (found by ``switch`` name in ``net.switch``).
+    """A controllable switch: ``name`` is the switch's name in ``net.switch``.
 
     ====================  =====  =======================================
     parameter             unit   meaning
     ====================  =====  =======================================
-    ``switch``            --     switch name (default: the device name)
     ``closed_init``       --     state at reset
     ``switching_cost``    $      cost of each open or close operation
     ``controllable``      --     the state is a setpoint of an agent
@@ -240,7 +233,6 @@ class Switch(_PositionDevice):
     Categories: 0 open, 1 closed.
     """
 
-    switch: str | None = None
     closed_init: bool = True
     switching_cost: float = 0.0
     controllable: bool = True
@@ -251,10 +243,6 @@ class Switch(_PositionDevice):
     def fleet_class(cls) -> type[Fleet]:
         return SwitchFleet
 
-    @property
-    def switch_name(self) -> str:
-        return self.switch or self.name
-
     def position_count(self) -> int:
         return 2
 
@@ -262,7 +250,7 @@ class Switch(_PositionDevice):
         return int(self.closed_init)
 
     def write_to_net(self, net: Any) -> int:
-        idx = require_element(net, "switch", self.switch_name, self.name)
+        idx = require_element(net, "switch", self.name, self.name)
         net.switch.at[idx, "closed"] = bool(self.closed_init)
         return idx
 

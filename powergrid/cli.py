@@ -1,0 +1,95 @@
+"""The ``powergrid`` command: list, run and draw scenarios."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from scenarios import SCENARIOS, get_config
+
+    for name in SCENARIOS:
+        print(f"{name:12s} {get_config(name).description}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from scenarios import get_config
+    from scenarios.run import run_scenario
+
+    overrides = {"seed": args.seed, "solver": args.solver}
+    if args.steps is not None:
+        overrides["steps"] = args.steps
+    if args.policy is not None:
+        overrides["policy"] = args.policy
+    if args.dataset is not None:
+        overrides["dataset"] = args.dataset
+    config = get_config(args.scenario, **overrides)
+    out = Path(args.out or f"results/{args.scenario}")
+    summary = run_scenario(config, out, progress=not args.quiet)
+    print(f"{config.name}: {summary['steps']} steps in {summary['wall_s']:.2f} s"
+          f" ({summary['steps_per_s']:.0f} steps/s); total cost {summary['total_cost']:.2f} $,"
+          f" total safety {summary['total_safety']:.4f}, voltage {summary['min_vm_pu']:.4f}"
+          f"-{summary['max_vm_pu']:.4f} p.u., {summary['voltage_violations']} bus-steps"
+          f" outside 0.95-1.05")
+    print(f"results: {out}/timeseries.csv, {out}/summary.json, {out}/overview.png")
+    return 0
+
+
+def _cmd_draw(args: argparse.Namespace) -> int:
+    from powergrid.plots import draw_network
+    from scenarios import get_config
+    from scenarios.world import prepare
+
+    prepared = prepare(get_config(args.scenario))
+    vm_min = None
+    if args.results:
+        import pandas as pd
+
+        df = pd.read_csv(Path(args.results) / "timeseries.csv")
+        vm = df[[c for c in df.columns if c.startswith("vm_pu:")]]
+        vm = vm.where(vm > 0.0)
+        vm_min = {c[len("vm_pu:"):]: float(v) for c, v in vm.min().items()}
+    out = Path(args.out or f"{args.scenario}.png")
+    draw_network(prepared.net, out, title=prepared.config.description, vm_min_pu=vm_min)
+    print(f"wrote {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="powergrid", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("list", help="the scenarios, one a line")
+    p.set_defaults(func=_cmd_list)
+    p = sub.add_parser("run", help="run a scenario's co-simulation")
+    p.add_argument("scenario")
+    p.add_argument("--steps", type=int, default=None, help="steps to run")
+    p.add_argument("--policy", choices=["zero", "random", "rule"], default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--solver", choices=["lightsim2grid", "pandapower"], default="lightsim2grid")
+    p.add_argument("--dataset", default=None, help="data set file (CSV or classic pickle)")
+    p.add_argument("--out", default=None, help="output folder (default results/SCENARIO)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_run)
+    p = sub.add_parser("draw", help="single-line diagram of a scenario's network (PNG)")
+    p.add_argument("scenario")
+    p.add_argument("--out", default=None, help="PNG file (default SCENARIO.png)")
+    p.add_argument("--results", default=None, help="a run's folder: colour buses by min voltage")
+    p.set_defaults(func=_cmd_draw)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"powergrid: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

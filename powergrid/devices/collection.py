@@ -1,0 +1,106 @@
+"""A set of devices of mixed types, stepped fleet by fleet.
+
+:class:`DeviceSet` groups devices by type into :class:`~powergrid.devices.base.Fleet`
+objects, routes named setpoints and exogenous inputs to the right rows, and
+returns every device's outputs by name. It is what the devices federate (and
+any other host) drives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from powergrid.devices.base import Device, Fleet, State
+
+
+@dataclass(frozen=True)
+class DeviceReport:
+    """One device's outputs after a step (plain floats, JSON-clean)."""
+
+    p_mw: float
+    q_mvar: float
+    cost: float
+    safety: float
+    cost_terms: dict[str, float]
+    safety_terms: dict[str, float]
+    state: dict[str, float]
+
+
+class DeviceSet:
+    """Devices of any types, stepped together.
+
+    ``step`` takes setpoints ``{device: {control: value}}`` (continuous
+    controls in physical units, discrete ones as categories) and exogenous
+    inputs ``{device: {input: value}}``; devices without a setpoint keep their
+    own behaviour (:meth:`Fleet.default_controls`).
+    """
+
+    def __init__(self, devices: Sequence[Device]) -> None:
+        names = [d.name for d in devices]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"device names must be unique; repeated: {dupes}")
+        self.devices = {d.name: d for d in devices}
+        by_type: dict[type[Fleet], list[Device]] = {}
+        for d in devices:
+            by_type.setdefault(d.fleet_class(), []).append(d)
+        self.fleets: list[Fleet] = [cls(devs) for cls, devs in by_type.items()]
+        self.where: dict[str, tuple[int, int]] = {}
+        for k, fleet in enumerate(self.fleets):
+            for i, name in enumerate(fleet.names):
+                self.where[name] = (k, i)
+        self.states: list[State] = []
+
+    def reset(self, rng: np.random.Generator | None = None) -> None:
+        """Start every fleet from its initial state."""
+        self.states = [f.initial_state(rng) for f in self.fleets]
+
+    def state_of(self, name: str) -> dict[str, float]:
+        """The current state of device ``name`` as floats."""
+        k, i = self.where[name]
+        return {key: float(v[i]) for key, v in self.states[k].items()}
+
+    def step(self, setpoints: Mapping[str, Mapping[str, float]],
+             exogenous: Mapping[str, Mapping[str, float]], dt_h: float) -> dict[str, DeviceReport]:
+        """Advance all devices one step of ``dt_h`` hours; outputs by device name."""
+        if not self.states:
+            self.reset()
+        reports: dict[str, DeviceReport] = {}
+        for k, fleet in enumerate(self.fleets):
+            state = self.states[k]
+            c, d = fleet.default_controls(state)
+            exog = {key: np.zeros(fleet.n) for key in fleet.EXOGENOUS}
+            for i, name in enumerate(fleet.names):
+                for control, value in setpoints.get(name, {}).items():
+                    _apply_control(fleet, name, c, d, i, control, value)
+                for key, value in exogenous.get(name, {}).items():
+                    if key not in exog:
+                        raise ValueError(f"device {name!r}: unknown input {key!r}"
+                                         f" (expects {list(fleet.EXOGENOUS)})")
+                    exog[key][i] = value
+            new_state, out = fleet.step(state, c, d, exog, dt_h)
+            self.states[k] = new_state
+            cost, safety = out.cost, out.safety
+            for i, name in enumerate(fleet.names):
+                reports[name] = DeviceReport(
+                    p_mw=float(out.p_mw[i]), q_mvar=float(out.q_mvar[i]),
+                    cost=float(cost[i]), safety=float(safety[i]),
+                    cost_terms={t: float(v[i]) for t, v in out.cost_terms.items()},
+                    safety_terms={t: float(v[i]) for t, v in out.safety_terms.items()},
+                    state={key: float(v[i]) for key, v in new_state.items()})
+        return reports
+
+
+def _apply_control(fleet: Fleet, name: str, c: np.ndarray, d: np.ndarray, i: int,
+                   control: str, value: Any) -> None:
+    if control in fleet.CONTROLS_C:
+        c[i, fleet.CONTROLS_C.index(control)] = float(value)
+    elif control in fleet.CONTROLS_D:
+        d[i, fleet.CONTROLS_D.index(control)] = int(value)
+    else:
+        valid = list(fleet.CONTROLS_C + fleet.CONTROLS_D)
+        raise ValueError(f"device {name!r}: unknown control {control!r} (valid: {valid})")

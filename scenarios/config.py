@@ -1,0 +1,145 @@
+"""Scenario configuration: which network, which devices where, which data, how long.
+
+A :class:`ScenarioConfig` is plain data (JSON-clean), so a scenario can be
+stored, diffed and sent to another process. ``ScenarioConfig.from_dict``
+checks every key and names the offending one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+#: federates of a scenario and the class that implements each
+FEDERATES = {
+    "feeds": "simulators.feeds:FeedsSim",
+    "agents": "simulators.agents:AgentsSim",
+    "devices": "simulators.devices:DevicesSim",
+    "grid": "simulators.grid:GridSim",
+    "recorder": "simulators.recorder:RecorderSim",
+}
+
+
+@dataclass
+class AgentConfig:
+    """A control agent: its name, the devices it controls and its policy."""
+
+    name: str
+    devices: list[str] = field(default_factory=list)
+    policy: str = "rule"
+
+
+@dataclass
+class ScenarioConfig:
+    """Everything that defines a scenario.
+
+    ===================  ==============================================================
+    key                  meaning
+    ===================  ==============================================================
+    ``name``             scenario name
+    ``network``          network name for :func:`powergrid.networks.build_network`
+    ``network_params``   keyword arguments of that builder
+    ``devices``          device configs (``{"type": "ESS", "name": ..., "bus": ...}``)
+    ``profiles``         ``{RES device: series}`` (e.g. ``"solar:PV1"``)
+    ``load_profiles``    ``{load name: series}``; key ``"*"`` for every other load
+    ``price``            the price series ($/MWh)
+    ``pccs``             Grid (PCC) device configs, settled by the grid federate
+    ``agents``           :class:`AgentConfig` list
+    ``step_s``           step length in seconds
+    ``steps``            number of steps to run
+    ``split``            data split, ``"train"`` or ``"test"``
+    ``start_step``       first step's index in the split (in scenario steps)
+    ``seed``             seed of every random choice in the run
+    ``solver``           power-flow backend (``"lightsim2grid"`` or ``"pandapower"``)
+    ``load_scale``       multiplies every profiled load
+    ``dataset``          data-set path (None: the shipped default)
+    ``placement``        ``{federate: "python" | "cmd" | "<host>:<port>"}``
+    ``policy``           if set, every agent's policy
+    ===================  ==============================================================
+    """
+
+    name: str
+    network: str
+    description: str = ""
+    network_params: dict[str, Any] = field(default_factory=dict)
+    devices: list[dict[str, Any]] = field(default_factory=list)
+    profiles: dict[str, str] = field(default_factory=dict)
+    load_profiles: dict[str, str] = field(default_factory=dict)
+    price: str = "price:synthetic"
+    pccs: list[dict[str, Any]] = field(default_factory=lambda: [{"type": "Grid", "name": "pcc"}])
+    agents: list[AgentConfig] = field(default_factory=list)
+    step_s: int = 3600
+    steps: int = 24 * 7
+    split: str = "test"
+    start_step: int = 0
+    seed: int = 0
+    solver: str = "lightsim2grid"
+    load_scale: float = 1.0
+    dataset: str | None = None
+    placement: dict[str, str] = field(default_factory=dict)
+    policy: str | None = None
+
+    def __post_init__(self) -> None:
+        self.agents = [a if isinstance(a, AgentConfig) else _agent_from_dict(a)
+                       for a in self.agents]
+        bad = sorted(set(self.placement) - set(FEDERATES))
+        if bad:
+            raise ValueError(f"placement: unknown federate(s) {bad} (valid: {sorted(FEDERATES)})")
+        if self.split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', not {self.split!r}")
+        if self.step_s <= 0 or self.steps < 0:
+            raise ValueError("step_s must be positive and steps not negative")
+
+    @property
+    def dt_h(self) -> float:
+        return self.step_s / 3600.0
+
+    @property
+    def steps_per_day(self) -> int:
+        return max(1, round(86400 / self.step_s))
+
+    def with_(self, **changes: Any) -> ScenarioConfig:
+        """A copy with ``changes`` applied (unknown keys raise ValueError)."""
+        unknown = sorted(set(changes) - {f.name for f in fields(self)})
+        if unknown:
+            raise ValueError(f"unknown scenario key(s) {unknown}")
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScenarioConfig:
+        """Build from plain data; unknown keys raise a ValueError naming them."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a scenario config must be a mapping, not {type(data).__name__}")
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown scenario key(s) {unknown}")
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise ValueError(f"scenario config: {exc}") from None
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> ScenarioConfig:
+        """Read a config file; a malformed file gives one line naming it and the position."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno},"
+                             f" column {exc.colno})") from None
+        except OSError as exc:
+            raise ValueError(f"{path}: cannot read ({exc.strerror})") from None
+        return cls.from_dict(data)
+
+
+def _agent_from_dict(data: Any) -> AgentConfig:
+    if not isinstance(data, dict):
+        raise ValueError(f"an agent config must be a mapping, not {data!r}")
+    unknown = sorted(set(data) - {f.name for f in fields(AgentConfig)})
+    if unknown:
+        raise ValueError(f"agent {data.get('name', '?')!r}: unknown key(s) {unknown}")
+    return AgentConfig(**data)

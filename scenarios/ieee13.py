@@ -1,0 +1,55 @@
+"""IEEE 13-bus feeder with a battery, a generator, PV, wind, its regulator and capacitors.
+
+One operator agent controls every controllable device. Run it with
+``python -m scenarios.ieee13 --until 96``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from powergrid.networks.ieee13 import REGULATOR_TAP_POS
+from scenarios.config import AgentConfig, ScenarioConfig
+from scenarios.run import scenario_main
+
+DESCRIPTION = "IEEE 13-bus feeder: battery, generator, PV, wind, OLTC and capacitor banks"
+
+DEVICES: list[dict[str, Any]] = [
+    # 0.5 MW / 2 MWh battery at the end of the 671-692-675 branch
+    {"type": "ESS", "name": "ess1", "bus": "675", "p_max_mw": 0.5, "capacity_mwh": 2.0,
+     "soc_min": 0.1, "soc_max": 0.9, "soc_init": 0.5, "eta_charge": 0.95,
+     "eta_discharge": 0.95, "q_min_mvar": -0.3, "q_max_mvar": 0.3, "sn_mva": 0.6,
+     "cost_per_mwh": 5.0},
+    # 0.6 MW gas engine at 680 with unit commitment; fuel 20 P^2 + 70 P + 5 $/h
+    {"type": "Generator", "name": "dg1", "bus": "680", "p_min_mw": 0.1, "p_max_mw": 0.6,
+     "q_min_mvar": -0.3, "q_max_mvar": 0.3, "sn_mva": 0.75, "min_pf": 0.8,
+     "cost_coefs": [20.0, 70.0, 5.0], "ramp_up_mw_per_h": 0.6, "ramp_down_mw_per_h": 0.6,
+     "commitment": True, "startup_time_h": 1.0, "startup_cost": 30.0, "shutdown_cost": 10.0,
+     "initially_on": False},
+    {"type": "RES", "name": "pv1", "bus": "634", "sn_mva": 0.3, "source": "solar",
+     "curtailable": True, "q_min_mvar": -0.1, "q_max_mvar": 0.1},
+    {"type": "RES", "name": "pv2", "bus": "652", "sn_mva": 0.25, "source": "solar"},
+    {"type": "RES", "name": "wt1", "bus": "611", "sn_mva": 0.3, "source": "wind"},
+    # the substation regulator as an OLTC and the 675 capacitor bank (3 x 200 kvar)
+    {"type": "Transformer", "name": "reg1", "tap_min": -16, "tap_max": 16,
+     "tap_init": REGULATOR_TAP_POS, "tap_change_cost": 1.0},
+    {"type": "Shunt", "name": "cap 675", "bus": "675", "q_mvar": -0.2, "max_step": 3,
+     "step_init": 3, "switching_cost_per_step": 2.0},
+]
+
+
+def config(**overrides: Any) -> ScenarioConfig:
+    """The IEEE 13 scenario (hourly steps, one test week by default)."""
+    cfg = ScenarioConfig(
+        name="ieee13", network="ieee13", description=DESCRIPTION, devices=DEVICES,
+        profiles={"pv1": "solar:PV1", "pv2": "solar:PV4", "wt1": "wind:WP1"},
+        load_profiles={"*": "load:mv_urban"}, price="price:synthetic",
+        pccs=[{"type": "Grid", "name": "pcc", "element": "ext_grid", "sell_discount": 0.9}],
+        agents=[AgentConfig(name="operator", devices=["ess1", "dg1", "pv1", "reg1", "cap 675"],
+                            policy="rule")],
+        step_s=3600, steps=24 * 7, split="test")
+    return cfg.with_(**overrides) if overrides else cfg
+
+
+if __name__ == "__main__":
+    scenario_main(config)

@@ -1,0 +1,66 @@
+"""Run a scenario's co-simulation and write its results.
+
+``run_scenario(config, out_dir)`` writes ``timeseries.csv`` (row by row, as
+the run goes), ``summary.json`` (atomically, at the end) and ``overview.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from mosaik import AsyncWorld
+
+from powergrid.results import summarize, write_json_atomic
+from scenarios.config import ScenarioConfig
+from scenarios.world import build_world, prepare, sim_config
+
+
+async def _run_world(config: ScenarioConfig, out_dir: Path, progress: bool) -> None:
+    prepared = prepare(config)
+    world = AsyncWorld(sim_config(config.placement), time_resolution=1.0)
+    try:
+        await build_world(world, prepared, out_dir)
+        await world.run(until=config.steps * config.step_s, print_progress=progress)
+    finally:
+        await world.shutdown()
+
+
+def run_scenario(config: ScenarioConfig, out_dir: str | Path, progress: bool = True,
+                 plot: bool = True) -> dict[str, Any]:
+    """Run ``config`` for ``config.steps`` steps; return the summary written to
+    ``out_dir/summary.json``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    asyncio.run(_run_world(config, out, progress))
+    wall_s = time.perf_counter() - t0
+    summary = {"scenario": config.name, **summarize(out / "timeseries.csv", wall_s)}
+    write_json_atomic(out / "summary.json", summary)
+    if plot:
+        from powergrid.plots import plot_overview
+
+        plot_overview(out / "timeseries.csv", out / "overview.png", title=config.name)
+    return summary
+
+
+def scenario_main(make_config: Callable[..., ScenarioConfig],
+                  argv: Sequence[str] | None = None) -> None:
+    """The command line of a scenario script: ``python -m scenarios.<name> --until N``."""
+    default = make_config()
+    parser = argparse.ArgumentParser(prog=f"python -m scenarios.{default.name}",
+                                     description=default.description)
+    parser.add_argument("--until", type=int, default=default.steps,
+                        help=f"steps to run (of {default.step_s} s; default {default.steps})")
+    parser.add_argument("--policy", choices=["zero", "random", "rule"], default=None)
+    parser.add_argument("--seed", type=int, default=default.seed)
+    parser.add_argument("--out", default=f"results/{default.name}")
+    args = parser.parse_args(argv)
+    config = default.with_(steps=args.until, seed=args.seed, policy=args.policy)
+    summary = run_scenario(config, args.out)
+    print(f"{summary['steps']} steps in {summary['wall_s']:.2f} s;"
+          f" total cost {summary['total_cost']:.2f} $; results in {args.out}")

@@ -1,0 +1,218 @@
+"""Turn a :class:`ScenarioConfig` into a mosaik world: federates, entities, connections.
+
+Data flow of one step at time t (step length ``step_s``)::
+
+    feeds --series(t)--> agents --setpoints(t)--> devices --P/Q, position(t)--> grid
+      |                    ^                         |                            |
+      +--series(t)---------|---- profile(t) ---------+                            |
+      +--loads, price(t)---|------------------------------------------------------+
+                           +-- grid outputs(t-1), device outputs(t-1) (time-shifted)
+    grid, devices, feeds --(t)--> recorder
+
+The time-shifted edges close the control loop: the action an agent sends at t
+is applied and judged at t; the agent sees its effect at t + 1.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandapower as pp
+
+from powergrid.data import load_dataset
+from powergrid.devices import RES, Device, DeviceSet, device_from_config, device_to_config
+from powergrid.devices.discrete import PositionFleet
+from powergrid.networks import build_network
+from scenarios.config import FEDERATES, ScenarioConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+#: grid outputs the agents and the recorder see
+GRID_OUTPUTS = ("converged", "vm_pu", "va_degree", "line_loading_percent",
+                "trafo_loading_percent", "pcc_p_mw", "pcc_q_mvar", "pcc_cost", "cost", "safety",
+                "cost_terms", "safety_terms")
+#: device outputs the agents and the recorder see
+DEVICE_OUTPUTS = ("state", "cost", "safety", "cost_terms", "safety_terms")
+
+
+@dataclass
+class PreparedScenario:
+    """A validated scenario: its net with every device written in, and the wiring."""
+
+    config: ScenarioConfig
+    net: pp.pandapowerNet
+    devices: list[Device]
+    pccs: list[Device]
+    load_profiles: dict[str, str]
+    series: list[str]
+    bus_names: list[str] = field(default_factory=list)
+
+
+def prepare(config: ScenarioConfig) -> PreparedScenario:
+    """Build the net, write the devices into it and check that everything fits.
+
+    Every mistake (a device on a bus that does not exist, a series not in the
+    data set, an agent naming an unknown device, ...) is a ValueError naming it.
+    """
+    net = build_network(config.network, **config.network_params)
+    devices = [device_from_config(d) for d in config.devices]
+    pccs = [device_from_config(d) for d in config.pccs]
+    DeviceSet(devices + pccs)  # unique names
+    for device in devices + pccs:
+        device.write_to_net(net)
+    names = {d.name for d in devices}
+    for agent in config.agents:
+        unknown = [d for d in agent.devices if d not in names]
+        if unknown:
+            raise ValueError(f"agent {agent.name!r}: unknown device(s) {unknown}")
+    for res in (d for d in devices if isinstance(d, RES)):
+        if res.name not in config.profiles:
+            raise ValueError(f"device {res.name!r}: no profile series given in 'profiles'")
+    unknown = sorted(set(config.profiles) - names)
+    if unknown:
+        raise ValueError(f"profiles: unknown device(s) {unknown}")
+    load_profiles = _resolve_load_profiles(net, config.load_profiles)
+    series = sorted(set(load_profiles.values()) | set(config.profiles.values())
+                    | ({config.price} if config.price else set()))
+    dataset = load_dataset(config.dataset)
+    available = {f"{k}:{n}" for k in ("load", "solar", "wind", "price") for n in dataset.names(k)}
+    missing = [s for s in series if s not in available]
+    if missing:
+        raise ValueError(f"series {missing} not in the data set"
+                         f" ({config.dataset or 'default'}); it has {sorted(available)}")
+    return PreparedScenario(config, net, devices, pccs, load_profiles, series,
+                            [str(n) for n in net.bus["name"]])
+
+
+def _resolve_load_profiles(net: pp.pandapowerNet, spec: dict[str, str]) -> dict[str, str]:
+    names = [str(n) for n in net.load["name"]]
+    unknown = sorted(set(spec) - set(names) - {"*"})
+    if unknown:
+        raise ValueError(f"load_profiles: no load(s) named {unknown} in the network")
+    default = spec.get("*")
+    out = {n: spec.get(n, default) for n in names}
+    return {n: s for n, s in out.items() if s is not None}
+
+
+def sim_config(placement: dict[str, str]) -> dict[str, dict[str, str]]:
+    """mosaik's sim config: in-process by default; ``"cmd"`` starts a subprocess,
+    ``"<host>:<port>"`` connects to a running federate."""
+    out: dict[str, dict[str, str]] = {}
+    for name, cls in FEDERATES.items():
+        where = placement.get(name, "python")
+        if where == "python":
+            out[name] = {"python": cls}
+        elif where == "cmd":
+            out[name] = {"cmd": f"{sys.executable} -m simulators.{name} %(addr)s",
+                         "cwd": str(REPO_ROOT)}
+        else:
+            out[name] = {"connect": where}
+    return out
+
+
+@dataclass
+class WorldEntities:
+    """The entities of a built world, by role."""
+
+    feed: Any
+    grid: Any
+    devices: dict[str, Any]
+    agents: dict[str, Any]
+    recorder: Any | None
+
+
+async def build_world(world: Any, prepared: PreparedScenario, out_dir: Path | None = None,
+                      policies: dict[str, Any] | None = None) -> WorldEntities:
+    """Start the federates in ``world`` (a mosaik AsyncWorld) and connect them.
+
+    ``policies`` overrides agents' policies by agent name (callables or policy
+    objects; in-process agents only). With ``out_dir`` a recorder writes
+    ``out_dir/timeseries.csv``.
+    """
+    cfg = prepared.config
+    step = cfg.step_s
+    remote = {k for k, v in cfg.placement.items() if v != "python"}
+    feeds = await world.start("feeds", step_size=step, dataset=cfg.dataset)
+    agents_sim = await world.start("agents", step_size=step)
+    devices_sim = await world.start("devices", step_size=step, seed=cfg.seed)
+    grid_sim = await world.start("grid", step_size=step)
+
+    feed = await feeds.Feed.create(1, split=cfg.split, start_step=cfg.start_step)
+    feed = feed[0]
+    net_arg = ({"net_json": pp.to_json(prepared.net)} if "grid" in remote
+               else {"net": prepared.net})
+    grid = (await grid_sim.Grid.create(
+        1, solver=cfg.solver, load_profiles=prepared.load_profiles, load_scale=cfg.load_scale,
+        pccs=[device_to_config(p) for p in prepared.pccs], price=cfg.price, **net_arg))[0]
+    device_entities: dict[str, Any] = {}
+    for device in prepared.devices:
+        config = device_to_config(device)
+        kind = config.pop("type")
+        device_entities[device.name] = (await getattr(devices_sim, kind).create(
+            1, config=config))[0]
+    by_name = {d.name: d for d in prepared.devices}
+    agent_entities: dict[str, Any] = {}
+    for agent in cfg.agents:
+        policy = (policies or {}).get(agent.name, cfg.policy or agent.policy)
+        agent_entities[agent.name] = (await agents_sim.Agent.create(
+            1, name=agent.name, devices=[device_to_config(by_name[d]) for d in agent.devices],
+            policy=policy, seed=cfg.seed, price=cfg.price,
+            steps_per_day=cfg.steps_per_day))[0]
+
+    load_series = sorted(set(prepared.load_profiles.values()))
+    world.connect(feed, grid, *load_series, *([cfg.price] if cfg.price else []))
+    for name, series in cfg.profiles.items():
+        world.connect(feed, device_entities[name], (series, "profile"))
+    for device in prepared.devices:
+        attrs = (("position",) if issubclass(device.fleet_class(), PositionFleet)
+                 else ("p_mw", "q_mvar"))
+        world.connect(device_entities[device.name], grid, *attrs)
+
+    initial_grid = _initial_grid_outputs(prepared)
+    initial_devices = _initial_device_outputs(prepared.devices, cfg.seed)
+    for agent in cfg.agents:
+        ent = agent_entities[agent.name]
+        world.connect(feed, ent, *prepared.series)
+        for name in agent.devices:
+            world.connect(ent, device_entities[name], "setpoints")
+        world.connect(grid, ent, *[(a, f"grid.{a}") for a in GRID_OUTPUTS],
+                      time_shifted=step, initial_data=initial_grid)
+        for name, dev_ent in device_entities.items():
+            world.connect(dev_ent, ent, *[(a, f"device.{a}") for a in DEVICE_OUTPUTS],
+                          time_shifted=step, initial_data=initial_devices[name])
+
+    recorder = None
+    if out_dir is not None:
+        rec_sim = await world.start("recorder", step_size=step)
+        recorder = (await rec_sim.Recorder.create(
+            1, path=str(Path(out_dir) / "timeseries.csv"), bus_names=prepared.bus_names,
+            pcc_names=[p.name for p in prepared.pccs], price=cfg.price))[0]
+        world.connect(feed, recorder, *prepared.series)
+        world.connect(grid, recorder, *[(a, f"grid.{a}") for a in GRID_OUTPUTS])
+        for dev_ent in device_entities.values():
+            world.connect(dev_ent, recorder, *[(a, f"device.{a}") for a in DEVICE_OUTPUTS])
+    return WorldEntities(feed, grid, device_entities, agent_entities, recorder)
+
+
+def _initial_grid_outputs(prepared: PreparedScenario) -> dict[str, Any]:
+    net = prepared.net
+    n_pcc = len(prepared.pccs)
+    return {"converged": True, "vm_pu": [1.0] * len(net.bus), "va_degree": [0.0] * len(net.bus),
+            "line_loading_percent": [0.0] * len(net.line),
+            "trafo_loading_percent": [0.0] * len(net.trafo), "pcc_p_mw": [0.0] * n_pcc,
+            "pcc_q_mvar": [0.0] * n_pcc, "pcc_cost": [0.0] * n_pcc, "cost": 0.0, "safety": 0.0,
+            "cost_terms": {}, "safety_terms": {}}
+
+
+def _initial_device_outputs(devices: list[Device], seed: int) -> dict[str, dict[str, Any]]:
+    """The devices' outputs before the first step (the devices federate draws the
+    same initial states from the same seed)."""
+    import numpy as np
+
+    initial = DeviceSet(devices)
+    initial.reset(np.random.default_rng(seed))
+    return {d.name: {"state": initial.state_of(d.name), "cost": 0.0, "safety": 0.0,
+                     "cost_terms": {}, "safety_terms": {}} for d in devices}

@@ -1,0 +1,112 @@
+"""The devices federate: any number of device models, one entity each.
+
+Start it in-process (``{"python": "simulators.devices:DevicesSim"}``), as a
+subprocess (``{"cmd": "%(python)s -m simulators.devices %(addr)s"}``) or as a
+server (``python -m simulators.devices --remote 127.0.0.1:5679``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mosaik_api_v3
+from mosaik_api_v3.types import CreateResult, InputData, Meta, OutputData, OutputRequest
+
+from powergrid.devices import DEVICE_TYPES, Device, DeviceReport, DeviceSet, device_from_config
+
+_DEVICE_ATTRS = [
+    # inputs
+    "setpoints",   # {device name: {control: value}} from agents (several sources merge)
+    "profile",     # RES only: available power per unit of rating
+    # outputs
+    "p_mw", "q_mvar", "position", "cost", "safety", "cost_terms", "safety_terms", "state",
+]
+
+META: Meta = {
+    "api_version": "3.0",
+    "type": "time-based",
+    "models": {
+        kind: {"public": True, "params": ["config"], "attrs": _DEVICE_ATTRS}
+        for kind in ("ESS", "Generator", "RES", "Shunt", "Transformer", "Switch")
+    },
+}
+
+_POSITION_KEY = {"Shunt": "step", "Transformer": "tap_pos", "Switch": "closed"}
+
+
+class DevicesSim(mosaik_api_v3.Simulator):
+    """Hosts devices of :mod:`powergrid.devices`, one entity per device.
+
+    ``init(sid, time_resolution, step_size=3600, seed=None)``.
+
+    ``create(1, "<type>", config={...})`` with the device's parameters (as in
+    :func:`powergrid.devices.device_from_config`). The entity id is the
+    device's name, which is also the name of its element in the net, so the
+    grid can tell whose injection it receives.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(META)
+        self.devices: dict[str, Device] = {}
+        self.kind: dict[str, str] = {}
+        self.set: DeviceSet | None = None
+        self.reports: dict[str, DeviceReport] = {}
+        self.step_size = 3600
+        self.dt_h = 1.0
+        self.seed: int | None = None
+
+    def init(self, sid: str, time_resolution: float = 1.0, step_size: int = 3600,
+             seed: int | None = None, **sim_params: Any) -> Meta:
+        self.step_size = int(step_size)
+        self.dt_h = self.step_size * time_resolution / 3600.0
+        self.seed = seed
+        return self.meta
+
+    def create(self, num: int, model: str, config: dict[str, Any] | None = None
+               ) -> list[CreateResult]:
+        if num != 1:
+            raise ValueError("create devices one at a time (each has its own config)")
+        device = device_from_config({**(config or {}), "type": model})
+        if DEVICE_TYPES[model] is not type(device):
+            raise ValueError(f"device {device.name!r} is not a {model}")
+        eid = device.name
+        if eid in self.devices:
+            raise ValueError(f"device {eid!r} already exists")
+        self.devices[eid] = device
+        self.kind[eid] = model
+        return [{"eid": eid, "type": model}]
+
+    def setup_done(self) -> None:
+        import numpy as np
+
+        self.set = DeviceSet(list(self.devices.values()))
+        self.set.reset(np.random.default_rng(self.seed))
+
+    def step(self, time: int, inputs: InputData, max_advance: int) -> int:
+        setpoints: dict[str, dict[str, float]] = {}
+        exogenous: dict[str, dict[str, float]] = {}
+        for eid, data in inputs.items():
+            name = eid
+            for source in data.get("setpoints", {}).values():
+                if source and name in source:
+                    setpoints.setdefault(name, {}).update(source[name])
+            if "profile" in data:
+                exogenous[name] = {"profile": float(next(iter(data["profile"].values())))}
+        self.reports = self.set.step(setpoints, exogenous, self.dt_h)
+        return time + self.step_size
+
+    def get_data(self, outputs: OutputRequest) -> OutputData:
+        data: OutputData = {}
+        for eid, attrs in outputs.items():
+            report = self.reports[eid]
+            data[eid] = {attr: self._value(eid, report, attr) for attr in attrs}
+        return data
+
+    def _value(self, eid: str, report: DeviceReport, attr: str) -> Any:
+        if attr == "position":
+            return report.state[_POSITION_KEY[self.kind[eid]]]
+        return getattr(report, attr)
+
+
+if __name__ == "__main__":
+    mosaik_api_v3.start_simulation(DevicesSim(), "powergrid devices federate")

@@ -1,0 +1,138 @@
+"""The grid federate: one pandapower net per entity, one AC power flow per step.
+
+Start it in-process (``{"python": "simulators.grid:GridSim"}``), as a
+subprocess (``{"cmd": "%(python)s -m simulators.grid %(addr)s"}``) or as a
+server (``python -m simulators.grid --remote 127.0.0.1:5678``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mosaik_api_v3
+from mosaik_api_v3.types import CreateResult, InputData, Meta, OutputData, OutputRequest
+
+from powergrid.devices import device_from_config
+from powergrid.gridmodel import GridModel, GridResult
+
+META: Meta = {
+    "api_version": "3.0",
+    "type": "time-based",
+    "models": {
+        "Grid": {
+            "public": True,
+            "params": ["net", "net_json", "solver", "load_profiles", "load_scale", "pccs",
+                       "price"],
+            "attrs": [
+                # inputs (from device entities, keyed by the element name = source eid)
+                "p_mw", "q_mvar", "position",
+                # outputs
+                "converged", "vm_pu", "va_degree", "line_loading_percent",
+                "trafo_loading_percent", "pcc_p_mw", "pcc_q_mvar", "pcc_cost", "cost", "safety",
+                "cost_terms", "safety_terms",
+            ],
+            # load-profile and price series arrive under their own names ("load:H0-A")
+            "any_inputs": True,
+        },
+    },
+}
+
+_OUTPUTS = {
+    "converged": lambda r: r.converged,
+    "vm_pu": lambda r: r.vm_pu.tolist(),
+    "va_degree": lambda r: r.va_degree.tolist(),
+    "line_loading_percent": lambda r: r.line_loading_percent.tolist(),
+    "trafo_loading_percent": lambda r: r.trafo_loading_percent.tolist(),
+    "pcc_p_mw": lambda r: r.pcc_p_mw.tolist(),
+    "pcc_q_mvar": lambda r: r.pcc_q_mvar.tolist(),
+    "pcc_cost": lambda r: r.pcc_cost.tolist(),
+    "cost": lambda r: r.cost,
+    "safety": lambda r: r.safety,
+    "cost_terms": lambda r: r.cost_terms,
+    "safety_terms": lambda r: r.safety_terms,
+}
+
+
+def _source_eid(full_id: str) -> str:
+    """The entity id part of a mosaik full id ``"<sid>.<eid>"`` (eids may hold dots)."""
+    return full_id.split(".", 1)[1]
+
+
+class GridSim(mosaik_api_v3.Simulator):
+    """Hosts :class:`powergrid.gridmodel.GridModel` instances as ``Grid`` entities.
+
+    ``init(sid, time_resolution, step_size=3600)``: step size in mosaik time units.
+
+    ``Grid`` params: ``net`` (a pandapowerNet, in-process only) or ``net_json``
+    (the same as pandapower JSON); ``solver``; ``load_profiles`` ``{load name:
+    series name}``; ``load_scale``; ``pccs`` (Grid device configs settled
+    here); ``price`` (the series name of the energy price).
+
+    Inputs: ``p_mw``/``q_mvar`` from sgen and storage devices and ``position``
+    from tap changers, shunts and switches -- each source entity's eid is the
+    name of its element in the net -- plus any series by name. Outputs: see
+    docs/federates.md.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(META)
+        self.models: dict[str, GridModel] = {}
+        self.results: dict[str, GridResult] = {}
+        self.load_scale: dict[str, float] = {}
+        self.price_series: dict[str, str | None] = {}
+        self.step_size = 3600
+        self.dt_h = 1.0
+
+    def init(self, sid: str, time_resolution: float = 1.0, step_size: int = 3600,
+             **sim_params: Any) -> Meta:
+        self.step_size = int(step_size)
+        self.dt_h = self.step_size * time_resolution / 3600.0
+        return self.meta
+
+    def create(self, num: int, model: str, net: Any = None, net_json: str | None = None,
+               solver: str = "lightsim2grid", load_profiles: dict[str, str] | None = None,
+               load_scale: float = 1.0, pccs: list[dict[str, Any]] | None = None,
+               price: str | None = None) -> list[CreateResult]:
+        if (net is None) == (net_json is None):
+            raise ValueError("Grid needs exactly one of 'net' and 'net_json'")
+        entities: list[CreateResult] = []
+        for _ in range(num):
+            if net_json is not None:
+                import pandapower as pp
+
+                the_net = pp.from_json_string(net_json)
+            else:
+                the_net = net
+            eid = f"Grid-{len(self.models)}"
+            pcc_devices = [device_from_config(c) for c in (pccs or [])]
+            self.models[eid] = GridModel(the_net, solver, load_profiles, pcc_devices)
+            self.load_scale[eid] = float(load_scale)
+            self.price_series[eid] = price
+            grid = self.models[eid]
+            entities.append({"eid": eid, "type": model, "extra_info": {
+                "bus_names": grid.bus_names, "line_names": grid.line_names,
+                "trafo_names": grid.trafo_names, "pcc_names": grid.pcc_names}})
+        return entities
+
+    def step(self, time: int, inputs: InputData, max_advance: int) -> int:
+        for eid, grid in self.models.items():
+            data = inputs.get(eid, {})
+            series = {attr: next(iter(v.values())) for attr, v in data.items() if ":" in attr}
+            grid.set_load_profiles(series, self.load_scale[eid])
+            if "p_mw" in data:
+                grid.set_injections(
+                    {_source_eid(k): v for k, v in data["p_mw"].items()},
+                    {_source_eid(k): v for k, v in data.get("q_mvar", {}).items()})
+            if "position" in data:
+                grid.set_positions({_source_eid(k): v for k, v in data["position"].items()})
+            price = series.get(self.price_series[eid] or "", 0.0)
+            self.results[eid] = grid.solve(price, self.dt_h)
+        return time + self.step_size
+
+    def get_data(self, outputs: OutputRequest) -> OutputData:
+        return {eid: {attr: _OUTPUTS[attr](self.results[eid]) for attr in attrs}
+                for eid, attrs in outputs.items()}
+
+
+if __name__ == "__main__":
+    mosaik_api_v3.start_simulation(GridSim(), "powergrid grid federate")

@@ -1,0 +1,79 @@
+"""The recorder federate: writes every step to ``timeseries.csv`` as it comes.
+
+Inputs are accepted under any name and sorted by prefix as for the agents
+(``"grid.<attr>"``, ``"device.<attr>"``, ``"<kind>:<name>"``); each step
+becomes one row (:func:`powergrid.results.step_record`), appended and flushed,
+so a run that dies keeps every completed step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mosaik_api_v3
+from mosaik_api_v3.types import CreateResult, InputData, Meta, OutputData, OutputRequest
+
+from powergrid.results import CsvAppender, step_record
+from simulators.agents import observation_from_inputs
+
+META: Meta = {
+    "api_version": "3.0",
+    "type": "time-based",
+    "models": {
+        "Recorder": {
+            "public": True,
+            "params": ["path", "bus_names", "pcc_names", "price"],
+            "attrs": [],
+            "any_inputs": True,
+        },
+    },
+}
+
+
+class RecorderSim(mosaik_api_v3.Simulator):
+    """Writes one CSV per ``Recorder`` entity.
+
+    ``init(sid, time_resolution, step_size=3600)``.
+
+    ``Recorder`` params: ``path`` (the CSV file), ``bus_names`` and
+    ``pcc_names`` (to name the grid's list outputs), ``price`` (the price
+    series name).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(META)
+        self.writers: dict[str, tuple[CsvAppender, dict[str, Any]]] = {}
+        self.step_size = 3600
+
+    def init(self, sid: str, time_resolution: float = 1.0, step_size: int = 3600,
+             **sim_params: Any) -> Meta:
+        self.step_size = int(step_size)
+        return self.meta
+
+    def create(self, num: int, model: str, path: str = "timeseries.csv",
+               bus_names: list[str] | None = None, pcc_names: list[str] | None = None,
+               price: str | None = None) -> list[CreateResult]:
+        if num != 1:
+            raise ValueError("create recorders one at a time (each writes its own file)")
+        eid = f"Recorder-{len(self.writers)}"
+        names = {"bus_names": bus_names or [], "pcc_names": pcc_names or [],
+                 "price_series": price}
+        self.writers[eid] = (CsvAppender(path), names)
+        return [{"eid": eid, "type": model}]
+
+    def step(self, time: int, inputs: InputData, max_advance: int) -> int:
+        for eid, (writer, names) in self.writers.items():
+            obs = observation_from_inputs(time, inputs.get(eid, {}))
+            writer.write(step_record(time, obs.grid, obs.devices, obs.exogenous, **names))
+        return time + self.step_size
+
+    def get_data(self, outputs: OutputRequest) -> OutputData:
+        return {}
+
+    def finalize(self) -> None:
+        for writer, _ in self.writers.values():
+            writer.close()
+
+
+if __name__ == "__main__":
+    mosaik_api_v3.start_simulation(RecorderSim(), "powergrid recorder federate")
