@@ -715,3 +715,19 @@ def resample(values: np.ndarray, from_step_h: float, to_step_h: float) -> np.nda
         return head
     tail = array[n_full * factor :].mean(axis=0, keepdims=True)
     return np.concatenate([head, tail], axis=0)
+
+
+@functools.lru_cache(maxsize=256)
+def series_at_step(column: str, split: str, step_h: float,
+                   path: str | None = None) -> np.ndarray:
+    """The series ``column`` (``"<kind>:<name>"``) of ``split`` at ``step_h`` hours per row.
+
+    Read from the data set at ``path`` (None: the shipped default), resampled with
+    :func:`resample`, read-only and cached per process: every feed and environment that
+    asks for the same series at the same step shares one array.
+    """
+    kind, sep, name = column.partition(":")
+    if not sep:
+        raise DatasetError(f"series {column!r} is not named '<kind>:<name>'")
+    dataset = load_dataset(path)
+    return _frozen(resample(dataset.series(kind, name, split), dataset.step_h, step_h))

@@ -13,11 +13,12 @@ policy     behaviour
            discrete positions held
 ``random`` uniform over the action space (seeded)
 ``rule``   price- and SOC-aware: batteries charge in the cheap hours and
-           discharge in the dear ones of the trailing day; generators
-           dispatch where their marginal cost meets the price and commit
-           when the price covers their average cost; capacitor banks step
-           in when voltages sag and out when they rise; taps and switches
-           held
+           discharge in the dear ones of the trailing day, never asking for
+           more than their SOC allows; generators dispatch where their
+           marginal cost meets the price and commit when the price covers
+           their average cost; capacitor banks step in when voltages sag and
+           out when they rise; tap changers move one step against a voltage
+           outside the band; switches held
 =========  ===============================================================
 """
 
@@ -30,7 +31,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from powergrid.devices import ESS, ActionSpec, Device, Generator, Shunt
+from powergrid.devices import ESS, ActionSpec, Device, Generator, Shunt, Transformer
 from powergrid.devices.discrete import PositionFleet
 
 
@@ -116,15 +117,17 @@ class RulePolicy:
     """A sensible price-responsive operator (see the module docstring).
 
     ``price`` names the price series; ``steps_per_day`` sets the length of the
-    trailing price window; ``vm_low_pu``/``vm_high_pu`` the voltages at which
-    capacitor banks step in and out.
+    trailing price window (and the step length); ``vm_low_pu``/``vm_high_pu``
+    the voltages at which capacitor banks and tap changers act.
     """
 
     def __init__(self, devices: Sequence[Device], spec: ActionSpec, price: str | None = None,
-                 steps_per_day: int = 24, vm_low_pu: float = 0.97, vm_high_pu: float = 1.04):
+                 steps_per_day: int = 24, vm_low_pu: float = 0.96, vm_high_pu: float = 1.04):
         self.devices, self.spec, self.price = list(devices), spec, price
         self.history: deque[float] = deque(maxlen=max(steps_per_day, 2))
+        self.dt_h = 24.0 / steps_per_day
         self.vm_low, self.vm_high = vm_low_pu, vm_high_pu
+        self._ess_fleets = {d.name: d.fleet_class()([d]) for d in devices if isinstance(d, ESS)}
 
     def _price(self, obs: Observation) -> float:
         if self.price and self.price in obs.exogenous:
@@ -146,6 +149,11 @@ class RulePolicy:
         for dev in self.devices:
             cont = dev.continuous_controls()
             for control, (lo, hi) in cont.items():
+                if isinstance(dev, ESS) and control == "p_mw":  # stay within what the SOC allows
+                    state = obs.devices.get(dev.name, {}).get("state") or {}
+                    soc = np.array([state.get("soc", dev.soc_init)])
+                    lo_soc, hi_soc = self._ess_fleets[dev.name].feasible_p_range(soc, self.dt_h)
+                    lo, hi = max(lo, float(lo_soc[0])), min(hi, float(hi_soc[0]))
                 c.append(float(np.clip(self._continuous(dev, control, price, cheap, dear),
                                        lo, hi)))
             if dev.discrete_controls():
@@ -171,10 +179,16 @@ class RulePolicy:
             a, b, c = dev.cost_coefs
             return int(price * p >= a * p * p + b * p + c)
         if isinstance(dev, Shunt) and dev.q_mvar < 0:  # capacitor bank
-            if vm.min() < self.vm_low and hold < dev.max_step:
+            if vm.min() < self.vm_low + 0.01 and hold < dev.max_step:
                 return hold + 1
             if vm.max() > self.vm_high and hold > 0:
                 return hold - 1
+        if isinstance(dev, Transformer):
+            raise_step = 1 if dev.raises_lv_voltage else -1
+            if vm.max() > self.vm_high and vm.min() > self.vm_low + 0.005:
+                return int(np.clip(hold - raise_step, 0, dev.position_count() - 1))
+            if vm.min() < self.vm_low and vm.max() < self.vm_high - 0.005:
+                return int(np.clip(hold + raise_step, 0, dev.position_count() - 1))
         return hold
 
 

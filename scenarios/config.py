@@ -56,6 +56,8 @@ class ScenarioConfig:
     ``load_scale``       multiplies every profiled load
     ``dataset``          data-set path (None: the shipped default)
     ``placement``        ``{federate: "python" | "cmd" | "<host>:<port>"}``
+    ``feeds_csv``        a CSV in mosaik-csv's layout: mosaik-csv serves the series
+                         in place of the feeds federate
     ``policy``           if set, every agent's policy
     ===================  ==============================================================
     """
@@ -79,6 +81,7 @@ class ScenarioConfig:
     load_scale: float = 1.0
     dataset: str | None = None
     placement: dict[str, str] = field(default_factory=dict)
+    feeds_csv: str | None = None
     policy: str | None = None
 
     def __post_init__(self) -> None:

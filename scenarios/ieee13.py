@@ -32,7 +32,7 @@ DEVICES: list[dict[str, Any]] = [
     {"type": "RES", "name": "wt1", "bus": "611", "sn_mva": 0.3, "source": "wind"},
     # the substation regulator as an OLTC and the 675 capacitor bank (3 x 200 kvar)
     {"type": "Transformer", "name": "reg1", "tap_min": -16, "tap_max": 16,
-     "tap_init": REGULATOR_TAP_POS, "tap_change_cost": 1.0},
+     "tap_init": REGULATOR_TAP_POS, "tap_side": "lv", "tap_change_cost": 1.0},
     {"type": "Shunt", "name": "cap 675", "bus": "675", "q_mvar": -0.2, "max_step": 3,
      "step_init": 3, "switching_cost_per_step": 2.0},
 ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -97,9 +98,15 @@ def _resolve_load_profiles(net: pp.pandapowerNet, spec: dict[str, str]) -> dict[
     return {n: s for n, s in out.items() if s is not None}
 
 
-def sim_config(placement: dict[str, str]) -> dict[str, dict[str, str]]:
+#: the start time written into (and read from) a mosaik-csv feeds file
+FEEDS_CSV_START = "2020-01-01 00:00:00"
+
+
+def sim_config(placement: dict[str, str], feeds_csv: str | None = None
+               ) -> dict[str, dict[str, str]]:
     """mosaik's sim config: in-process by default; ``"cmd"`` starts a subprocess,
-    ``"<host>:<port>"`` connects to a running federate."""
+    ``"<host>:<port>"`` connects to a running federate; with ``feeds_csv``
+    mosaik-csv stands in for the feeds."""
     out: dict[str, dict[str, str]] = {}
     for name, cls in FEDERATES.items():
         where = placement.get(name, "python")
@@ -110,7 +117,26 @@ def sim_config(placement: dict[str, str]) -> dict[str, dict[str, str]]:
                          "cwd": str(REPO_ROOT)}
         else:
             out[name] = {"connect": where}
+    if feeds_csv is not None:
+        out["feeds"] = {"python": "mosaik_csv:CSV"}
     return out
+
+
+def export_feeds_csv(prepared: PreparedScenario, path: str | Path) -> Path:
+    """Write the series a scenario reads, over its run, in mosaik-csv's layout."""
+    from powergrid.data import series_at_step
+
+    cfg = prepared.config
+    columns = [series_at_step(s, cfg.split, cfg.dt_h, cfg.dataset) for s in prepared.series]
+    start = datetime.fromisoformat(FEEDS_CSV_START)
+    path = Path(path)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("Date," + ",".join(prepared.series) + "\n")
+        for k in range(cfg.steps):
+            stamp = (start + timedelta(seconds=k * cfg.step_s)).strftime("%Y-%m-%d %H:%M:%S")
+            values = (repr(float(c[(cfg.start_step + k) % len(c)])) for c in columns)
+            f.write(stamp + "," + ",".join(values) + "\n")
+    return path
 
 
 @dataclass
@@ -135,13 +161,16 @@ async def build_world(world: Any, prepared: PreparedScenario, out_dir: Path | No
     cfg = prepared.config
     step = cfg.step_s
     remote = {k for k, v in cfg.placement.items() if v != "python"}
-    feeds = await world.start("feeds", step_size=step, dataset=cfg.dataset)
+    if cfg.feeds_csv is None:
+        feeds = await world.start("feeds", step_size=step, dataset=cfg.dataset)
+        feed = (await feeds.Feed.create(1, split=cfg.split, start_step=cfg.start_step))[0]
+    else:
+        feeds = await world.start("feeds", sim_start=FEEDS_CSV_START, datafile=cfg.feeds_csv)
+        feed = (await feeds.Data.create(1))[0]
     agents_sim = await world.start("agents", step_size=step)
     devices_sim = await world.start("devices", step_size=step, seed=cfg.seed)
     grid_sim = await world.start("grid", step_size=step)
 
-    feed = await feeds.Feed.create(1, split=cfg.split, start_step=cfg.start_step)
-    feed = feed[0]
     net_arg = ({"net_json": pp.to_json(prepared.net)} if "grid" in remote
                else {"net": prepared.net})
     grid = (await grid_sim.Grid.create(

@@ -9,14 +9,12 @@ step and kept as numpy arrays; a step is an array lookup.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 import mosaik_api_v3
-import numpy as np
 from mosaik_api_v3.types import CreateResult, InputData, Meta, OutputData, OutputRequest
 
-from powergrid.data import Dataset, load_dataset, resample
+from powergrid.data import Dataset, load_dataset, series_at_step
 
 META: Meta = {
     "api_version": "3.0",
@@ -26,14 +24,6 @@ META: Meta = {
         "Feed": {"public": True, "params": ["split", "start_step"], "attrs": []},
     },
 }
-
-
-@lru_cache(maxsize=64)
-def _series_at_step(path: str | None, split: str, column: str, step_h: float) -> np.ndarray:
-    """One series of a split resampled to ``step_h`` hours (cached per process)."""
-    dataset = load_dataset(path)
-    kind, name = column.split(":", 1)
-    return resample(dataset.series(kind, name, split), dataset.step_h, step_h)
 
 
 def series_columns(dataset: Dataset) -> list[str]:
@@ -89,7 +79,7 @@ class FeedsSim(mosaik_api_v3.Simulator):
             split, start = self.entities[eid]
             values = {}
             for attr in attrs:
-                series = _series_at_step(self.path, split, attr, self.step_h)
+                series = series_at_step(attr, split, self.step_h, self.path)
                 values[attr] = float(series[(start + self.index) % len(series)])
             data[eid] = values
         return data

@@ -159,6 +159,9 @@ class Transformer(_PositionDevice):
     ``tap_min, tap_max``      --     tap range; categories map to ``tap_min + k``
     ``tap_init``              --     tap position at reset
     ``tap_step_percent``      %      voltage change per tap (written if the net has none)
+    ``tap_side``              --     ``"hv"`` or ``"lv"``: the winding with the taps (None:
+                                     the net's, else ``"hv"``); with ``"lv"`` a higher tap
+                                     raises the LV voltage, with ``"hv"`` it lowers it
     ``tap_change_cost``       $      wear cost per tap step moved
     ``controllable``          --     the tap is a setpoint of an agent
     ========================  =====  ===================================================
@@ -168,6 +171,7 @@ class Transformer(_PositionDevice):
     tap_max: int = 16
     tap_init: int = 0
     tap_step_percent: float = 0.625
+    tap_side: str | None = None
     tap_change_cost: float = 0.0
     controllable: bool = True
 
@@ -180,6 +184,11 @@ class Transformer(_PositionDevice):
     @classmethod
     def fleet_class(cls) -> type[Fleet]:
         return TransformerFleet
+
+    @property
+    def raises_lv_voltage(self) -> bool:
+        """A higher tap raises the low-voltage side's voltage (taps on the LV winding)."""
+        return self.tap_side == "lv"
 
     def position_count(self) -> int:
         return self.tap_max - self.tap_min + 1
@@ -194,7 +203,9 @@ class Transformer(_PositionDevice):
             table.at[idx, "tap_changer_type"] = "Ratio"  # pandapower >= 3 ignores taps otherwise
         if not np.isfinite(table.at[idx, "tap_step_percent"]):
             table.at[idx, "tap_step_percent"] = self.tap_step_percent
-        if not isinstance(table.at[idx, "tap_side"], str):
+        if self.tap_side is not None:
+            table.at[idx, "tap_side"] = self.tap_side
+        elif not isinstance(table.at[idx, "tap_side"], str):
             table.at[idx, "tap_side"] = "hv"
         for column, value in (("tap_min", self.tap_min), ("tap_max", self.tap_max),
                               ("tap_pos", self.tap_init), ("tap_neutral", 0)):
