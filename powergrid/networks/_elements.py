@@ -1,0 +1,255 @@
+"""Small helpers shared by the network builders: named buses, loads, regulators, capacitors.
+
+Published feeder data are in kW / kvar / feet; pandapower wants MW / Mvar / km. The
+conversions happen here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import pandapower as pp
+
+from powergrid.networks.line_configs import M_PER_FT
+
+XY = tuple[float, float]
+XYTransform = Callable[[XY], XY]
+
+# Regulator series impedance, shared by every IEEE step-voltage regulator here, on the
+# regulator's CT-based rating. The IEEE reports give none; X = 1 % is the XHL of the
+# regulators in OpenDSS' ieee34Mod1.dss, R = 0.1 % (X/R = 10) is our choice. OpenDSS'
+# IEEE 13 uses a near-ideal 0.01 %: with that, a tapped regulator in series with the
+# 8 % substation transformer makes pandapower's Newton-Raphson diverge from a flat
+# start for |tap| >= 5; at 1 % every IEEE 13 tap converges, and the drop across the
+# regulator stays below 1 % at rated current. On the long IEEE 34 / microgrids
+# feeders a flat start can still diverge at valid tap settings: start from
+# :func:`powergrid.networks.initial_voltage.tap_aware_vm_pu` instead.
+REGULATOR_VKR_PERCENT = 0.1
+REGULATOR_VK_PERCENT = (REGULATOR_VKR_PERCENT**2 + 1.0**2) ** 0.5
+# IEEE standard step regulator: +/-16 steps of 5/8 % (+/-10 %), published in both reports.
+REGULATOR_TAP_MAX = 16
+REGULATOR_TAP_STEP_PERCENT = 0.625
+
+# ANSI C84.1 range A service-voltage band, stored as bus limits for OPF / safety checks.
+VM_MIN_PU = 0.95
+VM_MAX_PU = 1.05
+
+
+def identity_xy(xy: XY) -> XY:
+    """Keep published coordinates as they are."""
+    return xy
+
+
+@dataclass(frozen=True)
+class SpotLoad:
+    """A published spot load: bus, IEEE load-model code, per-phase (kW, kvar) for a, b, c."""
+
+    bus: str
+    model: str
+    phase_kw_kvar: tuple[tuple[float, float], tuple[float, float], tuple[float, float]]
+
+    @property
+    def p_kw(self) -> float:
+        return sum(p for p, _ in self.phase_kw_kvar)
+
+    @property
+    def q_kvar(self) -> float:
+        return sum(q for _, q in self.phase_kw_kvar)
+
+
+@dataclass(frozen=True)
+class DistributedLoad:
+    """A published distributed load on segment ``from_bus``-``to_bus``."""
+
+    from_bus: str
+    to_bus: str
+    model: str
+    phase_kw_kvar: tuple[tuple[float, float], tuple[float, float], tuple[float, float]]
+
+    @property
+    def p_kw(self) -> float:
+        return sum(p for p, _ in self.phase_kw_kvar)
+
+    @property
+    def q_kvar(self) -> float:
+        return sum(q for _, q in self.phase_kw_kvar)
+
+
+class Builder:
+    """Adds elements to ``net`` with area-prefixed names, bus lookup by IEEE name.
+
+    ``prefix`` is prepended to every element name ("" or e.g. "MG1."); ``zone``
+    goes into ``net.bus.zone``; ``xy`` maps published coordinates to the net's.
+    """
+
+    def __init__(
+        self, net: pp.pandapowerNet, *, prefix: str, zone: str, xy: XYTransform = identity_xy
+    ) -> None:
+        self.net = net
+        self.prefix = prefix
+        self.zone = zone
+        self.xy = xy
+        self.buses: dict[str, int] = {}
+
+    def name(self, local_name: str) -> str:
+        return f"{self.prefix}{local_name}"
+
+    def bus(self, local_name: str, vn_kv: float, xy: XY) -> int:
+        idx = pp.create_bus(
+            self.net,
+            vn_kv=vn_kv,
+            name=self.name(local_name),
+            zone=self.zone,
+            geodata=self.xy(xy),
+            min_vm_pu=VM_MIN_PU,
+            max_vm_pu=VM_MAX_PU,
+        )
+        self.buses[local_name] = idx
+        return idx
+
+    def buses_from(self, names_kv: Iterable[tuple[str, float]], coords: dict[str, XY]) -> None:
+        """Create many buses in one call (pandapower's per-element create is slow)."""
+        names, vn_kv = zip(*names_kv, strict=True)
+        indices = pp.create_buses(
+            self.net,
+            len(names),
+            vn_kv=list(vn_kv),
+            name=[self.name(n) for n in names],
+            zone=self.zone,
+            geodata=[self.xy(coords[n]) for n in names],
+            min_vm_pu=VM_MIN_PU,
+            max_vm_pu=VM_MAX_PU,
+        )
+        self.buses.update(zip(names, (int(i) for i in indices), strict=True))
+
+    def lines(self, segments: Iterable[tuple[str, str, float, str]]) -> None:
+        """Lines from (from bus, to bus, length ft, std type); named "<from>-<to>"."""
+        rows = list(segments)
+        pp.create_lines(
+            self.net,
+            [self.buses[f] for f, _, _, _ in rows],
+            [self.buses[t] for _, t, _, _ in rows],
+            length_km=[length_ft * M_PER_FT / 1000.0 for _, _, length_ft, _ in rows],
+            std_type=[std_type for _, _, _, std_type in rows],
+            name=[self.name(f"{f}-{t}") for f, t, _, _ in rows],
+        )
+
+    def loads(self, rows: Iterable[tuple[str, float, float, str]]) -> None:
+        """Constant-PQ three-phase loads from (bus, kW, kvar, name); stored in MW, Mvar."""
+        rows = list(rows)
+        pp.create_loads(
+            self.net,
+            [self.buses[bus] for bus, _, _, _ in rows],
+            p_mw=[p_kw / 1000.0 for _, p_kw, _, _ in rows],
+            q_mvar=[q_kvar / 1000.0 for _, _, q_kvar, _ in rows],
+            const_z_p_percent=0.0,
+            const_i_p_percent=0.0,
+            const_z_q_percent=0.0,
+            const_i_q_percent=0.0,
+            scaling=1.0,
+            name=[self.name(name) for _, _, _, name in rows],
+        )
+
+    def published_loads(
+        self,
+        spot: Iterable[SpotLoad],
+        distributed: Iterable[DistributedLoad],
+        scale: float = 1.0,
+    ) -> None:
+        """Spot loads summed over phases ("load <bus>"), then distributed loads
+        split half/half between the segment ends ("load <from>-<to> @<bus>");
+        P and Q times ``scale``.
+        """
+        rows = [(sl.bus, scale * sl.p_kw, scale * sl.q_kvar, f"load {sl.bus}") for sl in spot]
+        for dl in distributed:
+            for end in (dl.from_bus, dl.to_bus):
+                name = f"load {dl.from_bus}-{dl.to_bus} @{end}"
+                rows.append((end, scale * dl.p_kw / 2.0, scale * dl.q_kvar / 2.0, name))
+        self.loads(rows)
+
+    def transformer(
+        self,
+        hv_bus: int,
+        lv_bus: str,
+        *,
+        sn_mva: float,
+        vn_hv_kv: float,
+        vn_lv_kv: float,
+        r_percent: float,
+        x_percent: float,
+        vector_group: str,
+        local_name: str,
+    ) -> int:
+        """Two-winding transformer from published R% and X% (no-load losses neglected)."""
+        return pp.create_transformer_from_parameters(
+            self.net,
+            hv_bus=hv_bus,
+            lv_bus=self.buses[lv_bus],
+            sn_mva=sn_mva,
+            vn_hv_kv=vn_hv_kv,
+            vn_lv_kv=vn_lv_kv,
+            vkr_percent=r_percent,
+            vk_percent=(r_percent**2 + x_percent**2) ** 0.5,
+            pfe_kw=0.0,
+            i0_percent=0.0,
+            vector_group=vector_group,
+            name=self.name(local_name),
+        )
+
+    def regulator(
+        self,
+        from_bus: str,
+        to_bus: str,
+        *,
+        vn_kv: float,
+        sn_mva: float,
+        tap_pos: int,
+        local_name: str,
+    ) -> int:
+        """Three-phase step-voltage regulator as a 1:1 OLTC transformer.
+
+        Taps on the output (lv) side, so a positive ``tap_pos`` raises the
+        output voltage by ``tap_pos * 0.625 %``. ``tap_changer_type="Ratio"`` is
+        needed: pandapower >= 3 ignores ``tap_pos`` without it.
+        """
+        return pp.create_transformer_from_parameters(
+            self.net,
+            hv_bus=self.buses[from_bus],
+            lv_bus=self.buses[to_bus],
+            sn_mva=sn_mva,
+            vn_hv_kv=vn_kv,
+            vn_lv_kv=vn_kv,
+            vkr_percent=REGULATOR_VKR_PERCENT,
+            vk_percent=REGULATOR_VK_PERCENT,
+            pfe_kw=0.0,
+            i0_percent=0.0,
+            tap_side="lv",
+            tap_neutral=0,
+            tap_min=-REGULATOR_TAP_MAX,
+            tap_max=REGULATOR_TAP_MAX,
+            tap_step_percent=REGULATOR_TAP_STEP_PERCENT,
+            tap_pos=tap_pos,
+            tap_changer_type="Ratio",
+            vector_group="YNyn",
+            name=self.name(local_name),
+        )
+
+    def capacitors(self, banks: Iterable[tuple[str, float, int]], vn_kv: float) -> None:
+        """Switched capacitor banks from (bus, Mvar per step, steps), all steps in
+        (as published); named "cap <bus>".
+
+        ``q_mvar`` is stored negative (pandapower's load sign: the bank consumes
+        ``q_mvar * step * vm_pu**2``, i.e. it injects reactive power).
+        """
+        rows = list(banks)
+        pp.create_shunts(
+            self.net,
+            [self.buses[bus] for bus, _, _ in rows],
+            q_mvar=[-abs(q_mvar_per_step) for _, q_mvar_per_step, _ in rows],
+            p_mw=0.0,
+            vn_kv=vn_kv,
+            step=[max_step for _, _, max_step in rows],
+            max_step=[max_step for _, _, max_step in rows],
+            name=[self.name(f"cap {bus}") for bus, _, _ in rows],
+        )

@@ -1,0 +1,215 @@
+"""IEEE 13 Node Test Feeder as a balanced positive-sequence pandapower model.
+
+Source: "IEEE 13 Node Test Feeder", IEEE PES Distribution System Analysis
+Subcommittee (W. H. Kersting, "Radial distribution test feeders", 2001): line
+segment data, configurations 601-607 (see :mod:`powergrid.networks.line_configs`),
+transformer data, regulator data, spot and distributed loads, shunt capacitors.
+Bus coordinates: OpenDSS ``IEEETestCases/13Bus/IEEE13Node_BusXY.csv``.
+
+Modelling choices (balanced equivalent of an unbalanced feeder)
+--------------------------------------------------------------
+* Per-phase spot loads are summed into one three-phase constant-PQ load; the
+  published load model (wye/delta, PQ/I/Z) is recorded in the data but not used.
+* The 632-671 distributed load (200 kW + 116 kvar) is split half/half between
+  the segment's end buses 632 and 671 (no extra bus).
+* Source: 115 kV ext_grid at vm_pu 1.0 behind the published 5 MVA substation
+  transformer (R 1 %, X 8 %). OpenDSS shrinks this impedance so that 650 sits at
+  1.0 pu; we keep it, so 650 sits ~4 % lower and the regulator makes up for it.
+* The three single-phase regulators 650-RG60 (+/-16 x 0.625 %) become one
+  three-phase OLTC (tap on RG60's side). The published base-case taps are
+  +10 / +8 / +11 (phases a / b / c); we use one tap, :data:`REGULATOR_TAP_POS`.
+* Capacitors: 675 (3 x 200 kvar, one per phase) is a switched shunt with three
+  0.2 Mvar steps; 611 (100 kvar, phase c) one step of 0.1 Mvar. Both are in.
+* The 671-692 switch is a closed bus-bus switch named "671-692".
+"""
+
+from __future__ import annotations
+
+import pandapower as pp
+
+from powergrid.networks._elements import (
+    XY,
+    Builder,
+    DistributedLoad,
+    SpotLoad,
+    XYTransform,
+    identity_xy,
+)
+from powergrid.networks.line_configs import (
+    IEEE13_CONFIGS,
+    register_line_std_types,
+    std_type_name,
+)
+
+NAME = "ieee13"
+SOURCE_KV = 115.0
+FEEDER_KV = 4.16
+LV_KV = 0.48
+
+# Base-case regulator tap. The published +10 / +8 / +11 (mean 9.7) start from 650 at
+# 1.0 pu; with the substation impedance kept, 650 sits at 0.962 pu and +10 leaves
+# the far end (652) at 0.953 pu. +14 (+8.75 %) puts RG60 at 1.041 pu and the
+# regulated feeder at 0.98-1.04 pu, close to the published profile, with 2 steps up
+# left.
+REGULATOR_TAP_POS = 14
+# Regulator rating from its primary CT (700 A) at 4.16 kV: sqrt(3) * 4.16 * 0.7.
+REGULATOR_SN_MVA = 3**0.5 * FEEDER_KV * 0.7
+
+# OpenDSS IEEE13Node_BusXY.csv (650 at y = 350, between SourceBus and RG60).
+BUS_XY: dict[str, XY] = {
+    "sourcebus": (200.0, 400.0),
+    "650": (200.0, 350.0),
+    "RG60": (200.0, 300.0),
+    "646": (0.0, 250.0),
+    "645": (100.0, 250.0),
+    "632": (200.0, 250.0),
+    "633": (350.0, 250.0),
+    "634": (400.0, 250.0),
+    "611": (0.0, 100.0),
+    "684": (100.0, 100.0),
+    "671": (200.0, 100.0),
+    "692": (250.0, 100.0),
+    "675": (400.0, 100.0),
+    "652": (100.0, 0.0),
+    "680": (200.0, 0.0),
+}
+
+FEEDER_BUSES_KV: list[tuple[str, float]] = [
+    ("650", FEEDER_KV),
+    ("RG60", FEEDER_KV),
+    ("632", FEEDER_KV),
+    ("633", FEEDER_KV),
+    ("634", LV_KV),
+    ("645", FEEDER_KV),
+    ("646", FEEDER_KV),
+    ("671", FEEDER_KV),
+    ("692", FEEDER_KV),
+    ("675", FEEDER_KV),
+    ("684", FEEDER_KV),
+    ("611", FEEDER_KV),
+    ("652", FEEDER_KV),
+    ("680", FEEDER_KV),
+]
+
+# Line segment data: (node A, node B, length ft, config). "650-632" runs from the
+# regulator output RG60; 633-634 is XFM-1 and 671-692 the switch (both below).
+LINES: list[tuple[str, str, float, str]] = [
+    ("632", "645", 500.0, "603"),
+    ("632", "633", 500.0, "602"),
+    ("645", "646", 300.0, "603"),
+    ("RG60", "632", 2000.0, "601"),
+    ("684", "652", 800.0, "607"),
+    ("632", "671", 2000.0, "601"),
+    ("671", "684", 300.0, "604"),
+    ("671", "680", 1000.0, "601"),
+    ("684", "611", 300.0, "605"),
+    ("692", "675", 500.0, "606"),
+]
+
+# Spot load data: per phase (kW, kvar) for phases 1, 2, 3. Total 3,266 kW + 1,986 kvar.
+SPOT_LOADS: list[SpotLoad] = [
+    SpotLoad("634", "Y-PQ", ((160.0, 110.0), (120.0, 90.0), (120.0, 90.0))),
+    SpotLoad("645", "Y-PQ", ((0.0, 0.0), (170.0, 125.0), (0.0, 0.0))),
+    SpotLoad("646", "D-Z", ((0.0, 0.0), (230.0, 132.0), (0.0, 0.0))),
+    SpotLoad("652", "Y-Z", ((128.0, 86.0), (0.0, 0.0), (0.0, 0.0))),
+    SpotLoad("671", "D-PQ", ((385.0, 220.0), (385.0, 220.0), (385.0, 220.0))),
+    SpotLoad("675", "Y-PQ", ((485.0, 190.0), (68.0, 60.0), (290.0, 212.0))),
+    SpotLoad("692", "D-I", ((0.0, 0.0), (0.0, 0.0), (170.0, 151.0))),
+    SpotLoad("611", "Y-I", ((0.0, 0.0), (0.0, 0.0), (170.0, 80.0))),
+]
+
+# Distributed load data: 200 kW + 116 kvar on 632-671.
+DISTRIBUTED_LOADS: list[DistributedLoad] = [
+    DistributedLoad("632", "671", "Y-PQ", ((17.0, 10.0), (66.0, 38.0), (117.0, 68.0))),
+]
+
+# Shunt capacitors: 675 200 kvar per phase (3 steps of 0.2 Mvar); 611 100 kvar on phase c.
+CAPACITORS: list[tuple[str, float, int]] = [("675", 0.2, 3), ("611", 0.1, 1)]
+
+# Transformer data: substation 5,000 kVA 115 kV D / 4.16 kV Gr.Y, R 1 %, X 8 %;
+# XFM-1 500 kVA 4.16 kV Gr.W / 0.48 kV Gr.W, R 1.1 %, X 2 %.
+SUBSTATION = {"sn_mva": 5.0, "r_percent": 1.0, "x_percent": 8.0}
+XFM1 = {"sn_mva": 0.5, "r_percent": 1.1, "x_percent": 2.0}
+
+
+def add_ieee13_feeder(
+    net: pp.pandapowerNet,
+    hv_bus: int,
+    *,
+    hv_kv: float,
+    prefix: str = "",
+    zone: str = NAME,
+    xy: XYTransform = identity_xy,
+    load_scale: float = 1.0,
+    regulator_tap_pos: int = REGULATOR_TAP_POS,
+) -> dict[str, int]:
+    """Add the IEEE 13 feeder below ``hv_bus`` (its substation's HV side, ``hv_kv`` kV).
+
+    Adds buses 650 ... 680 (+RG60), the substation transformer ``hv_bus``->650,
+    the regulator, lines, XFM-1, switch, loads (times ``load_scale``) and
+    capacitors. Names get ``prefix``; buses get ``zone``. Returns IEEE bus
+    name -> pandapower bus index.
+    """
+    b = Builder(net, prefix=prefix, zone=zone, xy=xy)
+    register_line_std_types(net, IEEE13_CONFIGS)
+    b.buses_from(FEEDER_BUSES_KV, BUS_XY)
+
+    b.transformer(
+        hv_bus,
+        "650",
+        vn_hv_kv=hv_kv,
+        vn_lv_kv=FEEDER_KV,
+        vector_group="Dyn",
+        local_name="sub",
+        **SUBSTATION,
+    )
+    b.regulator(
+        "650",
+        "RG60",
+        vn_kv=FEEDER_KV,
+        sn_mva=REGULATOR_SN_MVA,
+        tap_pos=regulator_tap_pos,
+        local_name="reg1",
+    )
+    b.lines(
+        (f, t, length_ft, std_type_name(IEEE13_CONFIGS[config]))
+        for f, t, length_ft, config in LINES
+    )
+    xfm1_hv = b.buses["633"]
+    b.transformer(
+        xfm1_hv,
+        "634",
+        vn_hv_kv=FEEDER_KV,
+        vn_lv_kv=LV_KV,
+        vector_group="YNyn",
+        local_name="xfm1",
+        **XFM1,
+    )
+    pp.create_switch(
+        net,
+        b.buses["671"],
+        b.buses["692"],
+        et="b",
+        closed=True,
+        type="LBS",
+        name=b.name("671-692"),
+    )
+    b.published_loads(SPOT_LOADS, DISTRIBUTED_LOADS, scale=load_scale)
+    b.capacitors(CAPACITORS, vn_kv=FEEDER_KV)
+    return b.buses
+
+
+def ieee13(regulator_tap_pos: int = REGULATOR_TAP_POS) -> pp.pandapowerNet:
+    """IEEE 13 Node Test Feeder, balanced, 60 Hz, not solved.
+
+    15 buses (sourcebus 115 kV, RG60 and the 13 IEEE nodes), 10 lines, 3
+    transformers ("sub", "reg1" OLTC, "xfm1"), 10 loads (3.466 MW + 2.102 Mvar),
+    2 switched shunts ("cap 675" 3 x 0.2 Mvar, "cap 611" 0.1 Mvar), the
+    bus-bus switch "671-692", ext_grid "source" at 1.0 pu.
+    """
+    net = pp.create_empty_network(name=NAME, f_hz=60.0)
+    b = Builder(net, prefix="", zone=NAME)
+    source = b.bus("sourcebus", SOURCE_KV, BUS_XY["sourcebus"])
+    pp.create_ext_grid(net, source, vm_pu=1.0, va_degree=0.0, name="source")
+    add_ieee13_feeder(net, source, hv_kv=SOURCE_KV, regulator_tap_pos=regulator_tap_pos)
+    return net
