@@ -1,10 +1,11 @@
 """The power-flow backend interface.
 
 A backend is bound to one pandapower net when it is built and keeps its own
-numeric model of it. Between solves the caller changes what changes in a
-co-simulation step -- injections, transformer taps, shunt steps, switch
-states -- with the ``set_*`` methods, then calls :meth:`PowerFlowSolver.solve`.
-The net's DataFrames are never read or written in the step loop.
+numeric model of it (built from a private deep copy: the caller's net is never
+touched). Between solves the caller changes what changes in a co-simulation
+step -- injections, transformer taps, shunt steps, switch states -- with the
+``set_*`` methods, then calls :meth:`PowerFlowSolver.solve`. The caller's
+DataFrames are never read or written in the step loop.
 
 Conventions
 -----------
@@ -15,21 +16,34 @@ Conventions
   consumption (storage ``p_mw > 0`` charges), sgen ``p_mw`` is generation.
   Values passed in are the effective injections (any ``scaling`` column of the
   net is applied once at construction to the initial values and then ignored).
+* Elements that are out of service in the net stay out of service: values set
+  for them are stored but have no effect.
 * Result arrays are in table row order. Buses that are not energised (out of
   service, or in an island without a slack) read ``nan`` in ``vm_pu`` and
-  ``va_degree``; lines and transformers that are out of service or open read
-  ``0.0`` loading and flow.
+  ``va_degree``. Lines and transformers that are out of service, or have no
+  energised end, read ``0.0`` loading and flow. A branch opened at one end by a
+  switch still carries its charging current from the other end (pandapower's
+  model), so its loading is small but not zero.
 * ``solve`` never raises because a power flow did not converge: it returns
   ``False``, sets ``converged`` and leaves the result arrays at ``nan``.
+* The current state (what was last set, or the net's initial values) is
+  readable in the ``load_p_mw``, ``load_q_mvar``, ``sgen_p_mw``,
+  ``sgen_q_mvar``, ``storage_p_mw``, ``storage_q_mvar``, ``trafo_tap_pos``,
+  ``shunt_step`` and ``switch_closed`` arrays (treat them as read-only).
 """
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 import numpy as np
 import pandapower as pp
+
+#: the power-flow options shared by both backends (pandapower's ``runpp`` defaults)
+DEFAULT_MAX_ITERATION = 10
+DEFAULT_TOLERANCE_MVA = 1e-8
 
 
 def positions(table, labels: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -42,6 +56,25 @@ def positions(table, labels: Sequence[int] | np.ndarray) -> np.ndarray:
         missing = np.asarray(labels)[idx < 0][0]
         raise KeyError(f"index {missing!r} not in table")
     return idx.astype(np.intp)
+
+
+def _effective(table, column: str) -> np.ndarray:
+    """``table[column] * table.scaling`` as float64 (a missing or nan scaling counts as 1)."""
+    values = table[column].to_numpy(dtype=np.float64, copy=True)
+    if "scaling" in table:
+        scaling = table["scaling"].to_numpy(dtype=np.float64, copy=True)
+        scaling[~np.isfinite(scaling)] = 1.0
+        values *= scaling
+    return values
+
+
+def _int_column(table, column: str, default: float) -> np.ndarray:
+    """An integer-valued column as float64 with nan replaced by ``default``."""
+    if column not in table or len(table) == 0:
+        return np.full(len(table), default, dtype=np.float64)
+    values = table[column].to_numpy(dtype=np.float64, copy=True, na_value=np.nan)
+    values[~np.isfinite(values)] = default
+    return values
 
 
 class PowerFlowSolver(ABC):
@@ -64,39 +97,144 @@ class PowerFlowSolver(ABC):
     ``ext_grid_p_mw``             MW       slack active power (import > 0)
     ``ext_grid_q_mvar``           Mvar     slack reactive power
     ============================  =======  ==========================================
+
+    Loadings follow pandapower exactly: a line's is ``max(i_from_ka, i_to_ka) /
+    (max_i_ka * df * parallel) * 100``; a transformer's (``trafo_loading="current"``)
+    is ``max(i_hv_ka * vn_hv_kv, i_lv_ka * vn_lv_kv) * sqrt(3) / sn_mva / parallel
+    / df * 100``.
+
+    Subclasses implement :meth:`solve`; they may extend the ``set_*`` methods
+    (call ``super()`` first, which validates and stores the values).
     """
 
     #: short name used in configs (``solver="lightsim2grid"``)
     name: str = ""
 
-    def __init__(self, net: pp.pandapowerNet) -> None:
-        self.net = net
+    def __init__(
+        self,
+        net: pp.pandapowerNet,
+        max_iteration: int = DEFAULT_MAX_ITERATION,
+        tolerance_mva: float = DEFAULT_TOLERANCE_MVA,
+    ) -> None:
+        self.net = copy.deepcopy(net)
+        self.max_iteration = int(max_iteration)
+        self.tolerance_mva = float(tolerance_mva)
         self.converged = False
+        net = self.net
+        # -- state, with the scaling folded into the values once
+        self.load_p_mw = _effective(net.load, "p_mw")
+        self.load_q_mvar = _effective(net.load, "q_mvar")
+        self.sgen_p_mw = _effective(net.sgen, "p_mw")
+        self.sgen_q_mvar = _effective(net.sgen, "q_mvar")
+        self.storage_p_mw = _effective(net.storage, "p_mw")
+        self.storage_q_mvar = _effective(net.storage, "q_mvar")
+        for table, p, q in (
+            (net.load, self.load_p_mw, self.load_q_mvar),
+            (net.sgen, self.sgen_p_mw, self.sgen_q_mvar),
+            (net.storage, self.storage_p_mw, self.storage_q_mvar),
+        ):
+            table["p_mw"] = p.copy()
+            table["q_mvar"] = q.copy()
+            if "scaling" in table:
+                table["scaling"] = 1.0
+        tap_pos = _int_column(net.trafo, "tap_pos", 0.0)
+        self._tap_pos_initial = _int_column(net.trafo, "tap_pos", np.nan)
+        self.trafo_tap_min = _int_column(net.trafo, "tap_min", np.nan)
+        self.trafo_tap_max = _int_column(net.trafo, "tap_max", np.nan)
+        no_range = ~(np.isfinite(self.trafo_tap_min) & np.isfinite(self.trafo_tap_max))
+        self._has_tap_range = ~no_range
+        self.trafo_tap_min[no_range] = tap_pos[no_range]
+        self.trafo_tap_max[no_range] = tap_pos[no_range]
+        self.trafo_tap_pos = tap_pos.astype(np.int64)
+        self.trafo_tap_min = self.trafo_tap_min.astype(np.int64)
+        self.trafo_tap_max = self.trafo_tap_max.astype(np.int64)
+        self.shunt_step = _int_column(net.shunt, "step", 1.0).astype(np.int64)
+        self.shunt_max_step = _int_column(net.shunt, "max_step", 1.0).astype(np.int64)
+        self.switch_closed = net.switch["closed"].to_numpy(dtype=bool, copy=True)
+        # -- results
+        nan = np.nan
+        self.vm_pu = np.full(len(net.bus), nan)
+        self.va_degree = np.full(len(net.bus), nan)
+        self.line_loading_percent = np.full(len(net.line), nan)
+        self.line_p_from_mw = np.full(len(net.line), nan)
+        self.line_q_from_mvar = np.full(len(net.line), nan)
+        self.trafo_loading_percent = np.full(len(net.trafo), nan)
+        self.trafo_p_hv_mw = np.full(len(net.trafo), nan)
+        self.trafo_q_hv_mvar = np.full(len(net.trafo), nan)
+        self.ext_grid_p_mw = np.full(len(net.ext_grid), nan)
+        self.ext_grid_q_mvar = np.full(len(net.ext_grid), nan)
+
+    def _write_state_to_net(self) -> None:
+        """Copy the state arrays into the private net copy's tables."""
+        net = self.net
+        net.load["p_mw"] = self.load_p_mw
+        net.load["q_mvar"] = self.load_q_mvar
+        net.sgen["p_mw"] = self.sgen_p_mw
+        net.sgen["q_mvar"] = self.sgen_q_mvar
+        net.storage["p_mw"] = self.storage_p_mw
+        net.storage["q_mvar"] = self.storage_q_mvar
+        if len(net.trafo):   # trafos without a tap range keep their value (maybe nan)
+            tap = np.where(self._has_tap_range, self.trafo_tap_pos, self._tap_pos_initial)
+            net.trafo["tap_pos"] = tap.astype(net.trafo["tap_pos"].dtype)
+        if len(net.shunt):
+            net.shunt["step"] = self.shunt_step.astype(net.shunt["step"].dtype)
+        net.switch["closed"] = self.switch_closed
+
+    # -- results helpers ------------------------------------------------------
+    def _result_arrays(self) -> tuple[np.ndarray, ...]:
+        return (
+            self.vm_pu, self.va_degree,
+            self.line_loading_percent, self.line_p_from_mw, self.line_q_from_mvar,
+            self.trafo_loading_percent, self.trafo_p_hv_mw, self.trafo_q_hv_mvar,
+            self.ext_grid_p_mw, self.ext_grid_q_mvar,
+        )
+
+    def _set_results_nan(self) -> None:
+        for array in self._result_arrays():
+            array.fill(np.nan)
 
     # -- updates ---------------------------------------------------------
-    @abstractmethod
     def set_load(self, positions: np.ndarray, p_mw: np.ndarray, q_mvar: np.ndarray) -> None:
         """Set the consumption of the loads at ``positions`` (MW, Mvar)."""
+        self.load_p_mw[positions] = p_mw
+        self.load_q_mvar[positions] = q_mvar
 
-    @abstractmethod
     def set_sgen(self, positions: np.ndarray, p_mw: np.ndarray, q_mvar: np.ndarray) -> None:
         """Set the generation of the static generators at ``positions`` (MW, Mvar)."""
+        self.sgen_p_mw[positions] = p_mw
+        self.sgen_q_mvar[positions] = q_mvar
 
-    @abstractmethod
     def set_storage(self, positions: np.ndarray, p_mw: np.ndarray, q_mvar: np.ndarray) -> None:
         """Set the storage units at ``positions`` (MW, Mvar; ``p_mw > 0`` charges)."""
+        self.storage_p_mw[positions] = p_mw
+        self.storage_q_mvar[positions] = q_mvar
 
-    @abstractmethod
     def set_trafo_tap(self, positions: np.ndarray, tap_pos: np.ndarray) -> None:
-        """Set the tap positions (integers within the trafo's tap range)."""
+        """Set the tap positions (integers within ``tap_min .. tap_max``).
 
-    @abstractmethod
+        Raises ``ValueError`` for a position outside the range (a transformer
+        without a tap range accepts only its initial position).
+        """
+        tap = np.broadcast_to(np.asarray(tap_pos), np.shape(positions))
+        if np.any(tap != np.round(tap)) or np.any(
+            (tap < self.trafo_tap_min[positions]) | (tap > self.trafo_tap_max[positions])
+        ):
+            raise ValueError(f"tap positions {tap} outside the trafo tap range (or not integers)")
+        self.trafo_tap_pos[positions] = tap
+
     def set_shunt_step(self, positions: np.ndarray, step: np.ndarray) -> None:
-        """Set the switched steps of the shunts (0 .. ``max_step``)."""
+        """Set the switched steps of the shunts (integers ``0 .. max_step``).
 
-    @abstractmethod
+        Raises ``ValueError`` for a step outside the range.
+        """
+        st = np.broadcast_to(np.asarray(step), np.shape(positions))
+        if np.any(st != np.round(st)) or np.any((st < 0) | (st > self.shunt_max_step[positions])):
+            raise ValueError(f"shunt steps {st} outside 0 .. max_step (or not integers)")
+        self.shunt_step[positions] = st
+
     def set_switch(self, positions: np.ndarray, closed: np.ndarray) -> None:
         """Open (``False``) or close (``True``) the switches at ``positions``."""
+        self.switch_closed[positions] = closed
 
     # -- solve -------------------------------------------------------------
     @abstractmethod
