@@ -731,3 +731,27 @@ def series_at_step(column: str, split: str, step_h: float,
         raise DatasetError(f"series {column!r} is not named '<kind>:<name>'")
     dataset = load_dataset(path)
     return _frozen(resample(dataset.series(kind, name, split), dataset.step_h, step_h))
+
+
+@functools.lru_cache(maxsize=32)
+def step_calendar(split: str, step_h: float,
+                  path: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Hour of day (UTC, 0-24) and day of year (0-366) at the start of every step of
+    ``split`` resampled to ``step_h`` hours (as :func:`series_at_step` rows).
+
+    Without time stamps (the pickle layout) the split is taken to start on
+    1 January at 00:00.
+    """
+    dataset = load_dataset(path)
+    times = dataset.time_utc(split)
+    n_rows = len(series_at_step(f"load:{dataset.names('load')[0]}", split, step_h, path))
+    if times is None:
+        hours = np.arange(n_rows) * step_h
+        return _frozen(hours % 24.0), _frozen((hours // 24.0) % 365.0)
+    stride = max(1, round(step_h / dataset.step_h))
+    starts = times[::stride][:n_rows]
+    seconds = starts.astype("datetime64[s]").astype(np.int64)
+    hour = (seconds % 86_400) / 3600.0
+    year_start = starts.astype("datetime64[Y]").astype("datetime64[s]").astype(np.int64)
+    day = (seconds - year_start) / 86_400.0
+    return _frozen(hour), _frozen(day)

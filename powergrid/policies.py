@@ -179,7 +179,8 @@ class RulePolicy:
             a, b, c = dev.cost_coefs
             return int(price * p >= a * p * p + b * p + c)
         if isinstance(dev, Shunt) and dev.q_mvar < 0:  # capacitor bank
-            if vm.min() < self.vm_low + 0.01 and hold < dev.max_step:
+            if vm.min() < self.vm_low + 0.01 and vm.max() < self.vm_high - 0.01 \
+                    and hold < dev.max_step:
                 return hold + 1
             if vm.max() > self.vm_high and hold > 0:
                 return hold - 1

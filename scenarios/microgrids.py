@@ -26,6 +26,27 @@ RENEWABLES = {"MG1": ("solar:PV1", "wind:WP1"), "MG2": ("solar:PV4", "wind:WP4")
               "MG3": ("solar:PV7", "wind:WP7")}
 
 
+#: microgrid loads as a share of the IEEE 13's published loads (the network's default)
+MG_LOAD_SCALE = 0.1
+
+#: the feeder's equipment, not an agent's: regulators under automatic voltage control
+#: (set-points chosen by simulating test weeks with no other control; fixed taps cannot
+#: serve the long IEEE 34 feeder from light to peak load) and the microgrids' capacitor
+#: banks switched out (sized for the full IEEE 13 load, they over-compensate at 10 %)
+FEEDER_DEVICES: list[dict[str, Any]] = [
+    {"type": "Transformer", "name": "DSO.reg1", "tap_init": 4, "tap_side": "lv",
+     "controllable": False, "vm_set_pu": 1.03, "max_tap_change": 8, "tap_change_cost": 1.0},
+    {"type": "Transformer", "name": "DSO.reg2", "tap_init": 6, "tap_side": "lv",
+     "controllable": False, "vm_set_pu": 1.02, "max_tap_change": 8, "tap_change_cost": 1.0},
+    *({"type": "Transformer", "name": f"{mg}.reg1", "tap_init": 0, "tap_side": "lv",
+       "controllable": False, "vm_set_pu": 1.0, "max_tap_change": 8, "tap_change_cost": 1.0}
+      for mg in MICROGRIDS),
+    *({"type": "Shunt", "name": f"{mg}.cap {bus}", "bus": f"{mg}.{bus}", "q_mvar": q,
+       "max_step": steps, "step_init": 0, "controllable": False}
+      for mg in MICROGRIDS for bus, q, steps in (("675", -0.2, 3), ("611", -0.1, 1))),
+]
+
+
 def microgrid_devices(mg: str) -> list[dict[str, Any]]:
     """The devices of microgrid ``mg`` (names and buses prefixed ``"<mg>."``)."""
     coefs, p_max = GENERATORS[mg]
@@ -45,7 +66,7 @@ def microgrid_devices(mg: str) -> list[dict[str, Any]]:
 
 def config(**overrides: Any) -> ScenarioConfig:
     """The networked-microgrids scenario (hourly steps, one test week by default)."""
-    devices = [d for mg in MICROGRIDS for d in microgrid_devices(mg)]
+    devices = [d for mg in MICROGRIDS for d in microgrid_devices(mg)] + FEEDER_DEVICES
     profiles = {}
     for mg, (solar, wind) in RENEWABLES.items():
         profiles[f"{mg}.pv1"], profiles[f"{mg}.wt1"] = solar, wind
@@ -57,6 +78,7 @@ def config(**overrides: Any) -> ScenarioConfig:
               for mg in MICROGRIDS]
     cfg = ScenarioConfig(
         name="microgrids", network="microgrids", description=DESCRIPTION, devices=devices,
+        network_params={"mg_load_scale": MG_LOAD_SCALE},
         profiles=profiles, load_profiles={"*": "load:mv_semiurban"}, price="price:synthetic",
         pccs=pccs, agents=agents, step_s=3600, steps=24 * 7, split="test")
     return cfg.with_(**overrides) if overrides else cfg

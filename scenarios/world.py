@@ -76,6 +76,12 @@ def prepare(config: ScenarioConfig) -> PreparedScenario:
     if unknown:
         raise ValueError(f"profiles: unknown device(s) {unknown}")
     load_profiles = _resolve_load_profiles(net, config.load_profiles)
+    bus_names = [str(n) for n in net.bus["name"]]
+    for device in devices:
+        reg = getattr(device, "regulated_bus", None)
+        if reg is not None and reg not in bus_names:
+            raise ValueError(f"device {device.name!r}: regulated bus {reg!r} is not in the"
+                             " network")
     series = sorted(set(load_profiles.values()) | set(config.profiles.values())
                     | ({config.price} if config.price else set()))
     dataset = load_dataset(config.dataset)
@@ -84,8 +90,7 @@ def prepare(config: ScenarioConfig) -> PreparedScenario:
     if missing:
         raise ValueError(f"series {missing} not in the data set"
                          f" ({config.dataset or 'default'}); it has {sorted(available)}")
-    return PreparedScenario(config, net, devices, pccs, load_profiles, series,
-                            [str(n) for n in net.bus["name"]])
+    return PreparedScenario(config, net, devices, pccs, load_profiles, series, bus_names)
 
 
 def _resolve_load_profiles(net: pp.pandapowerNet, spec: dict[str, str]) -> dict[str, str]:
@@ -102,11 +107,12 @@ def _resolve_load_profiles(net: pp.pandapowerNet, spec: dict[str, str]) -> dict[
 FEEDS_CSV_START = "2020-01-01 00:00:00"
 
 
-def sim_config(placement: dict[str, str], feeds_csv: str | None = None
+def sim_config(placement: dict[str, str], feeds_csv: str | None = None, learner: bool = False
                ) -> dict[str, dict[str, str]]:
     """mosaik's sim config: in-process by default; ``"cmd"`` starts a subprocess,
     ``"<host>:<port>"`` connects to a running federate; with ``feeds_csv``
-    mosaik-csv stands in for the feeds."""
+    mosaik-csv stands in for the feeds; with ``learner`` the agents take their
+    actions from an RL bridge."""
     out: dict[str, dict[str, str]] = {}
     for name, cls in FEDERATES.items():
         where = placement.get(name, "python")
@@ -119,6 +125,8 @@ def sim_config(placement: dict[str, str], feeds_csv: str | None = None
             out[name] = {"connect": where}
     if feeds_csv is not None:
         out["feeds"] = {"python": "mosaik_csv:CSV"}
+    if learner:
+        out["agents"] = {"python": "simulators.agents:LearnerAgentsSim"}
     return out
 
 
@@ -151,12 +159,15 @@ class WorldEntities:
 
 
 async def build_world(world: Any, prepared: PreparedScenario, out_dir: Path | None = None,
-                      policies: dict[str, Any] | None = None) -> WorldEntities:
+                      policies: dict[str, Any] | None = None,
+                      bridge: Any = None) -> WorldEntities:
     """Start the federates in ``world`` (a mosaik AsyncWorld) and connect them.
 
     ``policies`` overrides agents' policies by agent name (callables or policy
     objects; in-process agents only). With ``out_dir`` a recorder writes
-    ``out_dir/timeseries.csv``.
+    ``out_dir/timeseries.csv``. With ``bridge`` the agents federate is a
+    :class:`~simulators.agents.LearnerAgentsSim` (``sim_config(learner=True)``)
+    that hands observations to ``bridge`` and takes its actions.
     """
     cfg = prepared.config
     step = cfg.step_s
@@ -167,7 +178,8 @@ async def build_world(world: Any, prepared: PreparedScenario, out_dir: Path | No
     else:
         feeds = await world.start("feeds", sim_start=FEEDS_CSV_START, datafile=cfg.feeds_csv)
         feed = (await feeds.Data.create(1))[0]
-    agents_sim = await world.start("agents", step_size=step)
+    agents_sim = await world.start("agents", step_size=step,
+                                   **({"bridge": bridge} if bridge is not None else {}))
     devices_sim = await world.start("devices", step_size=step, seed=cfg.seed)
     grid_sim = await world.start("grid", step_size=step)
 
@@ -200,6 +212,14 @@ async def build_world(world: Any, prepared: PreparedScenario, out_dir: Path | No
                  else ("p_mw", "q_mvar"))
         world.connect(device_entities[device.name], grid, *attrs)
 
+    for device in prepared.devices:
+        if getattr(device, "automatic", False):  # a regulator's own voltage controller
+            bus = regulated_bus_position(prepared, device)
+            world.connect(grid, device_entities[device.name], "vm_pu", time_shifted=step,
+                          initial_data={"vm_pu": float("nan")}, transform=_Pick(bus))
+            world.connect(grid, device_entities[device.name], "converged", time_shifted=step,
+                          initial_data={"converged": True})
+
     initial_grid = _initial_grid_outputs(prepared)
     initial_devices = _initial_device_outputs(prepared.devices, cfg.seed)
     for agent in cfg.agents:
@@ -224,6 +244,28 @@ async def build_world(world: Any, prepared: PreparedScenario, out_dir: Path | No
         for dev_ent in device_entities.values():
             world.connect(dev_ent, recorder, *[(a, f"device.{a}") for a in DEVICE_OUTPUTS])
     return WorldEntities(feed, grid, device_entities, agent_entities, recorder)
+
+
+class _Pick:
+    """A connection transform that picks one bus's value out of the grid's list."""
+
+    def __init__(self, position: int) -> None:
+        self.position = position
+
+    def __call__(self, values: Any) -> Any:
+        return values[self.position] if isinstance(values, list) else values
+
+
+def regulated_bus_position(prepared: PreparedScenario, device: Device) -> int:
+    """Row position of the bus an automatic tap changer regulates (its LV bus by default)."""
+    net = prepared.net
+    name = getattr(device, "regulated_bus", None)
+    if name is None:
+        trafo = net.trafo.index[net.trafo["name"] == device.name][0]
+        return list(net.bus.index).index(int(net.trafo.at[trafo, "lv_bus"]))
+    if name not in prepared.bus_names:
+        raise ValueError(f"device {device.name!r}: regulated bus {name!r} is not in the network")
+    return prepared.bus_names.index(name)
 
 
 def _initial_grid_outputs(prepared: PreparedScenario) -> dict[str, Any]:

@@ -62,7 +62,10 @@ class AgentEntity:
 
     def act(self, obs: Observation) -> dict[str, dict[str, float]]:
         act = getattr(self.policy, "act", self.policy)
-        action = act(obs)
+        return self.apply(act(obs))
+
+    def apply(self, action: Any) -> dict[str, dict[str, float]]:
+        """Publish ``action``: ``(c, d)`` over the agent's spec, or a setpoints dict."""
         if isinstance(action, dict):
             self.setpoints = action
         else:
@@ -116,6 +119,35 @@ class AgentsSim(mosaik_api_v3.Simulator):
 
     def get_data(self, outputs: OutputRequest) -> OutputData:
         return {eid: {"setpoints": self.agents[eid].setpoints} for eid in outputs}
+
+
+class LearnerAgentsSim(AgentsSim):
+    """Agents whose actions come from a learner outside the scheduler (the RL bridge).
+
+    ``init(..., bridge=...)`` takes an in-process object with
+    ``offer(time, observations) -> awaitable``. Each step hands the agents'
+    observations to the bridge and waits -- without blocking the event loop --
+    for the actions ``{agent: (c, d) | setpoints}`` it resolves the awaitable
+    with; an agent missing from them acts by its own policy.
+    """
+
+    def init(self, sid: str, time_resolution: float = 1.0, step_size: int = 3600,
+             bridge: Any = None, **sim_params: Any) -> Meta:
+        if bridge is None:
+            raise ValueError("LearnerAgentsSim needs a bridge (in-process only)")
+        self.bridge = bridge
+        return super().init(sid, time_resolution, step_size)
+
+    def step(self, time: int, inputs: InputData, max_advance: int):  # a generator: mosaik
+        observations = {name: observation_from_inputs(time, inputs.get(name, {}))  # awaits
+                        for name in self.agents}                                     # what it
+        actions = yield self.bridge.offer(time, observations)                       # yields
+        for name, agent in self.agents.items():
+            if name in actions:
+                agent.apply(actions[name])
+            else:
+                agent.act(observations[name])
+        return time + self.step_size
 
 
 if __name__ == "__main__":

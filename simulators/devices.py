@@ -18,6 +18,8 @@ _DEVICE_ATTRS = [
     # inputs
     "setpoints",   # {device name: {control: value}} from agents (several sources merge)
     "profile",     # RES only: available power per unit of rating
+    "vm_pu",       # automatic Transformer only: regulated bus voltage of the last step, p.u.
+    "converged",   # automatic Transformer only: that voltage comes from a converged power flow
     # outputs
     "p_mw", "q_mvar", "position", "cost", "safety", "cost_terms", "safety_terms", "state",
 ]
@@ -90,8 +92,13 @@ class DevicesSim(mosaik_api_v3.Simulator):
             for source in data.get("setpoints", {}).values():
                 if source and name in source:
                     setpoints.setdefault(name, {}).update(source[name])
-            if "profile" in data:
-                exogenous[name] = {"profile": float(next(iter(data["profile"].values())))}
+            for key in ("profile", "vm_pu"):
+                if key in data:
+                    value = next(iter(data[key].values()))
+                    exogenous.setdefault(name, {})[key] = float(
+                        "nan" if value is None else value)
+            if "converged" in data and not all(data["converged"].values()):
+                exogenous[name]["vm_pu"] = float("nan")  # no valid measurement: hold
         self.reports = self.set.step(setpoints, exogenous, self.dt_h)
         return time + self.step_size
 

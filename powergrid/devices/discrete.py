@@ -16,6 +16,7 @@ import numpy as np
 from powergrid.costs import switching_cost, tap_change_cost
 from powergrid.devices.base import (
     Device,
+    Feature,
     Fleet,
     FleetOutput,
     State,
@@ -78,6 +79,14 @@ class _PositionDevice(Device):
 
     def discrete_controls(self) -> dict[str, int]:
         return {"position": self.position_count()} if self.controllable else {}
+
+    def observation_spec(self) -> list[Feature]:
+        """The position as a fraction of its range (0 = first, 1 = last position)."""
+        fleet = self.fleet_class()
+        first = getattr(self, "tap_min", 0)
+        span = max(self.position_count() - 1, 1)
+        return [Feature(f"{self.name}.{fleet.POSITION}", fleet.POSITION, scale=span,
+                        offset=first)]
 
 
 @dataclass(kw_only=True)
@@ -164,7 +173,18 @@ class Transformer(_PositionDevice):
                                      raises the LV voltage, with ``"hv"`` it lowers it
     ``tap_change_cost``       $      wear cost per tap step moved
     ``controllable``          --     the tap is a setpoint of an agent
+    ``vm_set_pu``             p.u.   automatic voltage control when not controllable:
+                                     keep ``regulated_bus`` within the deadband
+    ``vm_deadband_pu``        p.u.   half-width of the band around ``vm_set_pu``
+    ``regulated_bus``         --     the bus whose voltage is regulated (default: the
+                                     transformer's LV bus)
+    ``max_tap_change``        --     largest automatic move per step, in taps
     ========================  =====  ===================================================
+
+    Automatic control, as a line regulator's controller does it: from the
+    regulated bus voltage measured in the last step (exogenous input
+    ``vm_pu``), move by ``round((vm_set_pu - vm_pu) / tap_step)`` taps (at most
+    ``max_tap_change``) when the voltage is outside the deadband.
     """
 
     tap_min: int = -16
@@ -174,12 +194,24 @@ class Transformer(_PositionDevice):
     tap_side: str | None = None
     tap_change_cost: float = 0.0
     controllable: bool = True
+    vm_set_pu: float | None = None
+    vm_deadband_pu: float = 0.01
+    regulated_bus: str | None = None
+    max_tap_change: int = 2
 
     ELEMENT: ClassVar[str] = "trafo"
 
     def __post_init__(self) -> None:
         if not self.tap_min <= self.tap_init <= self.tap_max:
             raise ValueError(f"transformer {self.name!r}: tap_init outside tap_min..tap_max")
+        if self.vm_set_pu is not None and self.tap_side not in ("hv", "lv"):
+            raise ValueError(f"transformer {self.name!r}: automatic control (vm_set_pu)"
+                             " needs tap_side 'hv' or 'lv'")
+
+    @property
+    def automatic(self) -> bool:
+        """The tap follows its own voltage controller (not an agent)."""
+        return self.vm_set_pu is not None and not self.controllable
 
     @classmethod
     def fleet_class(cls) -> type[Fleet]:
@@ -214,13 +246,34 @@ class Transformer(_PositionDevice):
 
 
 class TransformerFleet(PositionFleet):
-    """OLTCs stepped together. State: ``tap_pos``."""
+    """OLTCs stepped together. State: ``tap_pos``. Exogenous input ``vm_pu``: the
+    regulated bus voltage of the last step (used by automatic ones; nan = unknown)."""
 
     POSITION = "tap_pos"
+    EXOGENOUS = ("vm_pu",)
 
     def __init__(self, devices: list[Transformer]) -> None:
         super().__init__(devices)
         self.cost = self.param("tap_change_cost")
+        self.automatic = np.array([d.automatic for d in devices])
+        self.vm_set = self.param("vm_set_pu")
+        self.deadband = self.param("vm_deadband_pu")
+        self.step_pu = self.param("tap_step_percent") / 100.0
+        self.raise_sign = np.array([1 if d.raises_lv_voltage else -1 for d in devices])
+        self.max_change = self.param("max_tap_change")
+
+    def step(self, state: State, c: np.ndarray, d: np.ndarray,
+             exog: dict[str, np.ndarray], dt_h: float) -> tuple[State, FleetOutput]:
+        if self.automatic.any():
+            d = d.copy()
+            vm = np.asarray(exog.get("vm_pu", np.full(self.n, np.nan)), dtype=float)
+            error = self.vm_set - vm
+            move = np.where(np.isfinite(error) & (vm > 0) & (np.abs(error) > self.deadband),
+                            np.clip(np.round(error / self.step_pu), -self.max_change,
+                                    self.max_change), 0.0)
+            auto_cat = state[self.POSITION] - self.offset + self.raise_sign * move.astype(int)
+            d[:, 0] = np.where(self.automatic, auto_cat, d[:, 0])
+        return super().step(state, c, d, exog, dt_h)
 
     def offsets(self) -> np.ndarray:
         return np.array([d.tap_min for d in self.devices], dtype=np.int64)

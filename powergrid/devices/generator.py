@@ -11,7 +11,15 @@ from typing import Any, ClassVar
 import numpy as np
 
 from powergrid.costs import piecewise_linear_cost, quadratic_cost, ramping_cost, throughput_cost
-from powergrid.devices.base import Device, Fleet, FleetOutput, State, bus_index, upsert_element
+from powergrid.devices.base import (
+    Device,
+    Feature,
+    Fleet,
+    FleetOutput,
+    State,
+    bus_index,
+    upsert_element,
+)
 from powergrid.devices.capability import limit_reactive
 from powergrid.safety import setpoint_reduction
 
@@ -96,6 +104,16 @@ class Generator(Device):
 
     def discrete_controls(self) -> dict[str, int]:
         return {"on": 2} if (self.controllable and self.commitment) else {}
+
+    def observation_spec(self) -> list[Feature]:
+        """Output per unit of ``p_max_mw`` (and Q per unit of its range), commitment state."""
+        out = [Feature(f"{self.name}.p_mw", "p_mw", scale=max(self.p_max_mw, 1e-9))]
+        if self.has_q_control:
+            q = max(abs(self.q_min_mvar), abs(self.q_max_mvar), 1e-9)
+            out.append(Feature(f"{self.name}.q_mvar", "q_mvar", scale=q, low=-1.0))
+        if self.commitment:
+            out.append(Feature(f"{self.name}.on", "on"))
+        return out
 
     def write_to_net(self, net: Any) -> int:
         bus = bus_index(net, self.bus, self.name)
@@ -270,6 +288,14 @@ class RES(Device):
             out["p_limit_mw"] = (0.0, self.sn_mva)
         if self.has_q_control:
             out["q_mvar"] = (self.q_min_mvar, self.q_max_mvar)
+        return out
+
+    def observation_spec(self) -> list[Feature]:
+        """Available and delivered power per unit of rating."""
+        out = [Feature(f"{self.name}.p_avail_mw", "p_avail_mw", scale=self.sn_mva),
+               Feature(f"{self.name}.p_mw", "p_mw", scale=self.sn_mva)]
+        if self.has_q_control:
+            out.append(Feature(f"{self.name}.q_mvar", "q_mvar", scale=self.sn_mva, low=-1.0))
         return out
 
     def write_to_net(self, net: Any) -> int:

@@ -8,7 +8,15 @@ from typing import Any, ClassVar
 import numpy as np
 
 from powergrid.costs import throughput_cost
-from powergrid.devices.base import Device, Fleet, FleetOutput, State, bus_index, upsert_element
+from powergrid.devices.base import (
+    Device,
+    Feature,
+    Fleet,
+    FleetOutput,
+    State,
+    bus_index,
+    upsert_element,
+)
 from powergrid.devices.capability import limit_reactive
 from powergrid.safety import setpoint_reduction
 
@@ -87,6 +95,12 @@ class ESS(Device):
         if self.has_q_control:
             out["q_mvar"] = (self.q_min_mvar, self.q_max_mvar)
         return out
+
+    def observation_spec(self) -> list[Feature]:
+        """SOC and power per unit of the power rating."""
+        rating = max(self.p_max_mw, -self.p_min_mw, 1e-9)
+        return [Feature(f"{self.name}.soc", "soc"),
+                Feature(f"{self.name}.p_mw", "p_mw", scale=rating, low=-1.0)]
 
     def write_to_net(self, net: Any) -> int:
         sn = np.nan if self.sn_mva is None else self.sn_mva

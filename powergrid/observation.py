@@ -1,0 +1,166 @@
+"""What one agent sees of the co-simulation, as a vector, and what it is charged for.
+
+An :class:`AgentView` selects the devices, buses, lines, transformers, PCCs and
+series an agent observes. From an :class:`~powergrid.policies.Observation`
+(the agents federate's sorted inputs) it builds
+
+* :meth:`AgentView.vector`: a float32 vector with fixed, finite bounds
+  (:meth:`AgentView.bounds`); every feature is clipped into its bounds, so an
+  observation always lies in its space;
+* :meth:`AgentView.account`: the cost and safety terms of the last step that
+  belong to the agent (its devices, its PCCs, the voltages of its buses, the
+  loading of its lines and transformers, a failed power flow).
+
+Feature layout, in order: device features (:meth:`Device.observation_spec`),
+bus voltages (p.u., in [0, 2]; 0 = not energised), line and transformer
+loadings (per unit, in [0, 10]), PCC active power (per unit of ``pcc_scale_mw``,
+in [-10, 10]), the series values of the coming step (bounds from the data
+set), and four time features (sine and cosine of the hour of day and of the day
+of year, in [-1, 1]).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from powergrid.devices import Device
+from powergrid.devices.base import Feature
+from powergrid.policies import Observation
+from powergrid.safety import VM_MAX_PU, VM_MIN_PU, loading_violation, voltage_violation
+
+VM_BOUNDS = (0.0, 2.0)
+LOADING_BOUNDS = (0.0, 10.0)
+PCC_BOUNDS = (-10.0, 10.0)
+
+
+@dataclass
+class AgentView:
+    """The part of the system one agent observes and answers for.
+
+    Positions index the grid's list outputs (``vm_pu`` per ``net.bus`` row,
+    ``line_loading_percent`` per ``net.line`` row, ...). ``series_bounds`` gives
+    the value range of each series over the whole data set; ``price`` series
+    are divided by ``price_scale`` ($/MWh) before bounding.
+    """
+
+    devices: Sequence[Device]
+    bus_positions: np.ndarray
+    line_positions: np.ndarray
+    trafo_positions: np.ndarray
+    pcc_positions: np.ndarray
+    series_bounds: Mapping[str, tuple[float, float]]
+    pcc_scale_mw: float = 1.0
+    price_scale: float = 100.0
+    time_features: bool = True
+    vm_min_pu: float = VM_MIN_PU
+    vm_max_pu: float = VM_MAX_PU
+    names: list[str] = field(init=False)
+    _features: list[tuple[str, Feature]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.bus_positions = np.asarray(self.bus_positions, dtype=np.intp)
+        self.line_positions = np.asarray(self.line_positions, dtype=np.intp)
+        self.trafo_positions = np.asarray(self.trafo_positions, dtype=np.intp)
+        self.pcc_positions = np.asarray(self.pcc_positions, dtype=np.intp)
+        self._features = [(d.name, f) for d in self.devices for f in d.observation_spec()]
+        self.series = list(self.series_bounds)
+        self.names = ([f.name for _, f in self._features]
+                      + [f"vm_pu[{p}]" for p in self.bus_positions]
+                      + [f"line_loading[{p}]" for p in self.line_positions]
+                      + [f"trafo_loading[{p}]" for p in self.trafo_positions]
+                      + [f"pcc_p[{p}]" for p in self.pcc_positions]
+                      + self.series
+                      + (["hour_sin", "hour_cos", "day_sin", "day_cos"] if self.time_features
+                         else []))
+        low, high = self._bounds()
+        self._low, self._high = low, high
+
+    @property
+    def size(self) -> int:
+        return len(self.names)
+
+    def _series_scale(self, series: str) -> float:
+        return self.price_scale if series.startswith("price:") else 1.0
+
+    def _bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        lows: list[float] = [f.low for _, f in self._features]
+        highs: list[float] = [f.high for _, f in self._features]
+        for count, (lo, hi) in ((len(self.bus_positions), VM_BOUNDS),
+                                (len(self.line_positions) + len(self.trafo_positions),
+                                 LOADING_BOUNDS),
+                                (len(self.pcc_positions), PCC_BOUNDS)):
+            lows += [lo] * count
+            highs += [hi] * count
+        for s in self.series:
+            lo, hi = self.series_bounds[s]
+            scale = self._series_scale(s)
+            lows.append(min(lo, hi) / scale)
+            highs.append(max(lo, hi) / scale)
+        if self.time_features:
+            lows += [-1.0] * 4
+            highs += [1.0] * 4
+        return np.array(lows, dtype=np.float32), np.array(highs, dtype=np.float32)
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(low, high)`` float32 arrays of the observation vector."""
+        return self._low.copy(), self._high.copy()
+
+    def vector(self, obs: Observation, hour_of_day: float = 0.0,
+               day_of_year: float = 0.0) -> np.ndarray:
+        """The observation vector (float32, inside :meth:`bounds`)."""
+        parts: list[float] = []
+        for name, feature in self._features:
+            state = obs.devices.get(name, {}).get("state") or {}
+            parts.append(feature.value(state))
+        grid = obs.grid
+        for key, pos in (("vm_pu", self.bus_positions),
+                         ("line_loading_percent", self.line_positions),
+                         ("trafo_loading_percent", self.trafo_positions),
+                         ("pcc_p_mw", self.pcc_positions)):
+            if len(pos) == 0:
+                continue
+            values = np.asarray(grid.get(key) or np.zeros(int(pos.max()) + 1), dtype=float)[pos]
+            if key.endswith("percent"):
+                values = values / 100.0
+            elif key == "pcc_p_mw":
+                values = values / self.pcc_scale_mw
+            parts.extend(values.tolist())
+        for s in self.series:
+            parts.append(float(obs.exogenous.get(s, 0.0)) / self._series_scale(s))
+        if self.time_features:
+            h = 2 * np.pi * hour_of_day / 24.0
+            d = 2 * np.pi * day_of_year / 365.25
+            parts += [np.sin(h), np.cos(h), np.sin(d), np.cos(d)]
+        vec = np.nan_to_num(np.asarray(parts, dtype=np.float64), nan=0.0)
+        return np.clip(vec, self._low, self._high).astype(np.float32)
+
+    def account(self, obs: Observation) -> tuple[dict[str, float], dict[str, float]]:
+        """The agent's cost terms ($) and safety terms of the step ``obs`` reports on."""
+        cost: dict[str, float] = {}
+        safety: dict[str, float] = {}
+        for dev in self.devices:
+            out = obs.devices.get(dev.name, {})
+            for term, value in (out.get("cost_terms") or {}).items():
+                cost[term] = cost.get(term, 0.0) + float(value)
+            for term, value in (out.get("safety_terms") or {}).items():
+                safety[term] = safety.get(term, 0.0) + float(value)
+        grid = obs.grid
+        pcc_cost = np.asarray(grid.get("pcc_cost") or [], dtype=float)
+        if len(self.pcc_positions) and len(pcc_cost):
+            cost["energy"] = float(pcc_cost[self.pcc_positions].sum())
+        vm = np.asarray(grid.get("vm_pu") or [], dtype=float)
+        if len(vm) and len(self.bus_positions):
+            mine = vm[self.bus_positions]
+            safety["voltage"] = float(voltage_violation(mine[mine > 0.0], self.vm_min_pu,
+                                                        self.vm_max_pu).sum())
+        for key, pos in (("line_loading_percent", self.line_positions),
+                         ("trafo_loading_percent", self.trafo_positions)):
+            values = np.asarray(grid.get(key) or [], dtype=float)
+            if len(values) and len(pos):
+                safety[key.replace("_percent", "")] = float(loading_violation(values[pos]).sum())
+        terms = grid.get("safety_terms") or {}
+        safety["nonconvergence"] = float(terms.get("nonconvergence", 0.0))
+        return cost, safety

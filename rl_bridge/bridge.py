@@ -1,0 +1,126 @@
+"""Drive a mosaik co-simulation from a learner's ``reset``/``step`` calls.
+
+The learner wants to call ``step(action)``; mosaik's scheduler wants to call
+each simulator's ``step``. :class:`CoSimBridge` inverts control without threads:
+
+* it owns a private asyncio event loop and, per episode, a fresh ``AsyncWorld``
+  (mosaik cannot rewind a world) whose ``run`` is a task in that loop;
+* the agents federate (:class:`~simulators.agents.LearnerAgentsSim`) hands its
+  observations to :meth:`CoSimBridge.offer` and awaits the returned future;
+* :meth:`CoSimBridge.step` resolves that future with the learner's actions
+  and runs the loop until the agents offer the next observations, or the
+  run ends.
+
+One thread, a fixed order of events, nothing that can deadlock. An exception
+in any federate ends the run task and is raised from ``reset``/``step``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from mosaik import AsyncWorld
+
+from powergrid.policies import Observation
+from scenarios.world import PreparedScenario, build_world, sim_config
+
+
+class CoSimulationError(RuntimeError):
+    """The co-simulation stopped with an error (the message names the cause)."""
+
+
+class CoSimBridge:
+    """One co-simulation at a time, stepped by a learner.
+
+    ``reset(start_step, seed, steps)`` builds and starts a world for an episode
+    of ``steps`` decisions and returns ``(time_s, {agent: Observation})`` at the
+    first decision; ``step(actions)`` applies ``{agent: action}`` and returns
+    the next ``(time_s, observations)`` -- after the last decision, the
+    observations of the step that judges it, with ``done`` True.
+    """
+
+    def __init__(self, prepared: PreparedScenario) -> None:
+        self.prepared = prepared
+        self.loop = asyncio.new_event_loop()
+        self.world: AsyncWorld | None = None
+        self.run_task: asyncio.Task[Any] | None = None
+        self._offer: asyncio.Future[Any] | None = None
+        self._action: asyncio.Future[Any] | None = None
+        self.steps = 0
+        self.done = True
+
+    # -- called by the agents federate, inside the loop ---------------------
+    def offer(self, time: int, observations: dict[str, Observation]) -> asyncio.Future[Any]:
+        """Publish the agents' observations; return the future of their actions."""
+        self._action = self.loop.create_future()
+        if self._offer is not None and not self._offer.done():
+            self._offer.set_result((time, observations))
+        return self._action
+
+    # -- called by the environment ---------------------------------------------
+    def reset(self, start_step: int, seed: int, steps: int) -> tuple[int, dict[str, Observation]]:
+        """Start a new episode of ``steps`` decisions from ``start_step`` of the split."""
+        self.close_world()
+        config = self.prepared.config.with_(start_step=int(start_step), seed=int(seed),
+                                            steps=int(steps))
+        prepared = PreparedScenario(config, self.prepared.net, self.prepared.devices,
+                                    self.prepared.pccs, self.prepared.load_profiles,
+                                    self.prepared.series, self.prepared.bus_names)
+        self.steps = int(steps)
+        self._offer = self.loop.create_future()
+        self.loop.run_until_complete(self._start(prepared))
+        self.done = False
+        return self._next()
+
+    async def _start(self, prepared: PreparedScenario) -> None:
+        cfg = prepared.config
+        world = AsyncWorld(sim_config(cfg.placement, cfg.feeds_csv, learner=True), cache=False)
+        self.world = world
+        await build_world(world, prepared, out_dir=None, bridge=self)
+        # one step past the last decision, so its outcome reaches the agents
+        until = cfg.steps * cfg.step_s + 1
+        self.run_task = self.loop.create_task(world.run(until=until, print_progress=False))
+
+    def step(self, actions: dict[str, Any]) -> tuple[int, dict[str, Observation]]:
+        """Apply ``actions`` and return the next ``(time_s, observations)``."""
+        if self.done or self._action is None:
+            raise RuntimeError("step() called before reset() or after the episode ended")
+        self._offer = self.loop.create_future()
+        self._action.set_result(actions)
+        return self._next()
+
+    def _next(self) -> tuple[int, dict[str, Observation]]:
+        assert self._offer is not None and self.run_task is not None
+        self.loop.run_until_complete(asyncio.wait(
+            {self._offer, self.run_task}, return_when=asyncio.FIRST_COMPLETED))
+        if self._offer.done():
+            time, observations = self._offer.result()
+            if time >= self.steps * self.prepared.config.step_s:
+                self.done = True
+            return time, observations
+        self.done = True
+        exc = self.run_task.exception()
+        if exc is not None:
+            raise CoSimulationError(f"the co-simulation failed: {type(exc).__name__}: {exc}"
+                                    ) from exc
+        raise CoSimulationError("the co-simulation ended before the episode did")
+
+    def close_world(self) -> None:
+        """Stop the current episode's world (its federates' ``finalize`` run)."""
+        if self.run_task is not None and not self.run_task.done():
+            self.run_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                self.loop.run_until_complete(self.run_task)
+        if self.world is not None:
+            with contextlib.suppress(Exception):
+                self.loop.run_until_complete(self.world.shutdown())
+        self.world, self.run_task, self._action, self._offer = None, None, None, None
+        self.done = True
+
+    def close(self) -> None:
+        """Stop the world and close the event loop."""
+        self.close_world()
+        if not self.loop.is_closed():
+            self.loop.close()

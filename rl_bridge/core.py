@@ -1,0 +1,137 @@
+"""What the single- and the multi-agent environment share: a scenario run through the
+co-simulation, per-agent views, spaces, rewards and infos."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from powergrid.data import step_calendar
+from powergrid.devices import ActionSpec
+from powergrid.rewards import (
+    DEFAULT_MAX_PENALTY,
+    DEFAULT_REWARD_SCALE,
+    DEFAULT_SAFETY_SCALE,
+    reward,
+)
+from rl_bridge.bridge import CoSimBridge
+from rl_bridge.episodes import EpisodeStarts
+from rl_bridge.spaces import action_space, observation_space, split_action
+from rl_bridge.views import build_view
+from scenarios import get_config
+from scenarios.world import prepare
+
+#: config keys every environment understands, with their defaults
+ENV_DEFAULTS: dict[str, Any] = {
+    "episode_length": 24,
+    "train": True,
+    "dataset_path": None,
+    "solver": "lightsim2grid",
+    "reward_scale": DEFAULT_REWARD_SCALE,
+    "safety_scale": DEFAULT_SAFETY_SCALE,
+    "max_penalty": DEFAULT_MAX_PENALTY,
+    "load_scale": 1.0,
+}
+
+
+def env_options(config: dict[str, Any] | None, extra: dict[str, Any],
+                **kwargs: Any) -> dict[str, Any]:
+    """Merge a classic config dict and keyword arguments over the defaults.
+
+    ``max_episode_steps`` is an alias of ``episode_length``; unknown keys raise a
+    ValueError naming them.
+    """
+    merged = {**(config or {}), **kwargs}
+    if "max_episode_steps" in merged:
+        merged.setdefault("episode_length", merged.pop("max_episode_steps"))
+        merged.pop("max_episode_steps", None)
+    allowed = set(ENV_DEFAULTS) | set(extra)
+    unknown = sorted(set(merged) - allowed)
+    if unknown:
+        raise ValueError(f"unknown environment option(s) {unknown} (valid: {sorted(allowed)})")
+    return {**ENV_DEFAULTS, **extra, **merged}
+
+
+@dataclass
+class StepResult:
+    observations: dict[str, np.ndarray]
+    rewards: dict[str, float]
+    infos: dict[str, dict[str, Any]]
+    done: bool
+
+
+class BridgedScenario:
+    """A scenario stepped through the co-simulation for RL: one view, spec and
+    reward per agent."""
+
+    def __init__(self, scenario: str, options: dict[str, Any], scope: str = "all") -> None:
+        self.options = options
+        split = "train" if options["train"] else "test"
+        config = get_config(scenario, split=split, dataset=options["dataset_path"],
+                            solver=options["solver"], load_scale=float(options["load_scale"]))
+        self.config = config
+        self.prepared = prepare(config)
+        self.agents = [a.name for a in config.agents]
+        by_name = {d.name: d for d in self.prepared.devices}
+        self.specs: dict[str, ActionSpec] = {
+            a.name: ActionSpec.concat([by_name[d].action_spec() for d in a.devices])
+            for a in config.agents}
+        self.views = {a.name: build_view(self.prepared, a, scope) for a in config.agents}
+        self.observation_spaces = {a: observation_space(v) for a, v in self.views.items()}
+        self.action_spaces = {a: action_space(s) for a, s in self.specs.items()}
+        self.episode_length = int(options["episode_length"])
+        if self.episode_length < 1:
+            raise ValueError("episode_length must be at least 1")
+        self.starts = EpisodeStarts(split, config.dt_h, self.episode_length,
+                                    options["dataset_path"])
+        self.hours, self.days = step_calendar(split, config.dt_h, options["dataset_path"])
+        self.bridge = CoSimBridge(self.prepared)
+        self.test_episode = 0
+        self.start = 0
+        self.k = 0
+
+    def _vectors(self, observations: dict[str, Any]) -> dict[str, np.ndarray]:
+        i = (self.start + self.k) % len(self.hours)
+        return {a: self.views[a].vector(observations[a], self.hours[i], self.days[i])
+                for a in self.agents}
+
+    def reset(self, rng: np.random.Generator, restart_test: bool
+              ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+        if restart_test:
+            self.test_episode = 0
+        if self.options["train"]:
+            self.start = self.starts.train(rng)
+        else:
+            self.start = self.starts.test(self.test_episode)
+            self.test_episode += 1
+        self.k = 0
+        seed = int(rng.integers(2**31 - 1))
+        time_s, observations = self.bridge.reset(self.start, seed, self.episode_length)
+        infos = {a: {"time": time_s, "start_step": self.start} for a in self.agents}
+        return self._vectors(observations), infos
+
+    def step(self, actions: dict[str, Any]) -> StepResult:
+        missing = [a for a in self.agents if a not in actions]
+        if missing:
+            raise ValueError(f"no action for agent(s) {missing}")
+        split = {a: split_action(a, self.specs[a], actions[a]) for a in self.agents}
+        time_s, observations = self.bridge.step(split)
+        self.k += 1
+        rewards: dict[str, float] = {}
+        infos: dict[str, dict[str, Any]] = {}
+        o = self.options
+        for a in self.agents:
+            cost_terms, safety_terms = self.views[a].account(observations[a])
+            cost, safety = sum(cost_terms.values()), sum(safety_terms.values())
+            rewards[a] = reward(cost, safety, o["reward_scale"], o["safety_scale"],
+                                o["max_penalty"])
+            converged = bool(observations[a].grid.get("converged", True))
+            infos[a] = {"converged": converged, "cost": float(cost), "safety": float(safety),
+                        "cost_terms": cost_terms, "safety_terms": safety_terms,
+                        "time": time_s - self.config.step_s, "step": self.k}
+        return StepResult(self._vectors(observations), rewards, infos, self.bridge.done)
+
+    def close(self) -> None:
+        self.bridge.close()

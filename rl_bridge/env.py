@@ -1,0 +1,113 @@
+"""``GridEnv``: a single-agent Gymnasium environment over a powergrid co-simulation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from rl_bridge.core import BridgedScenario, env_options
+
+
+class GridEnv(gym.Env):
+    """Operate a distribution feeder for a day, one decision per step.
+
+    Every step goes through the mosaik co-simulation: the action reaches the
+    devices through the agents federate, the devices and the grid step, and the
+    observation comes back through the agents federate
+    (:mod:`rl_bridge.bridge`).
+
+    ## Action space
+
+    The controllable devices of the scenario's agent, in physical units:
+    ``Box`` when every control is continuous, else
+    ``Dict({"continuous": Box, "discrete": MultiDiscrete})``.
+
+    | control             | unit | devices                                  |
+    |---------------------|------|------------------------------------------|
+    | ``<ess>.p_mw``      | MW   | battery power, > 0 charges               |
+    | ``<ess>.q_mvar``    | Mvar | battery reactive power (if controllable) |
+    | ``<dg>.p_mw``       | MW   | generator output                         |
+    | ``<dg>.q_mvar``     | Mvar | generator reactive power                 |
+    | ``<pv>.p_limit_mw`` | MW   | curtailment cap of a PV / wind unit      |
+    | ``<dg>.on``         | 0/1  | unit commitment (discrete)               |
+    | ``<trafo>.position``| tap  | OLTC tap ``tap_min + k`` (discrete)      |
+    | ``<cap>.position``  | step | capacitor bank step (discrete)           |
+    | ``<switch>.position``| 0/1 | open / closed (discrete)                 |
+
+    Names in order: ``env.unwrapped.spec_names``. Setpoints beyond what a device
+    can do (SOC window, ramp, capability circle) are reduced by the device and
+    the reduction is a safety term.
+
+    ## Observation space
+
+    ``Box`` (float32), finite bounds, every feature clipped into them: device
+    states (SOC, powers per unit of rating, positions as a fraction of their
+    range), every bus voltage (p.u.), line and transformer loadings (per unit),
+    PCC power (per unit of total nominal load), the load / PV / wind / price
+    values of the coming step (price in $/100 MWh) and the hour of day and day
+    of year as sine/cosine. Names: ``env.unwrapped.observation_names``.
+
+    ## Reward
+
+    ``-reward_scale * cost - min(safety_scale * safety, max_penalty)``, cost in $
+    (device costs and the energy bill at the PCC), safety the sum of the safety
+    terms (device limits, voltages outside 0.95-1.05 p.u., overloads, and 1 for a
+    power flow that did not converge). ``info`` holds ``converged``, ``cost``,
+    ``safety``, ``cost_terms``, ``safety_terms`` and ``time`` (s).
+
+    ## Episode end
+
+    Truncation after ``episode_length`` steps (a time limit, not a terminal
+    state: the grid goes on). There is no termination: a failed power flow is
+    penalised and the episode continues from the last converged state.
+
+    ## Arguments
+
+    | argument          | default            | meaning                                    |
+    |-------------------|--------------------|--------------------------------------------|
+    | ``scenario``      | ``"ieee13"``       | ``ieee13``, ``ieee34``, ``cigre_mv``       |
+    | ``episode_length``| 24                 | steps per episode (``max_episode_steps``)  |
+    | ``train``         | True               | random training days, else consecutive     |
+    |                   |                    | test days (wrapping at the end)            |
+    | ``dataset_path``  | None               | a data set in CSV or classic pickle layout |
+    | ``solver``        | ``"lightsim2grid"``| or ``"pandapower"`` (the reference)        |
+    | ``reward_scale``  | 0.01               | per $                                      |
+    | ``safety_scale``  | 100                | per unit of safety                         |
+    | ``max_penalty``   | 100                | cap of the safety penalty per step         |
+    | ``load_scale``    | 1.0                | multiplies every load                      |
+
+    A classic config dict is accepted as the first argument:
+    ``GridEnv({"episode_length": 24, "train": True})``.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, config: dict[str, Any] | None = None, *, scenario: str = "ieee13",
+                 **kwargs: Any) -> None:
+        options = env_options(config, {"scenario": scenario}, **kwargs)
+        self.scenario = BridgedScenario(options.pop("scenario"), options, scope="all")
+        if len(self.scenario.agents) != 1:
+            raise ValueError(f"scenario {self.scenario.config.name!r} has"
+                             f" {len(self.scenario.agents)} agents; use the PettingZoo env")
+        self.agent = self.scenario.agents[0]
+        self.observation_space = self.scenario.observation_spaces[self.agent]
+        self.action_space = self.scenario.action_spaces[self.agent]
+        spec = self.scenario.specs[self.agent]
+        self.spec_names = list(spec.names_c) + list(spec.names_d)
+        self.observation_names = list(self.scenario.views[self.agent].names)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        obs, infos = self.scenario.reset(self.np_random, restart_test=seed is not None)
+        return obs[self.agent], infos[self.agent]
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        result = self.scenario.step({self.agent: action})
+        return (result.observations[self.agent], result.rewards[self.agent], False,
+                result.done, result.infos[self.agent])
+
+    def close(self) -> None:
+        self.scenario.close()

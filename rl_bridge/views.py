@@ -1,0 +1,81 @@
+"""Which part of a scenario each agent observes and answers for.
+
+``scope="all"``: every device, bus, line, transformer and PCC of the scenario
+(a single agent, or centralized multi-agent training). ``scope="zone"``: the
+agent's own zone -- the devices on buses of the zone its controlled devices sit
+in, those buses, the lines and transformers between them and the PCCs named
+``"<zone>.*"`` -- which is all a microgrid agent sees in distributed mode.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from powergrid.data import load_dataset
+from powergrid.observation import AgentView
+from scenarios.config import AgentConfig
+from scenarios.world import PreparedScenario
+
+
+@lru_cache(maxsize=16)
+def series_bounds(column: str, path: str | None) -> tuple[float, float]:
+    """Smallest and largest value of a series over both splits of the data set."""
+    dataset = load_dataset(path)
+    kind, name = column.split(":", 1)
+    values = np.concatenate([dataset.series(kind, name, s) for s in ("train", "test")])
+    return float(values.min()), float(values.max())
+
+
+def agent_zone(prepared: PreparedScenario, agent: AgentConfig) -> str:
+    """The zone of the buses an agent's devices sit on (one zone per agent)."""
+    net = prepared.net
+    zone_of = dict(zip(net.bus["name"].astype(str), net.bus["zone"].astype(str), strict=True))
+    by_name = {d.name: d for d in prepared.devices}
+    zones = {zone_of[by_name[d].bus] for d in agent.devices if by_name[d].bus in zone_of}
+    if len(zones) != 1:
+        raise ValueError(f"agent {agent.name!r}: its devices sit in zones {sorted(zones)};"
+                         " a zone-scoped agent needs exactly one")
+    return zones.pop()
+
+
+def build_view(prepared: PreparedScenario, agent: AgentConfig, scope: str = "all") -> AgentView:
+    """The :class:`AgentView` of ``agent`` with ``scope`` ``"all"`` or ``"zone"``."""
+    net = prepared.net
+    cfg = prepared.config
+    n_bus, n_line, n_trafo = len(net.bus), len(net.line), len(net.trafo)
+    pcc_names = [p.name for p in prepared.pccs]
+    if scope == "all":
+        devices = list(prepared.devices)
+        buses = np.arange(n_bus)
+        lines = np.arange(n_line)
+        trafos = np.arange(n_trafo)
+        pccs = np.arange(len(pcc_names))
+        series = list(prepared.series)
+    elif scope == "zone":
+        zone = agent_zone(prepared, agent)
+        in_zone = (net.bus["zone"].astype(str) == zone).to_numpy()
+        bus_pos = {b: k for k, b in enumerate(net.bus.index)}
+        zone_buses = {str(n) for n, z in zip(net.bus["name"], in_zone, strict=True) if z}
+        devices = [d for d in prepared.devices if getattr(d, "bus", "") in zone_buses
+                   or d.name in agent.devices]
+        buses = np.flatnonzero(in_zone)
+        lines = np.array([k for k, (f, t) in enumerate(zip(net.line.from_bus, net.line.to_bus,
+                                                           strict=True))
+                          if in_zone[bus_pos[f]] and in_zone[bus_pos[t]]], dtype=np.intp)
+        trafos = np.array([k for k, (h, lo) in enumerate(zip(net.trafo.hv_bus, net.trafo.lv_bus,
+                                                             strict=True))
+                           if in_zone[bus_pos[lo]] or in_zone[bus_pos[h]]], dtype=np.intp)
+        pccs = np.array([k for k, n in enumerate(pcc_names) if n.startswith(f"{zone}.")],
+                        dtype=np.intp)
+        own = {d.name for d in devices}
+        series = sorted({cfg.price} | {s for d, s in cfg.profiles.items() if d in own}
+                        | set(prepared.load_profiles.values()))
+    else:
+        raise ValueError(f"unknown view scope {scope!r} (valid: 'all', 'zone')")
+    total_load_mw = float((net.load.p_mw * net.load.scaling).abs().sum()) or 1.0
+    return AgentView(
+        devices=devices, bus_positions=buses, line_positions=lines, trafo_positions=trafos,
+        pcc_positions=pccs, series_bounds={s: series_bounds(s, cfg.dataset) for s in series},
+        pcc_scale_mw=total_load_mw)
