@@ -162,11 +162,14 @@ def draw_network(net: Any, out_png: str | os.PathLike[str], title: str = "",
     span = max(np.ptp(xy[:, 0]), np.ptp(xy[:, 1]), 1.0)
     offset = 0.025 * span
     seen: set[str] = set()
-    for table in ("sgen", "storage", "shunt", "load"):
+    placed: dict[int, int] = {}  # markers already drawn at each bus: set them side by side
+    for table in ("load", "shunt", "storage", "sgen"):
         for _, el in net[table].iterrows():
             key = f"sgen_{el.type}" if table == "sgen" else table
             marker, colour, label = _DEVICE_MARKERS.get(key, ("o", "black", table))
-            p = xy[pos[el.bus]] + (offset, -offset)
+            k = placed.get(el.bus, 0)
+            placed[el.bus] = k + 1
+            p = xy[pos[el.bus]] + (offset * (1 + 1.6 * k), -offset)
             ax.scatter(*p, marker=marker, color=colour, s=70, zorder=4,
                        label=None if label in seen else label, edgecolors="black",
                        linewidths=0.4)

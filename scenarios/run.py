@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,16 +21,47 @@ from scenarios.config import ScenarioConfig
 from scenarios.world import build_world, prepare, sim_config
 
 
+async def _follow(csv_path: Path, total: int, period_s: float = 0.2) -> None:
+    """Show a progress bar in steps by counting the rows the recorder has flushed."""
+    from tqdm import tqdm
+
+    done = 0
+    offset = 0
+    with tqdm(total=total, unit="step", desc="co-simulation") as bar:
+        try:
+            while True:
+                await asyncio.sleep(period_s)
+                if csv_path.exists():
+                    with open(csv_path, "rb") as f:
+                        f.seek(offset)
+                        chunk = f.read()
+                    offset += len(chunk)
+                    rows = chunk.count(b"\n") - (1 if done == 0 and chunk else 0)
+                    if rows > 0:
+                        bar.update(rows)
+                        done += rows
+        except asyncio.CancelledError:
+            bar.update(total - bar.n)
+            raise
+
+
 async def _run_world(config: ScenarioConfig, out_dir: Path, progress: bool) -> None:
     prepared = prepare(config)
     # cache=False: with mosaik 3.6's output cache the initial data of time-shifted
     # connections is lost (the agents would see None at the first step)
     world = AsyncWorld(sim_config(config.placement, config.feeds_csv), time_resolution=1.0,
                        cache=False)
+    follower = None
     try:
         await build_world(world, prepared, out_dir)
-        await world.run(until=config.steps * config.step_s, print_progress=progress)
+        if progress:
+            follower = asyncio.create_task(_follow(out_dir / "timeseries.csv", config.steps))
+        await world.run(until=config.steps * config.step_s, print_progress=False)
     finally:
+        if follower is not None:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
         await world.shutdown()
 
 
