@@ -111,8 +111,14 @@ class CoSimBridge:
         """Stop the current episode's world (its federates' ``finalize`` run)."""
         if self.run_task is not None and not self.run_task.done():
             self.run_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                self.loop.run_until_complete(self.run_task)
+        # cancel and collect every task of the run (the scheduler's per-simulator tasks too)
+        pending = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        if self.run_task is not None and self.run_task.done() and not self.run_task.cancelled():
+            self.run_task.exception()  # retrieved: an error already reported by step()
         if self.world is not None:
             with contextlib.suppress(Exception):
                 self.loop.run_until_complete(self.world.shutdown())
@@ -121,6 +127,11 @@ class CoSimBridge:
 
     def close(self) -> None:
         """Stop the world and close the event loop."""
+        if self.loop.is_closed():
+            return
         self.close_world()
-        if not self.loop.is_closed():
-            self.loop.close()
+        self.loop.close()
+
+    def __del__(self) -> None:  # an environment dropped without close()
+        with contextlib.suppress(Exception):
+            self.close()

@@ -1,0 +1,1 @@
+"""The classic import paths, kept working as thin aliases of :mod:`rl_bridge`."""

@@ -1,0 +1,1 @@
+"""Classic multi-agent environments (aliases of :mod:`rl_bridge.parallel`)."""

@@ -1,0 +1,1 @@
+"""Classic single-agent environments (aliases of :class:`rl_bridge.env.GridEnv`)."""

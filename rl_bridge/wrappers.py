@@ -1,0 +1,85 @@
+"""Action wrappers for single- and multi-agent environments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+
+def _unit_box(box: spaces.Box) -> spaces.Box:
+    return spaces.Box(-1.0, 1.0, shape=box.shape, dtype=np.float32)
+
+
+def _rescale(box: spaces.Box, action: Any) -> tuple[np.ndarray, int]:
+    """``[-1, 1]`` -> ``[low, high]``; out-of-range input clipped first (and counted)."""
+    a = np.asarray(action, dtype=np.float64).reshape(box.shape)
+    clipped = np.clip(a, -1.0, 1.0)
+    n_clipped = int(np.count_nonzero(clipped != a) + np.count_nonzero(~np.isfinite(a)))
+    clipped = np.nan_to_num(clipped, nan=0.0)
+    low, high = box.low.astype(np.float64), box.high.astype(np.float64)
+    return (low + 0.5 * (clipped + 1.0) * (high - low)).astype(np.float32), n_clipped
+
+
+def normalized_space(space: spaces.Space[Any]) -> spaces.Space[Any]:
+    """The same space with its continuous ``Box`` replaced by ``Box(-1, 1)``."""
+    if isinstance(space, spaces.Box):
+        return _unit_box(space)
+    if isinstance(space, spaces.Dict) and "continuous" in space.spaces:
+        return spaces.Dict({**space.spaces, "continuous": _unit_box(space["continuous"])})
+    raise TypeError(f"cannot normalise a {type(space).__name__} action space")
+
+
+def denormalize(space: spaces.Space[Any], action: Any) -> tuple[Any, int]:
+    """A physical action from a normalised one, and how many values were clipped."""
+    if isinstance(space, spaces.Box):
+        return _rescale(space, action)
+    cont, n = _rescale(space["continuous"], action["continuous"])
+    return {**action, "continuous": cont}, n
+
+
+class NormalizeActionWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """The agent acts in ``[-1, 1]``; actions are rescaled to the physical ranges.
+
+    ``x_phys = low + (x + 1) / 2 * (high - low)``. Input outside ``[-1, 1]`` is
+    clipped (nan as 0) and counted in ``info["clipped_actions"]``. Discrete parts of
+    a ``Dict`` action pass through. For PettingZoo parallel environments use
+    :class:`NormalizeParallelActions`.
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.Wrapper.__init__(self, env)
+        self._physical = env.action_space
+        self.action_space = normalized_space(env.action_space)
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        physical, clipped = denormalize(self._physical, action)
+        obs, reward, terminated, truncated, info = self.env.step(physical)
+        return obs, reward, terminated, truncated, {**info, "clipped_actions": clipped}
+
+
+class NormalizeParallelActions:
+    """:class:`NormalizeActionWrapper` for a PettingZoo ``ParallelEnv`` (every agent)."""
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+        self._physical = {a: env.action_space(a) for a in env.possible_agents}
+        self.action_spaces = {a: normalized_space(s) for a, s in self._physical.items()}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.env, name)
+
+    def action_space(self, agent: str) -> spaces.Space[Any]:
+        return self.action_spaces[agent]
+
+    def step(self, actions: dict[str, Any]) -> tuple[Any, ...]:
+        physical: dict[str, Any] = {}
+        clipped: dict[str, int] = {}
+        for agent, action in actions.items():
+            physical[agent], clipped[agent] = denormalize(self._physical[agent], action)
+        obs, rewards, terminations, truncations, infos = self.env.step(physical)
+        infos = {a: {**i, "clipped_actions": clipped.get(a, 0)} for a, i in infos.items()}
+        return obs, rewards, terminations, truncations, infos
