@@ -23,7 +23,7 @@ from typing import Any
 
 import pandapower as pp
 
-from powergrid.data import load_dataset
+from powergrid.data import KINDS, Dataset, load_dataset
 from powergrid.devices import RES, Device, DeviceSet, device_from_config, device_to_config
 from powergrid.devices.discrete import PositionFleet
 from powergrid.networks import build_network
@@ -57,7 +57,10 @@ def prepare(config: ScenarioConfig) -> PreparedScenario:
 
     Every mistake (a device on a bus that does not exist, a series not in the
     data set, an agent naming an unknown device, ...) is a ValueError naming it.
+    With a data set of other series names, see :func:`series_for_dataset`.
     """
+    dataset = load_dataset(config.dataset)
+    config = series_for_dataset(config, dataset)
     net = build_network(config.network, **config.network_params)
     devices = [device_from_config(d) for d in config.devices]
     pccs = [device_from_config(d) for d in config.pccs]
@@ -84,13 +87,37 @@ def prepare(config: ScenarioConfig) -> PreparedScenario:
                              " network")
     series = sorted(set(load_profiles.values()) | set(config.profiles.values())
                     | ({config.price} if config.price else set()))
-    dataset = load_dataset(config.dataset)
-    available = {f"{k}:{n}" for k in ("load", "solar", "wind", "price") for n in dataset.names(k)}
+    available = {f"{k}:{n}" for k in KINDS for n in dataset.names(k)}
     missing = [s for s in series if s not in available]
     if missing:
         raise ValueError(f"series {missing} not in the data set"
                          f" ({config.dataset or 'default'}); it has {sorted(available)}")
     return PreparedScenario(config, net, devices, pccs, load_profiles, series, bus_names)
+
+
+def series_for_dataset(config: ScenarioConfig, dataset: Dataset) -> ScenarioConfig:
+    """The scenario's series renamed for a data set that names its series differently.
+
+    For each kind (load, solar, wind, price) of which the data set holds *none*
+    of the series the scenario names, the scenario's series of that kind (sorted)
+    are mapped in order onto the data set's (in file order, cycling): a data set
+    of other columns runs unchanged. If the data set holds some of a kind's
+    series, nothing is renamed and a missing one is an error naming it.
+    """
+    named = {s for s in (*config.profiles.values(), *config.load_profiles.values(),
+                         config.price) if s}
+    rename: dict[str, str] = {}
+    for kind in KINDS:
+        wanted = sorted(s for s in named if s.startswith(f"{kind}:"))
+        have = [f"{kind}:{n}" for n in dataset.names(kind)]
+        if wanted and have and not set(wanted) & set(have):
+            rename.update({s: have[i % len(have)] for i, s in enumerate(wanted)})
+    if not rename:
+        return config
+    return config.with_(
+        profiles={d: rename.get(s, s) for d, s in config.profiles.items()},
+        load_profiles={k: rename.get(s, s) for k, s in config.load_profiles.items()},
+        price=rename.get(config.price, config.price))
 
 
 def _resolve_load_profiles(net: pp.pandapowerNet, spec: dict[str, str]) -> dict[str, str]:

@@ -269,3 +269,51 @@ def test_normalize_wrapper_rescales_clips_and_counts():
         penv.close()
     finally:
         env.close()
+
+
+def test_reactive_power_setpoint_moves_the_voltage(ieee13):
+    bus = f"vm_pu[{ieee13.scenario.prepared.bus_names.index('675')}]"
+    # storage uses pandapower's load convention: q_mvar > 0 absorbs reactive power
+    _, absorb = _run(ieee13, _set("ess1.q_mvar", 0.3))
+    _, inject = _run(ieee13, _set("ess1.q_mvar", -0.3))
+    assert inject[1][bus] > absorb[1][bus] + 0.003
+
+
+def test_a_power_flow_that_fails_is_penalised_and_the_episode_goes_on():
+    env = gym.make("powergrid/IEEE13-v0", episode_length=3, load_scale=40.0).unwrapped
+    try:
+        obs, _ = env.reset(seed=0)
+        for _ in range(3):
+            obs, reward, terminated, truncated, info = env.step(_physical_zero_hold(env))
+            assert info["converged"] is False and not terminated
+            assert info["safety_terms"]["nonconvergence"] == 1.0
+            assert reward <= -env.scenario.options["max_penalty"]
+            assert env.observation_space.contains(obs)
+        assert truncated
+    finally:
+        env.close()
+
+
+def _physical_zero_hold(env):
+    action = _physical_zero(env)
+    if isinstance(action, dict):
+        action["discrete"] = env.action_space["discrete"].nvec // 2
+    return action
+
+
+SHARED_PICKLE = REPO_ROOT.parent / "shared" / "data" / "seed_data2023-2024.pkl"
+
+
+@pytest.mark.skipif(not SHARED_PICKLE.exists(), reason="../shared/data is not present")
+def test_multi_agent_env_runs_on_the_classic_pickle_layout():
+    from powergrid.envs.multi_agent.multi_agent_microgrids import MultiAgentMicrogrids
+
+    env = MultiAgentMicrogrids({"centralized": True, "max_episode_steps": 96, "train": True,
+                                "dataset_path": str(SHARED_PICKLE)})
+    try:
+        obs, info = env.reset(seed=0)
+        actions = {a: env.action_spaces[a].sample() for a in env.agents}
+        obs, rewards, terminateds, truncateds, infos = env.step(actions)
+        assert all(np.isfinite(r) for r in rewards.values())
+    finally:
+        env.close()

@@ -23,7 +23,8 @@ from powergrid.safety import setpoint_reduction
 
 @dataclass(kw_only=True)
 class ESS(Device):
-    """A battery. ``p_mw > 0`` charges, ``p_mw < 0`` discharges (pandapower's storage sign).
+    """A battery. ``p_mw > 0`` charges, ``p_mw < 0`` discharges, and ``q_mvar > 0``
+    absorbs reactive power: pandapower's storage (load) sign convention.
 
     ==========================  ======  =======================================================
     parameter                   unit    meaning
