@@ -162,8 +162,14 @@ class GridModel:
                 self.solver.set_switch(idx, np.asarray(values, dtype=float) > 0.5)
 
     # -- solve ----------------------------------------------------------------------
-    def solve(self, price_per_mwh: float = 0.0, dt_h: float = 1.0) -> GridResult:
-        """Run one AC power flow; settle the PCCs at ``price_per_mwh`` over ``dt_h`` hours."""
+    def solve(self, price_per_mwh: float = 0.0, dt_h: float = 1.0,
+              pcc_prices: Mapping[str, float] | None = None) -> GridResult:
+        """Run one AC power flow; settle the PCCs at ``price_per_mwh`` ($/MWh) over ``dt_h``
+        hours, or at their own price in ``pcc_prices`` (a tariff, by PCC name).
+
+        The system's ``energy`` cost counts the external PCCs only; every PCC's bill
+        (internal ones too) is in ``pcc_cost``.
+        """
         s = self.solver
         converged = bool(s.solve())
         if converged:
@@ -173,7 +179,8 @@ class GridModel:
                           np.nan_to_num(np.asarray(s.trafo_loading_percent, float)))
         vm, va, line_loading, trafo_loading = self._last
         pcc_p, pcc_q = self._pcc_flows(converged)
-        price = np.full(len(self.pcc_names), float(price_per_mwh))
+        price = np.array([float((pcc_prices or {}).get(n, price_per_mwh))
+                          for n in self.pcc_names])
         state = self._pcc_fleet.initial_state()
         _, pcc_out = self._pcc_fleet.step(state, np.zeros((len(price), 0)),
                                           np.zeros((len(price), 0), np.int64),
@@ -188,8 +195,9 @@ class GridModel:
             "nonconvergence": 0.0 if converged else NONCONVERGENCE_SAFETY,
         }
         pcc_cost = pcc_out.cost
+        external = float(pcc_cost[~self._pcc_fleet.internal].sum())
         return GridResult(converged, vm, va, line_loading, trafo_loading, pcc_p, pcc_q,
-                          pcc_cost, {"energy": float(pcc_cost.sum())}, safety_terms)
+                          pcc_cost, {"energy": external}, safety_terms)
 
     def _pcc_flows(self, converged: bool) -> tuple[np.ndarray, np.ndarray]:
         s = self.solver

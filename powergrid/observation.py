@@ -15,8 +15,9 @@ Feature layout, in order: device features (:meth:`Device.observation_spec`),
 bus voltages (p.u., in [0, 2]; 0 = not energised), line and transformer
 loadings (per unit, in [0, 10]), PCC active power (per unit of ``pcc_scale_mw``,
 in [-10, 10]), the series values of the coming step (bounds from the data
-set), and four time features (sine and cosine of the hour of day and of the day
-of year, in [-1, 1]).
+set), the latest value of each message feature of the coordination protocol,
+and four time features (sine and cosine of the hour of day and of the day of
+year, in [-1, 1]).
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ class AgentView:
     time_features: bool = True
     vm_min_pu: float = VM_MIN_PU
     vm_max_pu: float = VM_MAX_PU
+    billed_pcc_positions: np.ndarray | None = None
+    revenue_pcc_positions: np.ndarray | None = None
+    message_features: tuple[tuple[str, float, float, float], ...] = ()
     names: list[str] = field(init=False)
     _features: list[tuple[str, Feature]] = field(init=False)
 
@@ -65,6 +69,12 @@ class AgentView:
         self.line_positions = np.asarray(self.line_positions, dtype=np.intp)
         self.trafo_positions = np.asarray(self.trafo_positions, dtype=np.intp)
         self.pcc_positions = np.asarray(self.pcc_positions, dtype=np.intp)
+        self.billed_pcc_positions = np.asarray(
+            self.pcc_positions if self.billed_pcc_positions is None
+            else self.billed_pcc_positions, dtype=np.intp)
+        self.revenue_pcc_positions = np.asarray(
+            [] if self.revenue_pcc_positions is None else self.revenue_pcc_positions,
+            dtype=np.intp)
         self._features = [(d.name, f) for d in self.devices for f in d.observation_spec()]
         self.series = list(self.series_bounds)
         self.names = ([f.name for _, f in self._features]
@@ -73,6 +83,7 @@ class AgentView:
                       + [f"trafo_loading[{p}]" for p in self.trafo_positions]
                       + [f"pcc_p[{p}]" for p in self.pcc_positions]
                       + self.series
+                      + [f"message.{key}" for key, *_ in self.message_features]
                       + (["hour_sin", "hour_cos", "day_sin", "day_cos"] if self.time_features
                          else []))
         low, high = self._bounds()
@@ -99,6 +110,9 @@ class AgentView:
             scale = self._series_scale(s)
             lows.append(min(lo, hi) / scale)
             highs.append(max(lo, hi) / scale)
+        for _, _, lo, hi in self.message_features:
+            lows.append(lo)
+            highs.append(hi)
         if self.time_features:
             lows += [-1.0] * 4
             highs += [1.0] * 4
@@ -130,6 +144,8 @@ class AgentView:
             parts.extend(values.tolist())
         for s in self.series:
             parts.append(float(obs.exogenous.get(s, 0.0)) / self._series_scale(s))
+        for key, scale, _, _ in self.message_features:
+            parts.append(float(obs.messages.get(key, 0.0)) / scale)
         if self.time_features:
             h = 2 * np.pi * hour_of_day / 24.0
             d = 2 * np.pi * day_of_year / 365.25
@@ -149,8 +165,12 @@ class AgentView:
                 safety[term] = safety.get(term, 0.0) + float(value)
         grid = obs.grid
         pcc_cost = np.asarray(grid.get("pcc_cost") or [], dtype=float)
-        if len(self.pcc_positions) and len(pcc_cost):
-            cost["energy"] = float(pcc_cost[self.pcc_positions].sum())
+        if len(self.billed_pcc_positions) and len(pcc_cost):
+            cost["energy"] = float(pcc_cost[self.billed_pcc_positions].sum())
+        if len(self.revenue_pcc_positions) and len(pcc_cost):
+            cost["resale"] = -float(pcc_cost[self.revenue_pcc_positions].sum())
+        if obs.own.get("settlement"):
+            cost["p2p"] = float(obs.own["settlement"])
         vm = np.asarray(grid.get("vm_pu") or [], dtype=float)
         if len(vm) and len(self.bus_positions):
             mine = vm[self.bus_positions]

@@ -42,13 +42,19 @@ class Observation:
     ``exogenous``: series values of the coming step by name (``"price:DA"``);
     ``grid``: the grid's outputs of the last step (``vm_pu`` list, ...);
     ``devices``: each device's outputs of the last step by device name
-    (``state`` dict, ``cost``, ``safety``, ...); ``time_s``: simulation time.
+    (``state`` dict, ``cost``, ``safety``, ...); ``time_s``: simulation time;
+    ``messages``: the latest value of every message key the agent has received;
+    ``own``: what the agent's own last step settled (``settlement`` in $, the
+    coordination's ``info``); ``agents``: other agents' outputs (recorder view).
     """
 
     time_s: int = 0
     exogenous: dict[str, float] = field(default_factory=dict)
     grid: dict[str, Any] = field(default_factory=dict)
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    messages: dict[str, float] = field(default_factory=dict)
+    own: dict[str, Any] = field(default_factory=dict)
+    agents: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 Action = tuple[np.ndarray, np.ndarray]

@@ -35,10 +35,11 @@ class CoSimBridge:
     """One co-simulation at a time, stepped by a learner.
 
     ``reset(start_step, seed, steps)`` builds and starts a world for an episode
-    of ``steps`` decisions and returns ``(time_s, {agent: Observation})`` at the
-    first decision; ``step(actions)`` applies ``{agent: action}`` and returns
-    the next ``(time_s, observations)`` -- after the last decision, the
-    observations of the step that judges it, with ``done`` True.
+    of ``steps`` steps and returns ``(time_s, {agent: Observation}, due)`` at the
+    first step (``due``: the agents to act now); ``step(actions)`` applies
+    ``{agent: action}`` and returns the next ``(time_s, observations, due)`` --
+    after the last step, the observations of the step that judges it, with
+    ``done`` True.
     """
 
     def __init__(self, prepared: PreparedScenario) -> None:
@@ -52,15 +53,19 @@ class CoSimBridge:
         self.done = True
 
     # -- called by the agents federate, inside the loop ---------------------
-    def offer(self, time: int, observations: dict[str, Observation]) -> asyncio.Future[Any]:
-        """Publish the agents' observations; return the future of their actions."""
+    def offer(self, time: int, observations: dict[str, Observation],
+              due: list[str] | None = None) -> asyncio.Future[Any]:
+        """Publish the agents' observations and who is due to act; return the future of
+        their actions."""
         self._action = self.loop.create_future()
         if self._offer is not None and not self._offer.done():
-            self._offer.set_result((time, observations))
+            self._offer.set_result((time, observations,
+                                    list(observations) if due is None else list(due)))
         return self._action
 
     # -- called by the environment ---------------------------------------------
-    def reset(self, start_step: int, seed: int, steps: int) -> tuple[int, dict[str, Observation]]:
+    def reset(self, start_step: int, seed: int, steps: int
+              ) -> tuple[int, dict[str, Observation], list[str]]:
         """Start a new episode of ``steps`` decisions from ``start_step`` of the split."""
         self.close_world()
         config = self.prepared.config.with_(start_step=int(start_step), seed=int(seed),
@@ -83,23 +88,23 @@ class CoSimBridge:
         until = cfg.steps * cfg.step_s + 1
         self.run_task = self.loop.create_task(world.run(until=until, print_progress=False))
 
-    def step(self, actions: dict[str, Any]) -> tuple[int, dict[str, Observation]]:
-        """Apply ``actions`` and return the next ``(time_s, observations)``."""
+    def step(self, actions: dict[str, Any]) -> tuple[int, dict[str, Observation], list[str]]:
+        """Apply ``actions`` and return the next ``(time_s, observations, due)``."""
         if self.done or self._action is None:
             raise RuntimeError("step() called before reset() or after the episode ended")
         self._offer = self.loop.create_future()
         self._action.set_result(actions)
         return self._next()
 
-    def _next(self) -> tuple[int, dict[str, Observation]]:
+    def _next(self) -> tuple[int, dict[str, Observation], list[str]]:
         assert self._offer is not None and self.run_task is not None
         self.loop.run_until_complete(asyncio.wait(
             {self._offer, self.run_task}, return_when=asyncio.FIRST_COMPLETED))
         if self._offer.done():
-            time, observations = self._offer.result()
+            time, observations, due = self._offer.result()
             if time >= self.steps * self.prepared.config.step_s:
                 self.done = True
-            return time, observations
+            return time, observations, due
         self.done = True
         exc = self.run_task.exception()
         if exc is not None:

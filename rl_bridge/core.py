@@ -10,6 +10,7 @@ import numpy as np
 
 from powergrid.data import step_calendar
 from powergrid.devices import ActionSpec
+from powergrid.protocols.coordination import make_coordination
 from powergrid.rewards import (
     DEFAULT_MAX_PENALTY,
     DEFAULT_REWARD_SCALE,
@@ -21,7 +22,7 @@ from rl_bridge.episodes import EpisodeStarts
 from rl_bridge.spaces import action_space, observation_space, split_action
 from rl_bridge.views import build_view
 from scenarios import get_config
-from scenarios.world import prepare
+from scenarios.world import agent_roles, prepare
 
 #: config keys every environment understands, with their defaults
 ENV_DEFAULTS: dict[str, Any] = {
@@ -66,17 +67,22 @@ class BridgedScenario:
     """A scenario stepped through the co-simulation for RL: one view, spec and
     reward per agent."""
 
-    def __init__(self, scenario: str, options: dict[str, Any], scope: str = "all") -> None:
+    def __init__(self, scenario: str, options: dict[str, Any], scope: str = "all",
+                 **scenario_overrides: Any) -> None:
         self.options = options
         split = "train" if options["train"] else "test"
         config = get_config(scenario, split=split, dataset=options["dataset_path"],
-                            solver=options["solver"], load_scale=float(options["load_scale"]))
+                            solver=options["solver"], load_scale=float(options["load_scale"]),
+                            **scenario_overrides)
         self.config = config
         self.prepared = prepare(config)
         self.agents = [a.name for a in config.agents]
         by_name = {d.name: d for d in self.prepared.devices}
+        coordination = make_coordination(config.protocol, agent_roles(self.prepared),
+                                         config.price)
         self.specs: dict[str, ActionSpec] = {
-            a.name: ActionSpec.concat([by_name[d].action_spec() for d in a.devices])
+            a.name: (coordination.coordinator_spec(a.name) if a.coordinator else
+                     ActionSpec.concat([by_name[d].action_spec() for d in a.devices]))
             for a in config.agents}
         self.views = {a.name: build_view(self.prepared, a, scope) for a in config.agents}
         self.observation_spaces = {a: observation_space(v) for a, v in self.views.items()}
@@ -91,11 +97,14 @@ class BridgedScenario:
         self.test_episode = 0
         self.start = 0
         self.k = 0
+        self.due: list[str] = list(self.agents)
+        self.pending: dict[str, float] = dict.fromkeys(self.agents, 0.0)
 
-    def _vectors(self, observations: dict[str, Any]) -> dict[str, np.ndarray]:
+    def _vectors(self, observations: dict[str, Any], agents: list[str]
+                 ) -> dict[str, np.ndarray]:
         i = (self.start + self.k) % len(self.hours)
         return {a: self.views[a].vector(observations[a], self.hours[i], self.days[i])
-                for a in self.agents}
+                for a in agents}
 
     def reset(self, rng: np.random.Generator, restart_test: bool
               ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
@@ -108,30 +117,39 @@ class BridgedScenario:
             self.test_episode += 1
         self.k = 0
         seed = int(rng.integers(2**31 - 1))
-        time_s, observations = self.bridge.reset(self.start, seed, self.episode_length)
-        infos = {a: {"time": time_s, "start_step": self.start} for a in self.agents}
-        return self._vectors(observations), infos
+        time_s, observations, self.due = self.bridge.reset(self.start, seed,
+                                                           self.episode_length)
+        self.pending = dict.fromkeys(self.agents, 0.0)
+        infos = {a: {"time": time_s, "start_step": self.start} for a in self.due}
+        return self._vectors(observations, self.due), infos
 
     def step(self, actions: dict[str, Any]) -> StepResult:
-        missing = [a for a in self.agents if a not in actions]
+        """Apply the due agents' actions; rewards accumulate per agent until it next acts."""
+        missing = [a for a in self.due if a not in actions]
         if missing:
             raise ValueError(f"no action for agent(s) {missing}")
-        split = {a: split_action(a, self.specs[a], actions[a]) for a in self.agents}
-        time_s, observations = self.bridge.step(split)
+        split = {a: split_action(a, self.specs[a], actions[a]) for a in self.due}
+        time_s, observations, due = self.bridge.step(split)
         self.k += 1
-        rewards: dict[str, float] = {}
         infos: dict[str, dict[str, Any]] = {}
         o = self.options
         for a in self.agents:
             cost_terms, safety_terms = self.views[a].account(observations[a])
             cost, safety = sum(cost_terms.values()), sum(safety_terms.values())
-            rewards[a] = reward(cost, safety, o["reward_scale"], o["safety_scale"],
-                                o["max_penalty"])
+            self.pending[a] += reward(cost, safety, o["reward_scale"], o["safety_scale"],
+                                      o["max_penalty"])
             converged = bool(observations[a].grid.get("converged", True))
             infos[a] = {"converged": converged, "cost": float(cost), "safety": float(safety),
                         "cost_terms": cost_terms, "safety_terms": safety_terms,
-                        "time": time_s - self.config.step_s, "step": self.k}
-        return StepResult(self._vectors(observations), rewards, infos, self.bridge.done)
+                        "time": time_s - self.config.step_s, "step": self.k,
+                        **dict(observations[a].own.get("info") or {})}
+        done = self.bridge.done
+        self.due = list(self.agents) if done else due
+        rewards = {a: self.pending[a] for a in self.due}
+        for a in self.due:
+            self.pending[a] = 0.0
+        return StepResult(self._vectors(observations, self.due), rewards,
+                          {a: infos[a] for a in self.due}, done)
 
     def close(self) -> None:
         self.bridge.close()

@@ -10,6 +10,16 @@ from pettingzoo import ParallelEnv
 
 from rl_bridge.core import BridgedScenario, env_options
 
+#: multi-agent options and their defaults (beyond the ones every environment takes)
+MULTI_AGENT_DEFAULTS: dict[str, Any] = {
+    "centralized": True, "share_reward": False, "protocol": "none", "protocol_params": {},
+    "message_broker": "in_memory", "broker_password": None, "message_delay_steps": 1,
+    "route_delays": {},
+}
+#: options that configure the scenario itself
+SCENARIO_KEYS = ("protocol", "protocol_params", "message_broker", "broker_password",
+                 "message_delay_steps", "route_delays")
+
 
 class MultiAgentGridEnv(ParallelEnv):
     """Several agents operate one network together, all acting every step.
@@ -32,20 +42,28 @@ class MultiAgentGridEnv(ParallelEnv):
     | episode end       | every agent truncated after ``episode_length`` steps    |
 
     Options: as :class:`~rl_bridge.env.GridEnv` plus ``centralized`` (default
-    True) and ``share_reward`` (default False). ``info`` per agent as in
-    GridEnv.
+    True), ``share_reward`` (default False), ``protocol`` (``none``,
+    ``price_signal``, ``setpoint``, ``p2p``, ``consensus``), ``protocol_params``,
+    ``message_broker`` (``"in_memory"`` or a ``redis://`` URL; unreachable: an
+    error at reset), ``broker_password``, ``message_delay_steps`` and
+    ``route_delays`` (``{"DSO->MG1": 2}``). ``info`` per agent as in GridEnv,
+    plus the protocol's (``p2p_energy_mwh``, ``retail_price``, ...). With agents
+    acting at different periods, each step's observations (and ``agents``) hold
+    only the agents due to act; an agent's reward accumulates until it acts.
     """
 
     metadata = {"name": "powergrid_multi_agent_v0", "render_modes": [], "is_parallelizable": True}
 
     def __init__(self, config: dict[str, Any] | None = None, *,
                  scenario: str = "microgrids", **kwargs: Any) -> None:
-        options = env_options(config, {"scenario": scenario, "centralized": True,
-                                       "share_reward": False}, **kwargs)
+        options = env_options(config, {"scenario": scenario, **MULTI_AGENT_DEFAULTS}, **kwargs)
         self.centralized = bool(options.pop("centralized"))
         self.share_reward = bool(options.pop("share_reward"))
+        overrides = {key: options.pop(key) for key in SCENARIO_KEYS}
+        overrides["centralized"] = self.centralized
         scope = "all" if self.centralized else "zone"
-        self.scenario = BridgedScenario(options.pop("scenario"), options, scope=scope)
+        self.scenario = BridgedScenario(options.pop("scenario"), options, scope=scope,
+                                        **overrides)
         self.possible_agents = list(self.scenario.agents)
         self.agents: list[str] = []
         self.observation_spaces = dict(self.scenario.observation_spaces)
@@ -62,8 +80,9 @@ class MultiAgentGridEnv(ParallelEnv):
               ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
         if seed is not None:
             self._rng = np.random.default_rng(seed)
-        self.agents = list(self.possible_agents)
-        return self.scenario.reset(self._rng, restart_test=seed is not None)
+        obs, infos = self.scenario.reset(self._rng, restart_test=seed is not None)
+        self.agents = list(obs)
+        return obs, infos
 
     def step(self, actions: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, float],
                                                      dict[str, bool], dict[str, bool],
@@ -75,10 +94,10 @@ class MultiAgentGridEnv(ParallelEnv):
         if self.share_reward:
             mean = float(np.mean(list(rewards.values())))
             rewards = {a: mean for a in rewards}
-        terminations = {a: False for a in self.agents}
-        truncations = {a: result.done for a in self.agents}
-        if result.done:
-            self.agents = []
+        acting = list(result.observations)
+        terminations = dict.fromkeys(acting, False)
+        truncations = dict.fromkeys(acting, result.done)
+        self.agents = [] if result.done else acting
         return result.observations, rewards, terminations, truncations, result.infos
 
     def close(self) -> None:

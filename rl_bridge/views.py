@@ -29,7 +29,10 @@ def series_bounds(column: str, path: str | None) -> tuple[float, float]:
 
 
 def agent_zone(prepared: PreparedScenario, agent: AgentConfig) -> str:
-    """The zone of the buses an agent's devices sit on (one zone per agent)."""
+    """The zone of the buses an agent's devices sit on (one zone per agent), or the
+    zone a coordinator is given."""
+    if agent.zone is not None:
+        return agent.zone
     net = prepared.net
     zone_of = dict(zip(net.bus["name"].astype(str), net.bus["zone"].astype(str), strict=True))
     by_name = {d.name: d for d in prepared.devices}
@@ -41,12 +44,19 @@ def agent_zone(prepared: PreparedScenario, agent: AgentConfig) -> str:
 
 
 def build_view(prepared: PreparedScenario, agent: AgentConfig, scope: str = "all") -> AgentView:
-    """The :class:`AgentView` of ``agent`` with ``scope`` ``"all"`` or ``"zone"``."""
+    """The :class:`AgentView` of ``agent`` with ``scope`` ``"all"`` or ``"zone"``.
+
+    Members of a coordination protocol also observe its message features; a
+    coordinator answers for the energy it buys at its zone's PCC less the bills it
+    collects at the other PCCs.
+    """
+    from powergrid.protocols.coordination import PROTOCOLS
+
     net = prepared.net
     cfg = prepared.config
     n_bus, n_line, n_trafo = len(net.bus), len(net.line), len(net.trafo)
     pcc_names = [p.name for p in prepared.pccs]
-    if scope == "all":
+    if scope == "all" or (agent.coordinator and agent.zone is None):
         devices = list(prepared.devices)
         buses = np.arange(n_bus)
         lines = np.arange(n_line)
@@ -75,7 +85,16 @@ def build_view(prepared: PreparedScenario, agent: AgentConfig, scope: str = "all
     else:
         raise ValueError(f"unknown view scope {scope!r} (valid: 'all', 'zone')")
     total_load_mw = float((net.load.p_mw * net.load.scaling).abs().sum()) or 1.0
+    billed, revenue = pccs, np.zeros(0, dtype=np.intp)
+    if agent.coordinator:
+        zone = agent_zone(prepared, agent)
+        billed = np.array([k for k, n in enumerate(pcc_names) if n.startswith(f"{zone}.")],
+                          dtype=np.intp)
+        revenue = np.array([k for k, n in enumerate(pcc_names) if not n.startswith(f"{zone}.")],
+                           dtype=np.intp)
+    features = () if agent.coordinator else PROTOCOLS[cfg.protocol].FEATURES
     return AgentView(
         devices=devices, bus_positions=buses, line_positions=lines, trafo_positions=trafos,
         pcc_positions=pccs, series_bounds={s: series_bounds(s, cfg.dataset) for s in series},
-        pcc_scale_mw=total_load_mw)
+        pcc_scale_mw=total_load_mw, billed_pcc_positions=billed,
+        revenue_pcc_positions=revenue, message_features=features)

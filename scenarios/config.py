@@ -24,11 +24,16 @@ FEDERATES = {
 
 @dataclass
 class AgentConfig:
-    """A control agent: its name, the devices it controls and its policy."""
+    """A control agent: its name, the devices it controls, its policy, how often it acts
+    (every ``period_steps`` steps), and for a coordinator (no devices of its own) its
+    zone."""
 
     name: str
     devices: list[str] = field(default_factory=list)
     policy: str = "rule"
+    period_steps: int = 1
+    coordinator: bool = False
+    zone: str | None = None
 
 
 @dataclass
@@ -58,6 +63,15 @@ class ScenarioConfig:
     ``placement``        ``{federate: "python" | "cmd" | "<host>:<port>"}``
     ``feeds_csv``        a CSV in mosaik-csv's layout: mosaik-csv serves the series
                          in place of the feeds federate
+    ``protocol``         coordination: ``none``, ``price_signal``, ``setpoint``, ``p2p``,
+                         ``consensus`` (:mod:`powergrid.protocols.coordination`)
+    ``protocol_params``  the protocol's parameters (``band_per_mwh``, ``fee_per_mwh``,
+                         ``tolerance``, ``max_iterations``)
+    ``centralized``      agents observe the whole grid (True) or their own zone only
+    ``message_broker``   ``"in_memory"`` or a ``redis://`` URL
+    ``broker_password``  the Redis password (kept out of the URL and of every log)
+    ``message_delay_steps``  steps a message takes between two agents
+    ``route_delays``     ``{"<sender>-><receiver>": steps}`` for routes that differ
     ``policy``           if set, every agent's policy
     ===================  ==============================================================
     """
@@ -82,6 +96,13 @@ class ScenarioConfig:
     dataset: str | None = None
     placement: dict[str, str] = field(default_factory=dict)
     feeds_csv: str | None = None
+    protocol: str = "none"
+    protocol_params: dict[str, Any] = field(default_factory=dict)
+    centralized: bool = True
+    message_broker: str = "in_memory"
+    broker_password: str | None = field(default=None, repr=False)
+    message_delay_steps: int = 1
+    route_delays: dict[str, int] = field(default_factory=dict)
     policy: str | None = None
 
     def __post_init__(self) -> None:
@@ -94,6 +115,9 @@ class ScenarioConfig:
             raise ValueError(f"split must be 'train' or 'test', not {self.split!r}")
         if self.step_s <= 0 or self.steps < 0:
             raise ValueError("step_s must be positive and steps not negative")
+        delays = [self.message_delay_steps, *self.route_delays.values()]
+        if any(int(d) < 1 for d in delays):
+            raise ValueError("message delays are whole steps, at least 1")
 
     @property
     def dt_h(self) -> float:

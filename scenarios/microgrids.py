@@ -53,7 +53,7 @@ def microgrid_devices(mg: str) -> list[dict[str, Any]]:
     return [
         {"type": "ESS", "name": f"{mg}.ess1", "bus": f"{mg}.675", "p_max_mw": 0.2,
          "capacity_mwh": 0.8, "soc_min": 0.1, "soc_max": 0.9, "soc_init": 0.5,
-         "cost_per_mwh": 5.0},
+         "q_min_mvar": -0.1, "q_max_mvar": 0.1, "sn_mva": 0.25, "cost_per_mwh": 5.0},
         {"type": "Generator", "name": f"{mg}.dg1", "bus": f"{mg}.680", "p_min_mw": 0.0,
          "p_max_mw": p_max, "q_min_mvar": -0.15, "q_max_mvar": 0.15, "sn_mva": 1.25 * p_max,
          "cost_coefs": list(coefs)},
@@ -64,18 +64,29 @@ def microgrid_devices(mg: str) -> list[dict[str, Any]]:
     ]
 
 
+#: protocols in which the DSO coordinates the microgrids (an agent without devices)
+COORDINATED = ("price_signal", "setpoint")
+
+
 def config(**overrides: Any) -> ScenarioConfig:
-    """The networked-microgrids scenario (hourly steps, one test week by default)."""
+    """The networked-microgrids scenario (hourly steps, one test week by default).
+
+    With ``protocol="price_signal"`` or ``"setpoint"`` a ``DSO`` coordinator agent
+    joins the three microgrid agents.
+    """
     devices = [d for mg in MICROGRIDS for d in microgrid_devices(mg)] + FEEDER_DEVICES
     profiles = {}
     for mg, (solar, wind) in RENEWABLES.items():
         profiles[f"{mg}.pv1"], profiles[f"{mg}.wt1"] = solar, wind
     pccs = [{"type": "Grid", "name": "DSO.pcc", "element": "ext_grid",
-             "element_name": "DSO.source", "billed": False}]
+             "element_name": "DSO.source"}]
     pccs += [{"type": "Grid", "name": f"{mg}.pcc", "element": "trafo",
-              "element_name": f"{mg}.sub", "sell_discount": 0.9} for mg in MICROGRIDS]
+              "element_name": f"{mg}.sub", "sell_discount": 0.9, "internal": True}
+             for mg in MICROGRIDS]
     agents = [AgentConfig(name=mg, devices=[f"{mg}.ess1", f"{mg}.dg1"], policy="rule")
               for mg in MICROGRIDS]
+    if overrides.get("protocol") in COORDINATED:
+        agents.append(AgentConfig(name="DSO", coordinator=True, zone="DSO", policy="rule"))
     cfg = ScenarioConfig(
         name="microgrids", network="microgrids", description=DESCRIPTION, devices=devices,
         network_params={"mg_load_scale": MG_LOAD_SCALE},

@@ -21,13 +21,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandapower as pp
 
 from powergrid.data import KINDS, Dataset, load_dataset
 from powergrid.devices import RES, Device, DeviceSet, device_from_config, device_to_config
 from powergrid.devices.discrete import PositionFleet
 from powergrid.networks import build_network
-from scenarios.config import FEDERATES, ScenarioConfig
+from powergrid.protocols.coordination import AgentRole
+from scenarios.config import FEDERATES, AgentConfig, ScenarioConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -205,8 +207,12 @@ async def build_world(world: Any, prepared: PreparedScenario, out_dir: Path | No
     else:
         feeds = await world.start("feeds", sim_start=FEEDS_CSV_START, datafile=cfg.feeds_csv)
         feed = (await feeds.Data.create(1))[0]
-    agents_sim = await world.start("agents", step_size=step,
-                                   **({"bridge": bridge} if bridge is not None else {}))
+    agents_sim = await world.start(
+        "agents", step_size=step, protocol=cfg.protocol,
+        protocol_params={"profiles": dict(cfg.profiles), "load_scale": cfg.load_scale,
+                         **cfg.protocol_params},
+        broker=cfg.message_broker, broker_password=cfg.broker_password,
+        **({"bridge": bridge} if bridge is not None else {}))
     devices_sim = await world.start("devices", step_size=step, seed=cfg.seed)
     grid_sim = await world.start("grid", step_size=step)
 
@@ -227,8 +233,9 @@ async def build_world(world: Any, prepared: PreparedScenario, out_dir: Path | No
         policy = (policies or {}).get(agent.name, cfg.policy or agent.policy)
         agent_entities[agent.name] = (await agents_sim.Agent.create(
             1, name=agent.name, devices=[device_to_config(by_name[d]) for d in agent.devices],
-            policy=policy, seed=cfg.seed, price=cfg.price,
-            steps_per_day=cfg.steps_per_day))[0]
+            policy=policy, seed=cfg.seed, price=cfg.price, steps_per_day=cfg.steps_per_day,
+            period_steps=agent.period_steps, coordinator=agent.coordinator,
+            **agent_zone_facts(prepared, agent)))[0]
 
     load_series = sorted(set(prepared.load_profiles.values()))
     world.connect(feed, grid, *load_series, *([cfg.price] if cfg.price else []))
@@ -260,6 +267,18 @@ async def build_world(world: Any, prepared: PreparedScenario, out_dir: Path | No
             world.connect(dev_ent, ent, *[(a, f"device.{a}") for a in DEVICE_OUTPUTS],
                           time_shifted=step, initial_data=initial_devices[name])
 
+    for agent in cfg.agents:
+        world.connect(agent_entities[agent.name], grid, "tariffs")
+    if cfg.protocol != "none":  # message routes between every two agents, with their delays
+        for sender in cfg.agents:
+            for receiver in cfg.agents:
+                if sender.name != receiver.name:
+                    delay = cfg.route_delays.get(f"{sender.name}->{receiver.name}",
+                                                 cfg.message_delay_steps)
+                    world.connect(agent_entities[sender.name], agent_entities[receiver.name],
+                                  ("outbox", "inbox"), time_shifted=int(delay) * step,
+                                  initial_data={"outbox": []})
+
     recorder = None
     if out_dir is not None:
         rec_sim = await world.start("recorder", step_size=step)
@@ -270,7 +289,49 @@ async def build_world(world: Any, prepared: PreparedScenario, out_dir: Path | No
         world.connect(grid, recorder, *[(a, f"grid.{a}") for a in GRID_OUTPUTS])
         for dev_ent in device_entities.values():
             world.connect(dev_ent, recorder, *[(a, f"device.{a}") for a in DEVICE_OUTPUTS])
+        for ent in agent_entities.values():
+            world.connect(ent, recorder, ("settlement", "agent.settlement"))
     return WorldEntities(feed, grid, device_entities, agent_entities, recorder)
+
+
+def agent_zone_facts(prepared: PreparedScenario, agent: AgentConfig) -> dict[str, Any]:
+    """What the coordination protocols know of an agent's zone (no reference to the net):
+    its devices, nominal load and the series it follows, its PCC and the rows of its
+    buses. An agent whose devices span several zones (or none) has no zone facts."""
+    net = prepared.net
+    zone_of = dict(zip(net.bus["name"].astype(str), net.bus["zone"].astype(str), strict=True))
+    by_name = {d.name: d for d in prepared.devices}
+    zones = {zone_of.get(getattr(by_name[d], "bus", ""), "") for d in agent.devices} - {""}
+    zone = agent.zone or (zones.pop() if len(zones) == 1 else None)
+    if zone is None:
+        return {}
+    in_zone = net.bus["zone"].astype(str).to_numpy() == zone
+    zone_buses = {str(n) for n, z in zip(net.bus["name"], in_zone, strict=True) if z}
+    loads = net.load[net.load.bus.map(dict(zip(net.bus.index, in_zone, strict=True)))]
+    series = [prepared.load_profiles.get(str(n)) for n in loads["name"]]
+    series = [s for s in series if s]
+    pcc = next((p for p in prepared.pccs if p.name.startswith(f"{zone}.")), None)
+    return {"zone_devices": [device_to_config(d) for d in prepared.devices
+                             if getattr(d, "bus", "") in zone_buses],
+            "load_mw": float((loads.p_mw * loads.scaling).sum()),
+            "load_series": max(set(series), key=series.count) if series else None,
+            "pcc": pcc.name if pcc is not None else None,
+            "sell_discount": float(getattr(pcc, "sell_discount", 1.0)),
+            "bus_positions": [int(k) for k in np.flatnonzero(in_zone)]}
+
+
+def agent_roles(prepared: PreparedScenario) -> list[AgentRole]:
+    """Every agent's :class:`AgentRole`, as the agents federate builds them."""
+    by_name = {d.name: d for d in prepared.devices}
+    roles = []
+    for agent in prepared.config.agents:
+        facts = agent_zone_facts(prepared, agent)
+        roles.append(AgentRole(
+            agent.name, agent.coordinator, tuple(by_name[d] for d in agent.devices),
+            tuple(device_from_config(c) for c in facts.get("zone_devices", [])),
+            facts.get("load_mw", 0.0), facts.get("load_series"), facts.get("pcc"),
+            facts.get("sell_discount", 1.0), tuple(facts.get("bus_positions", ()))))
+    return roles
 
 
 class _Pick:
@@ -308,8 +369,6 @@ def _initial_grid_outputs(prepared: PreparedScenario) -> dict[str, Any]:
 def _initial_device_outputs(devices: list[Device], seed: int) -> dict[str, dict[str, Any]]:
     """The devices' outputs before the first step (the devices federate draws the
     same initial states from the same seed)."""
-    import numpy as np
-
     initial = DeviceSet(devices)
     initial.reset(np.random.default_rng(seed))
     return {d.name: {"state": initial.state_of(d.name), "cost": 0.0, "safety": 0.0,

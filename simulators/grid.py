@@ -26,6 +26,8 @@ META: Meta = {
             "attrs": [
                 # inputs (from device entities, keyed by the element name = source eid)
                 "p_mw", "q_mvar", "position",
+                # input from coordinating agents: {pcc name: price in $/MWh}
+                "tariffs",
                 # outputs
                 "converged", "vm_pu", "va_degree", "line_loading_percent",
                 "trafo_loading_percent", "pcc_p_mw", "pcc_q_mvar", "pcc_cost", "cost", "safety",
@@ -126,7 +128,10 @@ class GridSim(mosaik_api_v3.Simulator):
             if "position" in data:
                 grid.set_positions({_source_eid(k): v for k, v in data["position"].items()})
             price = series.get(self.price_series[eid] or "", 0.0)
-            self.results[eid] = grid.solve(price, self.dt_h)
+            tariffs: dict[str, float] = {}
+            for value in data.get("tariffs", {}).values():
+                tariffs.update(value or {})
+            self.results[eid] = grid.solve(price, self.dt_h, tariffs)
         return time + self.step_size
 
     def get_data(self, outputs: OutputRequest) -> OutputData:

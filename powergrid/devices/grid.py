@@ -27,8 +27,9 @@ class Grid(Device):
     ``element_name``       --     that element's name (default: the first ext_grid)
     ``sell_discount``      --     export is paid ``price * sell_discount``
     ``sn_mva``             MVA    exchange limit (safety term ``pcc_rating``)
-    ``billed``             --     settle the energy here (False: metered only, e.g. a
-                                  feeder head whose energy is billed at downstream PCCs)
+    ``internal``           --     a bill between two parties of the simulated system (a
+                                  microgrid paying its DSO): it is each party's cost, but
+                                  not the system's, which pays only at its external PCCs
     =====================  =====  ========================================================
 
     Exogenous inputs: ``p_mw`` (import > 0), ``q_mvar`` (measured by the grid)
@@ -40,7 +41,7 @@ class Grid(Device):
     element_name: str | None = None
     sell_discount: float = 1.0
     sn_mva: float | None = None
-    billed: bool = True
+    internal: bool = False
 
     def __post_init__(self) -> None:
         if self.element not in PCC_ELEMENTS:
@@ -74,7 +75,7 @@ class GridFleet(Fleet):
         super().__init__(devices)
         self.sell_discount = self.param("sell_discount")
         self.sn = self.param("sn_mva")
-        self.billed = np.array([d.billed for d in devices], dtype=float)
+        self.internal = np.array([d.internal for d in devices], dtype=bool)
 
     def initial_state(self, rng: np.random.Generator | None = None) -> State:
         z = np.zeros(self.n)
@@ -86,7 +87,7 @@ class GridFleet(Fleet):
     def step(self, state: State, c: np.ndarray, d: np.ndarray,
              exog: dict[str, np.ndarray], dt_h: float) -> tuple[State, FleetOutput]:
         p, q, price = (np.asarray(exog[k], dtype=float) for k in self.EXOGENOUS)
-        cost_terms = {"energy": self.billed * energy_cost(p, price, self.sell_discount, dt_h)}
+        cost_terms = {"energy": energy_cost(p, price, self.sell_discount, dt_h)}
         safety_terms = {"pcc_rating": over_rating(p, q, self.sn)}
         return {"p_mw": p, "q_mvar": q, "price": price}, FleetOutput(p, q, cost_terms,
                                                                       safety_terms)
