@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +28,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         overrides["policy"] = args.policy
     if args.dataset is not None:
         overrides["dataset"] = args.dataset
+    if args.protocol is not None:
+        overrides["protocol"] = args.protocol
+    if args.distributed:
+        overrides["centralized"] = False
+    if args.message_broker is not None:
+        overrides["message_broker"] = args.message_broker
+        overrides["broker_password"] = os.environ.get("POWERGRID_BROKER_PASSWORD")
     config = get_config(args.scenario, **overrides)
     out = Path(args.out or f"results/{args.scenario}")
     summary = run_scenario(config, out, progress=not args.quiet)
@@ -72,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--solver", choices=["lightsim2grid", "pandapower"], default="lightsim2grid")
     p.add_argument("--dataset", default=None, help="data set file (CSV or classic pickle)")
     p.add_argument("--out", default=None, help="output folder (default results/SCENARIO)")
+    p.add_argument("--protocol", default=None,
+                   choices=["none", "price_signal", "setpoint", "p2p", "consensus"],
+                   help="coordination protocol between the agents")
+    p.add_argument("--distributed", action="store_true",
+                   help="agents see only their own zone and their messages")
+    p.add_argument("--message-broker", default=None,
+                   help="'in_memory' or a redis:// URL (password from"
+                        " POWERGRID_BROKER_PASSWORD)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("draw", help="single-line diagram of a scenario's network (PNG)")
@@ -86,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, ConnectionError) as exc:
         print(f"powergrid: error: {exc}", file=sys.stderr)
         return 2
 

@@ -136,6 +136,8 @@ class RulePolicy:
         self._ess_fleets = {d.name: d.fleet_class()([d]) for d in devices if isinstance(d, ESS)}
 
     def _price(self, obs: Observation) -> float:
+        if "price" in obs.messages:  # a coordinator's retail price, when one is announced
+            return float(obs.messages["price"])
         if self.price and self.price in obs.exogenous:
             return float(obs.exogenous[self.price])
         prices = [v for k, v in obs.exogenous.items() if k.startswith("price:")]

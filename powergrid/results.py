@@ -7,7 +7,8 @@ column                   unit   meaning
 =======================  =====  ==================================================
 ``time``                 s      simulation time at the start of the step
 ``converged``            0/1    the step's power flow converged
-``cost``                 $      devices' costs + energy bill at the PCCs
+``cost``                 $      devices' costs + energy bill at the external PCCs +
+                                money settled between agents (P2P fees)
 ``safety``               --     devices' + network's safety terms
 ``price``                $/MWh  energy price
 ``pcc_p_mw``             MW     import at the main PCC (the first one)
@@ -40,9 +41,11 @@ _STATE_COLUMNS = ("soc", "tap_pos", "step", "closed", "on")
 
 def step_record(time_s: int, grid: Mapping[str, Any], devices: Mapping[str, Mapping[str, Any]],
                 exogenous: Mapping[str, float], bus_names: Sequence[str],
-                pcc_names: Sequence[str], price_series: str | None) -> dict[str, float]:
+                pcc_names: Sequence[str], price_series: str | None,
+                agents: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, float]:
     """The flat record of one step (columns as in the module docstring)."""
     device_cost = sum(float(d.get("cost", 0.0)) for d in devices.values())
+    device_cost += sum(float(a.get("settlement") or 0.0) for a in (agents or {}).values())
     device_safety = sum(float(d.get("safety", 0.0)) for d in devices.values())
     pcc_p = list(grid.get("pcc_p_mw") or [])
     row: dict[str, float] = {

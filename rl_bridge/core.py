@@ -3,7 +3,7 @@ co-simulation, per-agent views, spaces, rewards and infos."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -71,9 +71,16 @@ class BridgedScenario:
                  **scenario_overrides: Any) -> None:
         self.options = options
         split = "train" if options["train"] else "test"
+        periods = scenario_overrides.pop("agent_periods", None) or {}
         config = get_config(scenario, split=split, dataset=options["dataset_path"],
                             solver=options["solver"], load_scale=float(options["load_scale"]),
                             **scenario_overrides)
+        unknown = sorted(set(periods) - {a.name for a in config.agents})
+        if unknown:
+            raise ValueError(f"agent_periods: unknown agent(s) {unknown}")
+        config = config.with_(agents=[replace(a, period_steps=int(periods.get(a.name,
+                                                                            a.period_steps)))
+                                      for a in config.agents])
         self.config = config
         self.prepared = prepare(config)
         self.agents = [a.name for a in config.agents]

@@ -14,11 +14,11 @@ from rl_bridge.core import BridgedScenario, env_options
 MULTI_AGENT_DEFAULTS: dict[str, Any] = {
     "centralized": True, "share_reward": False, "protocol": "none", "protocol_params": {},
     "message_broker": "in_memory", "broker_password": None, "message_delay_steps": 1,
-    "route_delays": {},
+    "route_delays": {}, "agent_periods": {},
 }
 #: options that configure the scenario itself
 SCENARIO_KEYS = ("protocol", "protocol_params", "message_broker", "broker_password",
-                 "message_delay_steps", "route_delays")
+                 "message_delay_steps", "route_delays", "agent_periods")
 
 
 class MultiAgentGridEnv(ParallelEnv):
@@ -46,7 +46,8 @@ class MultiAgentGridEnv(ParallelEnv):
     ``price_signal``, ``setpoint``, ``p2p``, ``consensus``), ``protocol_params``,
     ``message_broker`` (``"in_memory"`` or a ``redis://`` URL; unreachable: an
     error at reset), ``broker_password``, ``message_delay_steps`` and
-    ``route_delays`` (``{"DSO->MG1": 2}``). ``info`` per agent as in GridEnv,
+    ``route_delays`` (``{"DSO->MG1": 2}``), ``agent_periods`` (``{"DSO": 4}``:
+    the agent acts every 4 steps). ``info`` per agent as in GridEnv,
     plus the protocol's (``p2p_energy_mwh``, ``retail_price``, ...). With agents
     acting at different periods, each step's observations (and ``agents``) hold
     only the agents due to act; an agent's reward accumulates until it acts.

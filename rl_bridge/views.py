@@ -16,7 +16,7 @@ import numpy as np
 from powergrid.data import load_dataset
 from powergrid.observation import AgentView
 from scenarios.config import AgentConfig
-from scenarios.world import PreparedScenario
+from scenarios.world import PreparedScenario, agent_zone_name
 
 
 @lru_cache(maxsize=16)
@@ -31,16 +31,11 @@ def series_bounds(column: str, path: str | None) -> tuple[float, float]:
 def agent_zone(prepared: PreparedScenario, agent: AgentConfig) -> str:
     """The zone of the buses an agent's devices sit on (one zone per agent), or the
     zone a coordinator is given."""
-    if agent.zone is not None:
-        return agent.zone
-    net = prepared.net
-    zone_of = dict(zip(net.bus["name"].astype(str), net.bus["zone"].astype(str), strict=True))
-    by_name = {d.name: d for d in prepared.devices}
-    zones = {zone_of[by_name[d].bus] for d in agent.devices if by_name[d].bus in zone_of}
-    if len(zones) != 1:
-        raise ValueError(f"agent {agent.name!r}: its devices sit in zones {sorted(zones)};"
+    zone = agent_zone_name(prepared, agent)
+    if zone is None:
+        raise ValueError(f"agent {agent.name!r}: its devices do not sit in one zone;"
                          " a zone-scoped agent needs exactly one")
-    return zones.pop()
+    return zone
 
 
 def build_view(prepared: PreparedScenario, agent: AgentConfig, scope: str = "all") -> AgentView:

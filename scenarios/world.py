@@ -261,11 +261,17 @@ async def build_world(world: Any, prepared: PreparedScenario, out_dir: Path | No
         world.connect(feed, ent, *prepared.series)
         for name in agent.devices:
             world.connect(ent, device_entities[name], "setpoints")
-        world.connect(grid, ent, *[(a, f"grid.{a}") for a in GRID_OUTPUTS],
-                      time_shifted=step, initial_data=initial_grid)
+        seen = visible_to(prepared, agent)
+        for attr in GRID_OUTPUTS:
+            mask = seen.get(attr)
+            world.connect(grid, ent, (attr, f"grid.{attr}"), time_shifted=step,
+                          initial_data={attr: initial_grid[attr] if mask is None
+                                        else mask(initial_grid[attr])},
+                          **({} if mask is None else {"transform": mask}))
         for name, dev_ent in device_entities.items():
-            world.connect(dev_ent, ent, *[(a, f"device.{a}") for a in DEVICE_OUTPUTS],
-                          time_shifted=step, initial_data=initial_devices[name])
+            if seen.get("devices") is None or name in seen["devices"]:
+                world.connect(dev_ent, ent, *[(a, f"device.{a}") for a in DEVICE_OUTPUTS],
+                              time_shifted=step, initial_data=initial_devices[name])
 
     for agent in cfg.agents:
         world.connect(agent_entities[agent.name], grid, "tariffs")
@@ -299,10 +305,7 @@ def agent_zone_facts(prepared: PreparedScenario, agent: AgentConfig) -> dict[str
     its devices, nominal load and the series it follows, its PCC and the rows of its
     buses. An agent whose devices span several zones (or none) has no zone facts."""
     net = prepared.net
-    zone_of = dict(zip(net.bus["name"].astype(str), net.bus["zone"].astype(str), strict=True))
-    by_name = {d.name: d for d in prepared.devices}
-    zones = {zone_of.get(getattr(by_name[d], "bus", ""), "") for d in agent.devices} - {""}
-    zone = agent.zone or (zones.pop() if len(zones) == 1 else None)
+    zone = agent_zone_name(prepared, agent)
     if zone is None:
         return {}
     in_zone = net.bus["zone"].astype(str).to_numpy() == zone
@@ -332,6 +335,52 @@ def agent_roles(prepared: PreparedScenario) -> list[AgentRole]:
             facts.get("load_mw", 0.0), facts.get("load_series"), facts.get("pcc"),
             facts.get("sell_discount", 1.0), tuple(facts.get("bus_positions", ()))))
     return roles
+
+
+class _Mask:
+    """A connection transform that blanks (nan) the entries an agent may not see."""
+
+    def __init__(self, keep: np.ndarray) -> None:
+        self.keep = keep
+
+    def __call__(self, values: Any) -> Any:
+        if not isinstance(values, list):
+            return values
+        return [v if k else float("nan") for v, k in zip(values, self.keep, strict=False)]
+
+
+def visible_to(prepared: PreparedScenario, agent: AgentConfig) -> dict[str, Any]:
+    """What of the grid and the devices reaches an agent: everything when the scenario
+    is centralized; otherwise only its zone's buses, lines, transformers, PCCs and
+    devices (the other entries of the grid's lists arrive as nan), plus messages."""
+    cfg = prepared.config
+    if cfg.centralized:
+        return {}
+    facts = agent_zone_facts(prepared, agent)
+    net = prepared.net
+    zone = agent_zone_name(prepared, agent)
+    in_zone = (net.bus["zone"].astype(str) == zone).to_numpy()
+    bus_in = dict(zip(net.bus.index, in_zone, strict=True))
+    lines = np.array([bus_in[f] and bus_in[t] for f, t in zip(net.line.from_bus,
+                                                              net.line.to_bus, strict=True)])
+    trafos = np.array([bus_in[h] or bus_in[lo] for h, lo in zip(net.trafo.hv_bus,
+                                                                net.trafo.lv_bus, strict=True)])
+    pccs = np.array([p.name.startswith(f"{zone}.") for p in prepared.pccs])
+    bus_mask, line_mask, trafo_mask, pcc_mask = (_Mask(m) for m in (in_zone, lines, trafos,
+                                                                     pccs))
+    zone_devices = {d["name"] for d in facts.get("zone_devices", [])} | set(agent.devices)
+    return {"vm_pu": bus_mask, "va_degree": bus_mask, "line_loading_percent": line_mask,
+            "trafo_loading_percent": trafo_mask, "pcc_p_mw": pcc_mask, "pcc_q_mvar": pcc_mask,
+            "pcc_cost": pcc_mask, "devices": zone_devices}
+
+
+def agent_zone_name(prepared: PreparedScenario, agent: AgentConfig) -> str | None:
+    """The zone of an agent's devices (None if they span several zones or none)."""
+    net = prepared.net
+    zone_of = dict(zip(net.bus["name"].astype(str), net.bus["zone"].astype(str), strict=True))
+    by_name = {d.name: d for d in prepared.devices}
+    zones = {zone_of.get(getattr(by_name[d], "bus", ""), "") for d in agent.devices} - {""}
+    return agent.zone or (zones.pop() if len(zones) == 1 else None)
 
 
 class _Pick:

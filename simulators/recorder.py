@@ -64,7 +64,8 @@ class RecorderSim(mosaik_api_v3.Simulator):
     def step(self, time: int, inputs: InputData, max_advance: int) -> int:
         for eid, (writer, names) in self.writers.items():
             obs = observation_from_inputs(time, inputs.get(eid, {}))
-            writer.write(step_record(time, obs.grid, obs.devices, obs.exogenous, **names))
+            writer.write(step_record(time, obs.grid, obs.devices, obs.exogenous,
+                                     agents=obs.agents, **names))
         return time + self.step_size
 
     def get_data(self, outputs: OutputRequest) -> OutputData:

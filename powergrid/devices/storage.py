@@ -98,10 +98,14 @@ class ESS(Device):
         return out
 
     def observation_spec(self) -> list[Feature]:
-        """SOC and power per unit of the power rating."""
+        """SOC, power per unit of the power rating, Q per unit of its range."""
         rating = max(self.p_max_mw, -self.p_min_mw, 1e-9)
-        return [Feature(f"{self.name}.soc", "soc"),
-                Feature(f"{self.name}.p_mw", "p_mw", scale=rating, low=-1.0)]
+        out = [Feature(f"{self.name}.soc", "soc"),
+               Feature(f"{self.name}.p_mw", "p_mw", scale=rating, low=-1.0)]
+        if self.has_q_control:
+            q = max(abs(self.q_min_mvar), abs(self.q_max_mvar), 1e-9)
+            out.append(Feature(f"{self.name}.q_mvar", "q_mvar", scale=q, low=-1.0))
+        return out
 
     def write_to_net(self, net: Any) -> int:
         sn = np.nan if self.sn_mva is None else self.sn_mva
