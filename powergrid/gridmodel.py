@@ -26,6 +26,13 @@ _POSITION_TABLES = ("trafo", "shunt", "switch")
 _INJECTION_TABLES = ("sgen", "storage")
 
 
+def _zero_nan(values: np.ndarray) -> np.ndarray:
+    """A float copy of ``values`` with nan as 0 (cheaper than ``np.nan_to_num``)."""
+    out = np.array(values, dtype=float)
+    out[np.isnan(out)] = 0.0
+    return out
+
+
 def scaled_load(p_nominal_mw: np.ndarray, profile: np.ndarray | float,
                 load_scale: float) -> np.ndarray:
     """Load in MW (or Mvar) at a profile value: ``nominal * profile * load_scale``."""
@@ -102,9 +109,22 @@ class GridModel:
         self.pcc_names = [g.name for g in pccs]
         self._pcc_fleet = GridFleet(list(pccs))
         self._pcc_where = [(g.element, self._pcc_position(net, g)) for g in pccs]
+        self._plans: dict[tuple[str, ...], list[tuple[str, np.ndarray, np.ndarray]]] = {}
+        self._last_positions: dict[tuple[str, ...], np.ndarray] = {}
         n_bus = len(net.bus)
         self._last = (np.ones(n_bus), np.zeros(n_bus), np.zeros(len(net.line)),
                       np.zeros(len(net.trafo)))
+
+    def reset(self) -> None:
+        """Back to the state at construction: the same results as a new GridModel of the
+        same net would give, without rebuilding the power-flow model."""
+        self.solver.reset()
+        self._last_positions.clear()
+        n_bus = len(self.bus_names)
+        self._last = (np.ones(n_bus), np.zeros(n_bus), np.zeros(len(self.line_names)),
+                      np.zeros(len(self.trafo_names)))
+        if hasattr(self, "_last_pcc"):
+            del self._last_pcc
 
     @staticmethod
     def _pcc_position(net: pp.pandapowerNet, pcc: Grid) -> int:
@@ -127,39 +147,54 @@ class GridModel:
                 return table, names[name]
         raise ValueError(f"no sgen, storage, trafo, shunt or switch named {name!r} in the network")
 
+    def _plan(self, names: tuple[str, ...], tables: tuple[str, ...]
+              ) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """``[(table, row positions, indices into names)]`` for ``names`` (cached: the
+        same devices send in the same order every step)."""
+        plan = self._plans.get(names)
+        if plan is None:
+            by_table: dict[str, tuple[list[int], list[int]]] = {}
+            for k, name in enumerate(names):
+                table, pos = self.locate(name)
+                if table not in tables:
+                    kind = "an injection" if tables == _INJECTION_TABLES else "a tap/step/switch"
+                    raise ValueError(f"element {name!r} is a {table}, not {kind}")
+                rows = by_table.setdefault(table, ([], []))
+                rows[0].append(pos)
+                rows[1].append(k)
+            plan = [(t, np.array(p, dtype=np.intp), np.array(k, dtype=np.intp))
+                    for t, (p, k) in by_table.items()]
+            self._plans[names] = plan
+        return plan
+
     def set_injections(self, p_mw: Mapping[str, float], q_mvar: Mapping[str, float]) -> None:
         """Set the P (MW) and Q (Mvar) of sgens and storage units by element name."""
-        by_table: dict[str, tuple[list[int], list[float], list[float]]] = {}
-        for name, p in p_mw.items():
-            table, pos = self.locate(name)
-            if table not in _INJECTION_TABLES:
-                raise ValueError(f"element {name!r} is a {table}, not an injection")
-            rows = by_table.setdefault(table, ([], [], []))
-            rows[0].append(pos)
-            rows[1].append(float(p))
-            rows[2].append(float(q_mvar.get(name, 0.0)))
-        for table, (pos, p, q) in by_table.items():
+        names = tuple(p_mw)
+        p = np.fromiter(p_mw.values(), dtype=float, count=len(names))
+        q = np.array([q_mvar.get(n, 0.0) for n in names], dtype=float)
+        for table, pos, k in self._plan(names, _INJECTION_TABLES):
             setter = self.solver.set_sgen if table == "sgen" else self.solver.set_storage
-            setter(np.array(pos, dtype=np.intp), np.array(p), np.array(q))
+            setter(pos, p[k], q[k])
 
     def set_positions(self, positions: Mapping[str, float]) -> None:
-        """Set tap positions, shunt steps and switch states (1 closed) by element name."""
-        by_table: dict[str, tuple[list[int], list[float]]] = {}
-        for name, value in positions.items():
-            table, pos = self.locate(name)
-            if table not in _POSITION_TABLES:
-                raise ValueError(f"element {name!r} is a {table}, not a tap/step/switch")
-            rows = by_table.setdefault(table, ([], []))
-            rows[0].append(pos)
-            rows[1].append(value)
-        for table, (pos, values) in by_table.items():
-            idx = np.array(pos, dtype=np.intp)
+        """Set tap positions, shunt steps and switch states (1 closed) by element name.
+
+        Only positions that changed since the last call reach the solver (a tap
+        change costs a model update; holding a tap costs nothing)."""
+        names = tuple(positions)
+        values = np.fromiter(positions.values(), dtype=float, count=len(names))
+        last = self._last_positions.get(names)
+        if last is not None and np.array_equal(last, values):
+            return
+        self._last_positions[names] = values
+        for table, pos, k in self._plan(names, _POSITION_TABLES):
+            v = values[k]
             if table == "trafo":
-                self.solver.set_trafo_tap(idx, np.round(values).astype(np.int64))
+                self.solver.set_trafo_tap(pos, np.rint(v).astype(np.int64))
             elif table == "shunt":
-                self.solver.set_shunt_step(idx, np.round(values).astype(np.int64))
+                self.solver.set_shunt_step(pos, np.rint(v).astype(np.int64))
             else:
-                self.solver.set_switch(idx, np.asarray(values, dtype=float) > 0.5)
+                self.solver.set_switch(pos, v > 0.5)
 
     # -- solve ----------------------------------------------------------------------
     def solve(self, price_per_mwh: float = 0.0, dt_h: float = 1.0,
@@ -173,10 +208,9 @@ class GridModel:
         s = self.solver
         converged = bool(s.solve())
         if converged:
-            vm = np.nan_to_num(np.asarray(s.vm_pu, dtype=float), nan=0.0)
-            va = np.nan_to_num(np.asarray(s.va_degree, dtype=float), nan=0.0)
-            self._last = (vm, va, np.nan_to_num(np.asarray(s.line_loading_percent, float)),
-                          np.nan_to_num(np.asarray(s.trafo_loading_percent, float)))
+            self._last = tuple(_zero_nan(a) for a in (s.vm_pu, s.va_degree,
+                                                      s.line_loading_percent,
+                                                      s.trafo_loading_percent))
         vm, va, line_loading, trafo_loading = self._last
         pcc_p, pcc_q = self._pcc_flows(converged)
         price = np.array([float((pcc_prices or {}).get(n, price_per_mwh))
@@ -214,4 +248,4 @@ class GridModel:
             self._last_pcc = (p, q)
         elif hasattr(self, "_last_pcc"):
             p, q = self._last_pcc
-        return np.nan_to_num(p), np.nan_to_num(q)
+        return _zero_nan(p), _zero_nan(q)

@@ -62,7 +62,7 @@ def voltage_violation(vm_pu: ArrayLike, vm_min_pu: ArrayLike = VM_MIN_PU,
     """
     v = np.asarray(vm_pu, dtype=float)
     out = np.maximum(np.asarray(vm_min_pu) - v, 0.0) + np.maximum(v - np.asarray(vm_max_pu), 0.0)
-    return np.nan_to_num(out, nan=0.0)
+    return np.where(np.isnan(out), 0.0, out)
 
 
 def loading_violation(loading_percent: ArrayLike, limit_percent: ArrayLike = 100.0) -> np.ndarray:
@@ -70,8 +70,9 @@ def loading_violation(loading_percent: ArrayLike, limit_percent: ArrayLike = 100
 
     ``max(0, (L - limit) / 100)`` with L and limit in percent; nan counts 0.
     """
-    over = (np.asarray(loading_percent, dtype=float) - np.asarray(limit_percent)) / 100.0
-    return np.nan_to_num(np.maximum(over, 0.0), nan=0.0)
+    over = np.maximum((np.asarray(loading_percent, dtype=float) - np.asarray(limit_percent))
+                      / 100.0, 0.0)
+    return np.where(np.isnan(over), 0.0, over)
 
 
 def rate_of_change_violation(delta: ArrayLike, limit: ArrayLike) -> np.ndarray:

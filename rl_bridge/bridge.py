@@ -23,6 +23,7 @@ from typing import Any
 
 from mosaik import AsyncWorld
 
+from powergrid.gridmodel import GridModel
 from powergrid.policies import Observation
 from scenarios.world import PreparedScenario, build_world, sim_config
 
@@ -44,6 +45,10 @@ class CoSimBridge:
 
     def __init__(self, prepared: PreparedScenario) -> None:
         self.prepared = prepared
+        cfg = prepared.config
+        # one power-flow model for every episode (reset, not rebuilt, at each reset)
+        self.grid_model = GridModel(prepared.net, cfg.solver, prepared.load_profiles,
+                                    prepared.pccs)
         self.loop = asyncio.new_event_loop()
         self.world: AsyncWorld | None = None
         self.run_task: asyncio.Task[Any] | None = None
@@ -83,10 +88,12 @@ class CoSimBridge:
         cfg = prepared.config
         world = AsyncWorld(sim_config(cfg.placement, cfg.feeds_csv, learner=True), cache=False)
         self.world = world
-        await build_world(world, prepared, out_dir=None, bridge=self)
+        await build_world(world, prepared, out_dir=None, bridge=self,
+                          grid_model=self.grid_model)
         # one step past the last decision, so its outcome reaches the agents
         until = cfg.steps * cfg.step_s + 1
-        self.run_task = self.loop.create_task(world.run(until=until, print_progress=False))
+        self.run_task = self.loop.create_task(world.run(until=until, print_progress=False,
+                                                        lazy_stepping=False))
 
     def step(self, actions: dict[str, Any]) -> tuple[int, dict[str, Observation], list[str]]:
         """Apply ``actions`` and return the next ``(time_s, observations, due)``."""

@@ -5,8 +5,10 @@ Inputs are accepted under any name (``any_inputs``) and sorted into an
 sets when it connects:
 
 * ``"<kind>:<name>"`` (``"price:DA"``): a series value of the coming step;
-* ``"grid.<attr>"``: a grid output of the last step (``"grid.vm_pu"``);
-* ``"device.<attr>"``: a device output of the last step, by source entity;
+* ``"grid.<attr>"``: a grid output of the last step (``"grid.vm_pu"``), or
+  ``"grid.state"``: all of them in one dict;
+* ``"device.<attr>"``: a device output of the last step, by source entity, or
+  ``"device.report"``: its state, cost, safety and their terms in one dict;
 * ``"inbox"``: messages another agent sent, arriving after their route's delay.
 
 Outputs: ``setpoints`` (``{device: {control: value}}``), ``outbox`` (the
@@ -53,8 +55,13 @@ def observation_from_inputs(time: int, data: dict[str, dict[str, Any]]) -> Obser
     """Sort one entity's mosaik inputs into an :class:`Observation` by attribute prefix."""
     obs = Observation(time_s=time)
     for attr, sources in data.items():
-        if attr.startswith("grid."):
+        if attr == "grid.state":  # the grid's outputs in one bundle
+            obs.grid.update(next(iter(sources.values())) or {})
+        elif attr.startswith("grid."):
             obs.grid[attr[5:]] = next(iter(sources.values()))
+        elif attr == "device.report":  # a device's outputs in one bundle, by source
+            for full_id, value in sources.items():
+                obs.devices.setdefault(full_id.split(".", 1)[1], {}).update(value or {})
         elif attr.startswith("device."):
             for full_id, value in sources.items():
                 obs.devices.setdefault(full_id.split(".", 1)[1], {})[attr[7:]] = value

@@ -22,6 +22,7 @@ _DEVICE_ATTRS = [
     "converged",   # automatic Transformer only: that voltage comes from a converged power flow
     # outputs
     "p_mw", "q_mvar", "position", "cost", "safety", "cost_terms", "safety_terms", "state",
+    "report",      # state, cost, safety and their terms in one dict (one connection)
 ]
 
 META: Meta = {
@@ -112,6 +113,9 @@ class DevicesSim(mosaik_api_v3.Simulator):
     def _value(self, eid: str, report: DeviceReport, attr: str) -> Any:
         if attr == "position":
             return report.state[_POSITION_KEY[self.kind[eid]]]
+        if attr == "report":
+            return {"state": report.state, "cost": report.cost, "safety": report.safety,
+                    "cost_terms": report.cost_terms, "safety_terms": report.safety_terms}
         return getattr(report, attr)
 
 

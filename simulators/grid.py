@@ -21,8 +21,8 @@ META: Meta = {
     "models": {
         "Grid": {
             "public": True,
-            "params": ["net", "net_json", "solver", "load_profiles", "load_scale", "pccs",
-                       "price"],
+            "params": ["net", "net_json", "grid_model", "solver", "load_profiles", "load_scale",
+                       "pccs", "price"],
             "attrs": [
                 # inputs (from device entities, keyed by the element name = source eid)
                 "p_mw", "q_mvar", "position",
@@ -32,6 +32,8 @@ META: Meta = {
                 "converged", "vm_pu", "va_degree", "line_loading_percent",
                 "trafo_loading_percent", "pcc_p_mw", "pcc_q_mvar", "pcc_cost", "cost", "safety",
                 "cost_terms", "safety_terms",
+                # all of the above in one dict (one connection for a consumer of everything)
+                "state",
             ],
             # load-profile and price series arrive under their own names ("load:H0-A")
             "any_inputs": True,
@@ -55,6 +57,12 @@ _OUTPUTS = {
 }
 
 
+def _output(result: GridResult, attr: str) -> Any:
+    if attr == "state":
+        return {name: get(result) for name, get in _OUTPUTS.items()}
+    return _OUTPUTS[attr](result)
+
+
 def _source_eid(full_id: str) -> str:
     """The entity id part of a mosaik full id ``"<sid>.<eid>"`` (eids may hold dots)."""
     return full_id.split(".", 1)[1]
@@ -66,9 +74,12 @@ class GridSim(mosaik_api_v3.Simulator):
     ``init(sid, time_resolution, step_size=3600)``: step size in mosaik time units.
 
     ``Grid`` params: ``net`` (a pandapowerNet, in-process only) or ``net_json``
-    (the same as pandapower JSON); ``solver``; ``load_profiles`` ``{load name:
-    series name}``; ``load_scale``; ``pccs`` (Grid device configs settled
-    here); ``price`` (the series name of the energy price).
+    (the same as pandapower JSON) or ``grid_model`` (a ready
+    :class:`~powergrid.gridmodel.GridModel`, in-process only: it is reset and
+    reused, which saves rebuilding the power-flow model every episode); ``solver``;
+    ``load_profiles`` ``{load name: series name}``; ``load_scale``; ``pccs``
+    (Grid device configs settled here); ``price`` (the series name of the
+    energy price).
 
     Inputs: ``p_mw``/``q_mvar`` from sgen and storage devices and ``position``
     from tap changers, shunts and switches -- each source entity's eid is the
@@ -94,20 +105,26 @@ class GridSim(mosaik_api_v3.Simulator):
     def create(self, num: int, model: str, net: Any = None, net_json: str | None = None,
                solver: str = "lightsim2grid", load_profiles: dict[str, str] | None = None,
                load_scale: float = 1.0, pccs: list[dict[str, Any]] | None = None,
-               price: str | None = None) -> list[CreateResult]:
-        if (net is None) == (net_json is None):
-            raise ValueError("Grid needs exactly one of 'net' and 'net_json'")
+               price: str | None = None, grid_model: GridModel | None = None
+               ) -> list[CreateResult]:
+        ready = grid_model
+        if sum(x is not None for x in (net, net_json, ready)) != 1:
+            raise ValueError("Grid needs exactly one of 'net', 'net_json' and 'grid_model'")
+        if ready is not None and num != 1:
+            raise ValueError("a ready GridModel serves exactly one Grid entity")
         entities: list[CreateResult] = []
         for _ in range(num):
-            if net_json is not None:
-                import pandapower as pp
-
-                the_net = pp.from_json_string(net_json)
-            else:
-                the_net = net
             eid = f"Grid-{len(self.models)}"
-            pcc_devices = [device_from_config(c) for c in (pccs or [])]
-            self.models[eid] = GridModel(the_net, solver, load_profiles, pcc_devices)
+            if ready is not None:
+                ready.reset()
+                self.models[eid] = ready
+            else:
+                if net_json is not None:
+                    import pandapower as pp
+
+                    net = pp.from_json_string(net_json)
+                pcc_devices = [device_from_config(c) for c in (pccs or [])]
+                self.models[eid] = GridModel(net, solver, load_profiles, pcc_devices)
             self.load_scale[eid] = float(load_scale)
             self.price_series[eid] = price
             grid = self.models[eid]
@@ -135,7 +152,7 @@ class GridSim(mosaik_api_v3.Simulator):
         return time + self.step_size
 
     def get_data(self, outputs: OutputRequest) -> OutputData:
-        return {eid: {attr: _OUTPUTS[attr](self.results[eid]) for attr in attrs}
+        return {eid: {attr: _output(self.results[eid], attr) for attr in attrs}
                 for eid, attrs in outputs.items()}
 
 

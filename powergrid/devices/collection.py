@@ -84,14 +84,17 @@ class DeviceSet:
                     exog[key][i] = value
             new_state, out = fleet.step(state, c, d, exog, dt_h)
             self.states[k] = new_state
-            cost, safety = out.cost, out.safety
+            p, q = out.p_mw.tolist(), out.q_mvar.tolist()
+            cost, safety = out.cost.tolist(), out.safety.tolist()
+            cost_terms = {t: v.tolist() for t, v in out.cost_terms.items()}
+            safety_terms = {t: v.tolist() for t, v in out.safety_terms.items()}
+            states = {key: np.asarray(v, dtype=float).tolist() for key, v in new_state.items()}
             for i, name in enumerate(fleet.names):
                 reports[name] = DeviceReport(
-                    p_mw=float(out.p_mw[i]), q_mvar=float(out.q_mvar[i]),
-                    cost=float(cost[i]), safety=float(safety[i]),
-                    cost_terms={t: float(v[i]) for t, v in out.cost_terms.items()},
-                    safety_terms={t: float(v[i]) for t, v in out.safety_terms.items()},
-                    state={key: float(v[i]) for key, v in new_state.items()})
+                    p_mw=p[i], q_mvar=q[i], cost=cost[i], safety=safety[i],
+                    cost_terms={t: v[i] for t, v in cost_terms.items()},
+                    safety_terms={t: v[i] for t, v in safety_terms.items()},
+                    state={key: v[i] for key, v in states.items()})
         return reports
 
 

@@ -24,6 +24,7 @@ from powergrid.devices.base import (
     require_element,
     upsert_element,
 )
+from powergrid.devices.capability import clip
 
 
 class PositionFleet(Fleet):
@@ -56,7 +57,7 @@ class PositionFleet(Fleet):
     def step(self, state: State, c: np.ndarray, d: np.ndarray,
              exog: dict[str, np.ndarray], dt_h: float) -> tuple[State, FleetOutput]:
         old = state[self.POSITION]
-        new = self.offset + np.clip(d[:, 0].astype(np.int64), 0, self.n_positions - 1)
+        new = self.offset + clip(d[:, 0].astype(np.int64), 0, self.n_positions - 1)
         p, q = self.injection(new)
         return {self.POSITION: new}, FleetOutput(p, q, self.move_cost(old, new), {})
 
@@ -269,7 +270,7 @@ class TransformerFleet(PositionFleet):
             vm = np.asarray(exog.get("vm_pu", np.full(self.n, np.nan)), dtype=float)
             error = self.vm_set - vm
             move = np.where(np.isfinite(error) & (vm > 0) & (np.abs(error) > self.deadband),
-                            np.clip(np.round(error / self.step_pu), -self.max_change,
+                            clip(np.round(error / self.step_pu), -self.max_change,
                                     self.max_change), 0.0)
             auto_cat = state[self.POSITION] - self.offset + self.raise_sign * move.astype(int)
             d[:, 0] = np.where(self.automatic, auto_cat, d[:, 0])

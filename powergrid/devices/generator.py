@@ -20,7 +20,7 @@ from powergrid.devices.base import (
     bus_index,
     upsert_element,
 )
-from powergrid.devices.capability import limit_reactive
+from powergrid.devices.capability import clip, limit_reactive
 from powergrid.safety import setpoint_reduction
 
 
@@ -194,10 +194,10 @@ class GeneratorFleet(Fleet):
         started = switch & (on > 0)
         stopped = switch & (on <= 0)
 
-        p_box = np.clip(c[:, 0], self.p_min, self.p_max)
+        p_box = clip(c[:, 0], self.p_min, self.p_max)
         p_prev = state["p_mw"]
-        p_ramped = np.clip(p_box, p_prev - self.ramp_down * dt_h, p_prev + self.ramp_up * dt_h)
-        p_on = np.clip(p_ramped, self.p_min, self.p_max)
+        p_ramped = clip(p_box, p_prev - self.ramp_down * dt_h, p_prev + self.ramp_up * dt_h)
+        p_on = clip(p_ramped, self.p_min, self.p_max)
         p = np.where(on > 0, p_on, 0.0)
         q_on, q_reduction = limit_reactive(c[:, 1], p, self.q_min, self.q_max, self.sn,
                                            self.min_pf)
@@ -329,8 +329,8 @@ class RESFleet(Fleet):
 
     def step(self, state: State, c: np.ndarray, d: np.ndarray,
              exog: dict[str, np.ndarray], dt_h: float) -> tuple[State, FleetOutput]:
-        p_avail = self.sn * np.clip(np.nan_to_num(exog["profile"]), 0.0, 1.0)
-        limit = np.where(self.curtailable, np.clip(c[:, 0], 0.0, self.sn), self.sn)
+        p_avail = self.sn * clip(np.nan_to_num(exog["profile"]), 0.0, 1.0)
+        limit = np.where(self.curtailable, clip(c[:, 0], 0.0, self.sn), self.sn)
         p = np.minimum(p_avail, limit)
         q, q_reduction = limit_reactive(c[:, 1], p, self.q_min, self.q_max, self.sn, self.min_pf)
         cost_terms = {"curtailment": throughput_cost(p_avail - p, self.curtail_cost, dt_h)}

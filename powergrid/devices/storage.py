@@ -17,7 +17,7 @@ from powergrid.devices.base import (
     bus_index,
     upsert_element,
 )
-from powergrid.devices.capability import limit_reactive
+from powergrid.devices.capability import clip, limit_reactive
 from powergrid.safety import setpoint_reduction
 
 
@@ -164,11 +164,11 @@ class ESSFleet(Fleet):
     def step(self, state: State, c: np.ndarray, d: np.ndarray,
              exog: dict[str, np.ndarray], dt_h: float) -> tuple[State, FleetOutput]:
         soc = state["soc"]
-        p_box = np.clip(c[:, 0], self.p_min, self.p_max)
+        p_box = clip(c[:, 0], self.p_min, self.p_max)
         p_lo, p_hi = self.feasible_p_range(soc, dt_h)
-        p = np.clip(p_box, p_lo, p_hi)
+        p = clip(p_box, p_lo, p_hi)
         energy_mwh = np.where(p >= 0.0, p * self.eta_ch, p / self.eta_dis) * dt_h
-        soc_next = np.clip(soc + energy_mwh / self.capacity, self.soc_min, self.soc_max)
+        soc_next = clip(soc + energy_mwh / self.capacity, self.soc_min, self.soc_max)
         q, q_reduction = limit_reactive(c[:, 1], p, self.q_min, self.q_max, self.sn, np.nan)
         cost_terms = {"degradation": throughput_cost(p, self.cost_per_mwh, dt_h)}
         safety_terms = {"soc_limit": setpoint_reduction(p_box, p, self.p_rating),

@@ -77,6 +77,11 @@ def _int_column(table, column: str, default: float) -> np.ndarray:
     return values
 
 
+#: the input state a backend holds between solves (restored by ``reset``)
+_STATE_ARRAYS = ("load_p_mw", "load_q_mvar", "sgen_p_mw", "sgen_q_mvar", "storage_p_mw",
+                 "storage_q_mvar", "trafo_tap_pos", "shunt_step", "switch_closed")
+
+
 class PowerFlowSolver(ABC):
     """One AC power-flow backend bound to one pandapower net.
 
@@ -151,6 +156,7 @@ class PowerFlowSolver(ABC):
         self.shunt_step = _int_column(net.shunt, "step", 1.0).astype(np.int64)
         self.shunt_max_step = _int_column(net.shunt, "max_step", 1.0).astype(np.int64)
         self.switch_closed = net.switch["closed"].to_numpy(dtype=bool, copy=True)
+        self._initial_state = {name: getattr(self, name).copy() for name in _STATE_ARRAYS}
         # -- results
         nan = np.nan
         self.vm_pu = np.full(len(net.bus), nan)
@@ -163,6 +169,15 @@ class PowerFlowSolver(ABC):
         self.trafo_q_hv_mvar = np.full(len(net.trafo), nan)
         self.ext_grid_p_mw = np.full(len(net.ext_grid), nan)
         self.ext_grid_q_mvar = np.full(len(net.ext_grid), nan)
+
+    def reset(self) -> None:
+        """Return to the state at construction (every injection, tap, step and switch)
+        and forget the last solution, so the next solve starts as a fresh backend's
+        would. Cheap: nothing is rebuilt."""
+        for name, value in self._initial_state.items():
+            getattr(self, name)[:] = value
+        self.converged = False
+        self._set_results_nan()
 
     def _write_state_to_net(self) -> None:
         """Copy the state arrays into the private net copy's tables."""

@@ -140,6 +140,15 @@ class LightsimSolver(PowerFlowSolver):
         self._topology = self._build(self._key)
         self._dirty_inj = self._dirty_tap = self._dirty_shunt = self._dirty_switch = False
 
+    def reset(self) -> None:
+        """Back to the construction state; every cached model starts cold again."""
+        super().reset()
+        for topology in self._cache.values():
+            for island in topology.islands:
+                island.warm = None
+        self._dirty_inj = self._dirty_tap = self._dirty_shunt = self._dirty_switch = True
+        self._key = b""  # re-activate the (cached) initial switch state
+
     # -- state -> models -----------------------------------------------------
     def _fill_injections(self) -> None:
         """Consumption vectors in lightsim's load order: loads, sgens (negated), storage."""

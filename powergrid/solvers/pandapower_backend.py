@@ -45,6 +45,11 @@ class PandapowerSolver(PowerFlowSolver):
         # warm start from the last results only while the topology is unchanged
         self._warm = False
 
+    def reset(self) -> None:
+        """Back to the construction state; the next solve starts from pandapower's init."""
+        super().reset()
+        self._warm = False
+
     def set_switch(self, positions: np.ndarray, closed: np.ndarray) -> None:
         """Open or close switches (the next solve starts from pandapower's DC init)."""
         super().set_switch(positions, closed)
