@@ -19,46 +19,8 @@ import numpy as np
 import pandapower as pp
 import pandapower.networks as pn
 
+from powergrid.networks.radial import radial_feeder
 from powergrid.solvers import make_solver
-
-
-def radial_feeder(n_bus: int = 1000, seed: int = 0) -> pp.pandapowerNet:
-    """A synthetic 20 kV radial feeder: 110/20 kV OLTC, ``n_bus`` MV buses in ten
-    feeders with laterals, a load at every bus, PV at every fifth, a few capacitors."""
-    rng = np.random.default_rng(seed)
-    net = pp.create_empty_network(sn_mva=1.0)
-    hv = pp.create_bus(net, 110.0, name="hv")
-    pp.create_ext_grid(net, hv, vm_pu=1.02)
-    mv0 = pp.create_bus(net, 20.0, name="mv0")
-    pp.create_transformer_from_parameters(
-        net, hv, mv0, sn_mva=40, vn_hv_kv=110, vn_lv_kv=20, vkr_percent=0.3, vk_percent=12,
-        pfe_kw=20, i0_percent=0.05, tap_side="hv", tap_neutral=0, tap_min=-9, tap_max=9,
-        tap_step_percent=1.5, tap_pos=-2, tap_changer_type="Ratio")
-    buses = [mv0]
-    n_feeders = 10
-    per_feeder = (n_bus - 1) // n_feeders
-    for _ in range(n_feeders):
-        start = len(buses)
-        for i in range(per_feeder):
-            if i == 0:
-                parent = mv0
-            elif rng.random() < 0.75:
-                parent = buses[-1]
-            else:
-                parent = buses[int(rng.integers(start, len(buses)))]
-            bus = pp.create_bus(net, 20.0)
-            buses.append(bus)
-            pp.create_line_from_parameters(
-                net, parent, bus, float(rng.uniform(0.05, 0.25)), r_ohm_per_km=0.161,
-                x_ohm_per_km=0.117, c_nf_per_km=273, max_i_ka=0.42)
-    for bus in buses[1:]:
-        p = float(rng.uniform(0.005, 0.03))
-        pp.create_load(net, bus, p_mw=p, q_mvar=0.3 * p)
-    for bus in buses[1::5]:
-        pp.create_sgen(net, bus, p_mw=float(rng.uniform(0.01, 0.04)), q_mvar=0.0)
-    for bus in buses[100::200]:
-        pp.create_shunt(net, bus, q_mvar=-0.3, p_mw=0.0, step=1, max_step=3)
-    return net
 
 
 def networks() -> dict[str, Callable[[], pp.pandapowerNet]]:

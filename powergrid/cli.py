@@ -67,6 +67,13 @@ def _cmd_draw(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from benchmarks.suite import main as bench
+
+    bench(quick=args.quick, json_path=args.json)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="powergrid", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -95,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="PNG file (default SCENARIO.png)")
     p.add_argument("--results", default=None, help="a run's folder: colour buses by min voltage")
     p.set_defaults(func=_cmd_draw)
+    p = sub.add_parser("bench", help="throughput table, side by side, in one run")
+    p.add_argument("--quick", action="store_true", help="a smaller run (under a minute)")
+    p.add_argument("--json", default=None, help="also write the results as JSON")
+    p.set_defaults(func=_cmd_bench)
     return parser
 
 

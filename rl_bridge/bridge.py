@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import replace
 from typing import Any
 
 from mosaik import AsyncWorld
@@ -75,9 +76,7 @@ class CoSimBridge:
         self.close_world()
         config = self.prepared.config.with_(start_step=int(start_step), seed=int(seed),
                                             steps=int(steps))
-        prepared = PreparedScenario(config, self.prepared.net, self.prepared.devices,
-                                    self.prepared.pccs, self.prepared.load_profiles,
-                                    self.prepared.series, self.prepared.bus_names)
+        prepared = replace(self.prepared, config=config)  # shares the facts cache
         self.steps = int(steps)
         self._offer = self.loop.create_future()
         self.loop.run_until_complete(self._start(prepared))

@@ -16,6 +16,7 @@ SCENARIOS: dict[str, str] = {
     "ieee34": "scenarios.ieee34",
     "microgrids": "scenarios.microgrids",
     "cigre_mv": "scenarios.cigre_mv",
+    "radial1000": "scenarios.radial1000",
 }
 
 

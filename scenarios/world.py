@@ -46,6 +46,8 @@ class PreparedScenario:
     load_profiles: dict[str, str]
     series: list[str]
     bus_names: list[str] = field(default_factory=list)
+    #: per-agent facts worked out once and reused by every episode's world
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
 
 def prepare(config: ScenarioConfig) -> PreparedScenario:
@@ -305,6 +307,13 @@ def agent_zone_facts(prepared: PreparedScenario, agent: AgentConfig) -> dict[str
     """What the coordination protocols know of an agent's zone (no reference to the net):
     its devices, nominal load and the series it follows, its PCC and the rows of its
     buses. An agent whose devices span several zones (or none) has no zone facts."""
+    key = ("zone_facts", agent.name)
+    if key not in prepared.cache:
+        prepared.cache[key] = _zone_facts(prepared, agent)
+    return prepared.cache[key]
+
+
+def _zone_facts(prepared: PreparedScenario, agent: AgentConfig) -> dict[str, Any]:
     net = prepared.net
     zone = agent_zone_name(prepared, agent)
     if zone is None:
@@ -363,6 +372,13 @@ def visible_to(prepared: PreparedScenario, agent: AgentConfig) -> dict[str, Any]
     cfg = prepared.config
     if cfg.centralized:
         return {}
+    key = ("visible", agent.name)
+    if key not in prepared.cache:
+        prepared.cache[key] = _visible(prepared, agent)
+    return prepared.cache[key]
+
+
+def _visible(prepared: PreparedScenario, agent: AgentConfig) -> dict[str, Any]:
     facts = agent_zone_facts(prepared, agent)
     net = prepared.net
     zone = agent_zone_name(prepared, agent)

@@ -47,6 +47,7 @@ from powergrid.networks.ieee13 import ieee13
 from powergrid.networks.ieee34 import ieee34
 from powergrid.networks.initial_voltage import tap_aware_vm_pu
 from powergrid.networks.microgrids import microgrids
+from powergrid.networks.radial import radial_feeder
 
 NetworkBuilder = Callable[..., pp.pandapowerNet]
 
@@ -58,6 +59,7 @@ NETWORKS: dict[str, tuple[NetworkBuilder, str]] = {
         "IEEE 34 DSO feeder with three IEEE 13 microgrids at nodes 822, 848, 856",
     ),
     "cigre_mv": (cigre_mv, "CIGRE MV benchmark, 20 kV, 50 Hz, with PV, wind and storage"),
+    "radial1000": (radial_feeder, "synthetic 20 kV radial feeder, 1,000 buses (scaling studies)"),
 }
 
 

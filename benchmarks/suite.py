@@ -1,0 +1,268 @@
+"""``powergrid bench``: environment throughput, side by side, in one process.
+
+Every figure is measured with random actions on this machine, in one process (the
+vector-env rows use subprocesses, as Gymnasium's AsyncVectorEnv does). Rows:
+
+* ``ieee13`` single-agent env through the co-simulation, fast backend, and the
+  same with ``solver="pandapower"`` (one runpp per step) and the ratio;
+* ``microgrids`` with all agents acting, centralized and distributed;
+* ``reset``: median time of an episode reset;
+* ``scaling``: steps/s and time per step against bus count;
+* ``federates``: where an IEEE 13 step goes;
+* ``vector``: AsyncVectorEnv with 1 and 2 copies;
+* ``peak memory`` of the process.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import statistics
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+QUICK = {"steps": 300, "pp_steps": 40, "resets": 15, "scale_steps": 150, "vector_steps": 150}
+FULL = {"steps": 3000, "pp_steps": 200, "resets": 60, "scale_steps": 1000, "vector_steps": 1500}
+SCALING = ("ieee13", "ieee34", "cigre_mv", "microgrids", "radial1000")
+
+
+def _single(scenario: str, **kwargs: Any) -> Any:
+    from rl_bridge.env import GridEnv
+
+    return GridEnv(scenario=scenario, episode_length=24, train=True, **kwargs)
+
+
+def _multi(**kwargs: Any) -> Any:
+    from rl_bridge import microgrids_v0
+
+    return microgrids_v0.parallel_env(max_episode_steps=24, train=True, **kwargs)
+
+
+def _run_single(env: Any, steps: int) -> float:
+    """Env steps/s over ``steps`` random steps, resets (every 24 steps) included."""
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    actions = [env.action_space.sample() for _ in range(steps)]
+    t0 = time.perf_counter()
+    for action in actions:
+        if env.step(action)[3]:
+            env.reset()
+    return steps / (time.perf_counter() - t0)
+
+
+def _run_multi(env: Any, steps: int) -> float:
+    """Parallel steps/s (every agent acting) over ``steps`` steps, resets included."""
+    obs, _ = env.reset(seed=0)
+    for agent in env.possible_agents:
+        env.action_space(agent).seed(0)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        obs, _, _, _, _ = env.step({a: env.action_space(a).sample() for a in obs})
+        if not env.agents:
+            obs, _ = env.reset()
+    return steps / (time.perf_counter() - t0)
+
+
+def _closing(make: Callable[[], Any], run: Callable[[Any, int], float], steps: int) -> float:
+    env = make()
+    try:
+        return run(env, steps)
+    finally:
+        env.close()
+
+
+def reset_ms(n: int) -> float:
+    """Median wall time of ``reset()`` of the IEEE 13 env, in ms."""
+    env = _single("ieee13")
+    try:
+        env.reset(seed=0)
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            env.reset()
+            times.append(time.perf_counter() - t0)
+        return 1000.0 * statistics.median(times)
+    finally:
+        env.close()
+
+
+def federate_us(steps: int) -> dict[str, float]:
+    """Microseconds per IEEE 13 env step spent in each federate (and in the rest)."""
+    from powergrid.observation import AgentView
+    from simulators.agents import AgentsSim
+    from simulators.devices import DevicesSim
+    from simulators.feeds import FeedsSim
+    from simulators.grid import GridSim
+
+    spent: dict[str, float] = defaultdict(float)
+    patched = []
+    targets = [(GridSim, ("step", "get_data"), "grid"), (DevicesSim, ("step", "get_data"),
+                                                          "devices"),
+               (FeedsSim, ("step", "get_data"), "feeds"),
+               (AgentsSim, ("observe", "coordinate", "get_data"), "agents"),
+               (AgentView, ("vector", "account"), "env (observation, reward)")]
+    for cls, methods, name in targets:
+        for method in methods:
+            original = getattr(cls, method)
+            patched.append((cls, method, original))
+
+            def timed(self: Any, *args: Any, _f: Any = original, _n: str = name,
+                      **kwargs: Any) -> Any:
+                t0 = time.perf_counter()
+                try:
+                    return _f(self, *args, **kwargs)
+                finally:
+                    spent[_n] += time.perf_counter() - t0
+
+            setattr(cls, method, timed)
+    try:
+        env = _single("ieee13")
+        try:
+            _run_single(env, 50)
+            spent.clear()
+            t0 = time.perf_counter()
+            rate = _run_single(env, steps)
+            total = time.perf_counter() - t0
+        finally:
+            env.close()
+    finally:
+        for cls, method, original in patched:
+            setattr(cls, method, original)
+    out = {name: 1e6 * seconds / steps for name, seconds in spent.items()}
+    out["mosaik scheduling, bridge, resets"] = 1e6 * (total - sum(spent.values())) / steps
+    out["total"] = 1e6 / rate
+    return out
+
+
+def _vector_rate(copies: int, steps: int) -> float:
+    import gymnasium as gym
+
+    import powergrid  # noqa: F401 - registers the ids
+
+    envs = gym.vector.AsyncVectorEnv([lambda: gym.make("powergrid/IEEE13-v0", episode_length=24)
+                                      for _ in range(copies)])
+    try:
+        envs.reset(seed=0)
+        envs.action_space.seed(0)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            envs.step(envs.action_space.sample())
+        return copies * steps / (time.perf_counter() - t0)
+    finally:
+        envs.close()
+
+
+def _bus_count(scenario: str) -> int:
+    from scenarios import get_config
+    from scenarios.world import prepare
+
+    return len(prepare(get_config(scenario)).net.bus)
+
+
+def run_bench(quick: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Measure everything; return the results as a JSON-clean dict."""
+    warnings.filterwarnings("ignore")
+    n = QUICK if quick else FULL
+    results: dict[str, Any] = {"quick": quick, "machine": {
+        "cpu_count": os.cpu_count(), "python": platform.python_version(),
+        "platform": platform.platform(), "processor": platform.processor() or "?"}}
+    log("IEEE 13 single agent (fast backend) ...")
+    fast = _closing(lambda: _single("ieee13"), _run_single, n["steps"])
+    log("IEEE 13 single agent (solver='pandapower') ...")
+    slow = _closing(lambda: _single("ieee13", solver="pandapower"), _run_single, n["pp_steps"])
+    results["ieee13"] = {"fast_steps_per_s": fast, "pandapower_steps_per_s": slow,
+                         "speedup": fast / slow}
+    log("microgrids, all agents acting ...")
+    results["microgrids"] = {
+        "centralized_steps_per_s": _closing(lambda: _multi(centralized=True), _run_multi,
+                                            n["steps"] // 2),
+        "distributed_steps_per_s": _closing(lambda: _multi(centralized=False, protocol="p2p"),
+                                            _run_multi, n["steps"] // 2)}
+    log("reset ...")
+    results["reset_ms"] = reset_ms(n["resets"])
+    log("scaling ...")
+    scaling = []
+    for scenario in SCALING:
+        if scenario == "microgrids":
+            rate = _closing(lambda: _multi(), _run_multi, n["scale_steps"])
+        else:
+            rate = _closing(lambda s=scenario: _single(s), _run_single, n["scale_steps"])
+        scaling.append({"scenario": scenario, "buses": _bus_count(scenario),
+                        "steps_per_s": rate, "us_per_step": 1e6 / rate})
+    results["scaling"] = scaling
+    log("where an IEEE 13 step goes ...")
+    results["federates_us_per_step"] = federate_us(n["steps"] // 2)
+    log("AsyncVectorEnv ...")
+    one = _vector_rate(1, n["vector_steps"])
+    two = _vector_rate(2, n["vector_steps"])
+    results["vector"] = {"one_copy_steps_per_s": one, "two_copies_steps_per_s": two,
+                         "ratio": two / one, "single_env_steps_per_s": fast}
+    results["peak_memory_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return results
+
+
+TARGETS = (
+    ("IEEE 13 single agent >= 2,000 steps/s", lambda r: r["ieee13"]["fast_steps_per_s"] >= 2000),
+    ("IEEE 13 >= 40x solver='pandapower'", lambda r: r["ieee13"]["speedup"] >= 40),
+    ("microgrids >= 600 parallel steps/s",
+     lambda r: r["microgrids"]["centralized_steps_per_s"] >= 600),
+    ("reset <= 5 ms median", lambda r: r["reset_ms"] <= 5.0),
+    ("1,000-bus feeder >= 300 steps/s",
+     lambda r: next(s for s in r["scaling"] if s["scenario"] == "radial1000")["steps_per_s"]
+     >= 300),
+    ("AsyncVectorEnv 2 copies >= 1.6x one copy", lambda r: r["vector"]["ratio"] >= 1.6),
+)
+
+
+def format_table(r: dict[str, Any]) -> str:
+    """The results as the table ``powergrid bench`` prints."""
+    lines = [f"powergrid bench{' --quick' if r['quick'] else ''}: {r['machine']['cpu_count']}"
+             f" CPUs, Python {r['machine']['python']}, {r['machine']['platform']}", ""]
+    i13 = r["ieee13"]
+    lines += ["| measure | value |", "|---|---|",
+              f"| IEEE 13 env, fast backend | {i13['fast_steps_per_s']:,.0f} steps/s |",
+              f"| IEEE 13 env, solver='pandapower' | {i13['pandapower_steps_per_s']:,.1f}"
+              f" steps/s |",
+              f"| speed-up | {i13['speedup']:,.1f}x |",
+              f"| microgrids, 3 agents, centralized | "
+              f"{r['microgrids']['centralized_steps_per_s']:,.0f} steps/s |",
+              f"| microgrids, 3 agents, distributed (p2p) | "
+              f"{r['microgrids']['distributed_steps_per_s']:,.0f} steps/s |",
+              f"| reset (median) | {r['reset_ms']:.2f} ms |",
+              f"| AsyncVectorEnv, 1 copy | {r['vector']['one_copy_steps_per_s']:,.0f} steps/s |",
+              f"| AsyncVectorEnv, 2 copies | {r['vector']['two_copies_steps_per_s']:,.0f}"
+              f" steps/s ({r['vector']['ratio']:.2f}x) |",
+              f"| peak memory | {r['peak_memory_mb']:,.0f} MB |", "",
+              "| scenario | buses | steps/s | us/step |", "|---|---|---|---|"]
+    lines += [f"| {s['scenario']} | {s['buses']} | {s['steps_per_s']:,.0f} |"
+              f" {s['us_per_step']:,.0f} |" for s in r["scaling"]]
+    lines += ["", "| where an IEEE 13 step goes | us/step |", "|---|---|"]
+    lines += [f"| {k} | {v:,.0f} |" for k, v in r["federates_us_per_step"].items()]
+    lines += ["", "| target | met |", "|---|---|"]
+    lines += [f"| {name} | {'yes' if ok(r) else 'no'} |" for name, ok in TARGETS]
+    return "\n".join(lines)
+
+
+def main(quick: bool = False, json_path: str | None = None) -> dict[str, Any]:
+    results = run_bench(quick)
+    print(format_table(results))
+    if json_path:
+        from powergrid.results import write_json_atomic
+
+        write_json_atomic(json_path, results)
+        print(f"wrote {json_path}")
+    return results
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="powergrid throughput benchmark")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    main(args.quick, args.json)
