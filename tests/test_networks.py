@@ -49,7 +49,7 @@ def idx(table, name: str) -> int:
 
 
 def test_registry_lists_builders_with_descriptions() -> None:
-    assert set(NETWORKS) == {"ieee13", "ieee34", "microgrids", "cigre_mv"}
+    assert set(NETWORKS) == {"ieee13", "ieee34", "microgrids", "cigre_mv", "radial1000"}
     for builder, description in NETWORKS.values():
         assert callable(builder)
         assert isinstance(description, str) and description
@@ -325,3 +325,14 @@ def test_cigre_mv_keeps_its_der_and_gets_the_naming(built) -> None:
     assert set(net.bus.zone) == {"cigre_mv"}
     assert net.switch.name.notna().all() and not net.switch.name.duplicated().any()
     assert {"S1", "S2", "S3"} <= set(net.switch.name)
+
+
+def test_radial_feeder_is_reproducible_and_converges() -> None:
+    from powergrid.networks.radial import radial_feeder
+
+    a, b = radial_feeder(200, seed=1), radial_feeder(200, seed=1)
+    assert len(a.bus) == 192  # hv + mv0 + 10 feeders of (200 - 1) // 10 = 19 buses
+    assert a.line.length_km.tolist() == b.line.length_km.tolist()
+    pp.runpp(a, lightsim2grid=False, numba=False)
+    vm = a.res_bus.vm_pu
+    assert 0.985 < vm.min() < 0.995 and vm.max() == pytest.approx(1.02)  # 0.9905 measured
