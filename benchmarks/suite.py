@@ -43,9 +43,13 @@ def _multi(**kwargs: Any) -> Any:
 
 
 def _run_single(env: Any, steps: int) -> float:
-    """Env steps/s over ``steps`` random steps, resets (every 24 steps) included."""
+    """Env steps/s over ``steps`` random steps, resets (every 24 steps) included, after a
+    warm-up episode (first calls compile numba kernels, fill caches)."""
     env.reset(seed=0)
     env.action_space.seed(0)
+    for _ in range(24):
+        env.step(env.action_space.sample())
+    env.reset()
     actions = [env.action_space.sample() for _ in range(steps)]
     t0 = time.perf_counter()
     for action in actions:

@@ -93,6 +93,12 @@ class CoSimBridge:
         until = cfg.steps * cfg.step_s + 1
         self.run_task = self.loop.create_task(world.run(until=until, print_progress=False,
                                                         lazy_stepping=False))
+        self.run_task.add_done_callback(self._run_ended)
+
+    def _run_ended(self, task: asyncio.Task[Any]) -> None:
+        """The run stopped: wake whoever waits for an observation (with None)."""
+        if self._offer is not None and not self._offer.done():
+            self._offer.set_result(None)
 
     def step(self, actions: dict[str, Any]) -> tuple[int, dict[str, Observation], list[str]]:
         """Apply ``actions`` and return the next ``(time_s, observations, due)``."""
@@ -104,15 +110,15 @@ class CoSimBridge:
 
     def _next(self) -> tuple[int, dict[str, Observation], list[str]]:
         assert self._offer is not None and self.run_task is not None
-        self.loop.run_until_complete(asyncio.wait(
-            {self._offer, self.run_task}, return_when=asyncio.FIRST_COMPLETED))
-        if self._offer.done():
-            time, observations, due = self._offer.result()
+        offered = self.loop.run_until_complete(self._offer)
+        if offered is not None:
+            time, observations, due = offered
             if time >= self.steps * self.prepared.config.step_s:
                 self.done = True
             return time, observations, due
         self.done = True
-        exc = self.run_task.exception()
+        self.loop.run_until_complete(asyncio.wait({self.run_task}))
+        exc = self.run_task.exception() if not self.run_task.cancelled() else None
         if exc is not None:
             raise CoSimulationError(f"the co-simulation failed: {type(exc).__name__}: {exc}"
                                     ) from exc
