@@ -12,6 +12,9 @@ id                         environment
 ``powergrid/IEEE34-v0``    ... on ieee34
 ``powergrid/CIGREMV-v0``   ... on cigre_mv
 =========================  ==========================================
+
+Each id also has a native vector entry point (:class:`rl_bridge.vector.GridVectorEnv`):
+``gymnasium.make_vec(id, num_envs=N, vectorization_mode="vector_entry_point")``.
 """
 
 __version__ = "0.1.0"
@@ -28,6 +31,7 @@ def _register_envs() -> None:
     for env_id, scenario in ENV_IDS.items():
         if env_id not in registry:
             register(id=env_id, entry_point="rl_bridge.env:GridEnv",
+                     vector_entry_point="rl_bridge.vector:GridVectorEnv",
                      kwargs={"scenario": scenario}, disable_env_checker=False)
 
 

@@ -11,19 +11,36 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandapower as pp
 
 from powergrid.devices.grid import Grid, GridFleet
-from powergrid.safety import VM_MAX_PU, VM_MIN_PU, loading_violation, voltage_violation
+from powergrid.safety import (
+    NONCONVERGENCE_SAFETY,
+    VM_MAX_PU,
+    VM_MIN_PU,
+    loading_violation,
+    voltage_violation,
+)
 from powergrid.solvers import make_solver
-
-#: safety charged for a step whose power flow did not converge
-NONCONVERGENCE_SAFETY = 1.0
 
 _POSITION_TABLES = ("trafo", "shunt", "switch")
 _INJECTION_TABLES = ("sgen", "storage")
+
+
+def _element_index(net: pp.pandapowerNet) -> dict[str, dict[str, int]]:
+    """``{table: {element name: row position}}`` of the tables devices act on."""
+    return {table: {str(name): pos for pos, name in enumerate(net[table]["name"])}
+            for table in _INJECTION_TABLES + _POSITION_TABLES if len(net[table])}
+
+
+def _locate(elements: dict[str, dict[str, int]], name: str) -> tuple[str, int]:
+    for table, names in elements.items():
+        if name in names:
+            return table, names[name]
+    raise ValueError(f"no sgen, storage, trafo, shunt or switch named {name!r} in the network")
 
 
 def _zero_nan(values: np.ndarray) -> np.ndarray:
@@ -37,6 +54,40 @@ def scaled_load(p_nominal_mw: np.ndarray, profile: np.ndarray | float,
                 load_scale: float) -> np.ndarray:
     """Load in MW (or Mvar) at a profile value: ``nominal * profile * load_scale``."""
     return p_nominal_mw * profile * load_scale
+
+
+def settle(pcc_fleet: GridFleet, vm_pu: np.ndarray, line_loading_percent: np.ndarray,
+           trafo_loading_percent: np.ndarray, pcc_p_mw: np.ndarray, pcc_q_mvar: np.ndarray,
+           price_per_mwh: np.ndarray, converged: np.ndarray, dt_h: float,
+           vm_min_pu: float = VM_MIN_PU, vm_max_pu: float = VM_MAX_PU
+           ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The bills and the network's safety terms of solved steps, one row per copy.
+
+    Arrays are ``(N, n)``; ``pcc_fleet`` holds one copy's PCCs. Returns each PCC's
+    bill ``(N, P)`` in $, the system's energy cost ``(N,)`` (external PCCs only) and
+    the safety terms ``{term: (N,)}``: ``voltage`` (energised buses outside the band,
+    p.u. summed), ``line_loading``, ``trafo_loading``, ``pcc_rating``,
+    ``nonconvergence``. Row by row: a copy's figures never depend on the others.
+    """
+    n, n_pcc = pcc_p_mw.shape
+    if n_pcc:
+        flat = pcc_fleet.step({}, np.zeros((n * n_pcc, 0)), np.zeros((n * n_pcc, 0), np.int64),
+                              {"p_mw": pcc_p_mw.reshape(-1), "q_mvar": pcc_q_mvar.reshape(-1),
+                               "price": price_per_mwh.reshape(-1)}, dt_h, copies=n)[1]
+        pcc_cost = flat.cost.reshape(n, n_pcc)
+        pcc_safety = flat.safety.reshape(n, n_pcc).sum(axis=1)
+        energy = np.where(pcc_fleet.internal, 0.0, pcc_cost).sum(axis=1)
+    else:
+        pcc_cost, pcc_safety, energy = np.zeros((n, 0)), np.zeros(n), np.zeros(n)
+    vm = np.where(vm_pu > 0.0, vm_pu, np.nan)  # not energised: no voltage term
+    terms = {
+        "voltage": voltage_violation(vm, vm_min_pu, vm_max_pu).sum(axis=1),
+        "line_loading": loading_violation(line_loading_percent).sum(axis=1),
+        "trafo_loading": loading_violation(trafo_loading_percent).sum(axis=1),
+        "pcc_rating": pcc_safety,
+        "nonconvergence": np.where(converged, 0.0, NONCONVERGENCE_SAFETY),
+    }
+    return pcc_cost, energy, terms
 
 
 @dataclass(frozen=True)
@@ -93,10 +144,7 @@ class GridModel:
         self.line_names = [str(n) for n in net.line["name"]]
         self.trafo_names = [str(n) for n in net.trafo["name"]]
         self.vm_min_pu, self.vm_max_pu = vm_min_pu, vm_max_pu
-        self._elements = {
-            table: {str(name): pos for pos, name in enumerate(net[table]["name"])}
-            for table in _INJECTION_TABLES + _POSITION_TABLES if len(net[table])
-        }
+        self._elements = _element_index(net)
         self._load_p = (net.load.p_mw * net.load.scaling).to_numpy(float)
         self._load_q = (net.load.q_mvar * net.load.scaling).to_numpy(float)
         load_pos = {str(name): pos for pos, name in enumerate(net.load["name"])}
@@ -142,10 +190,7 @@ class GridModel:
 
     def locate(self, name: str) -> tuple[str, int]:
         """``(table, row position)`` of the sgen/storage/trafo/shunt/switch named ``name``."""
-        for table, names in self._elements.items():
-            if name in names:
-                return table, names[name]
-        raise ValueError(f"no sgen, storage, trafo, shunt or switch named {name!r} in the network")
+        return _locate(self._elements, name)
 
     def _plan(self, names: tuple[str, ...], tables: tuple[str, ...]
               ) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -215,23 +260,13 @@ class GridModel:
         pcc_p, pcc_q = self._pcc_flows(converged)
         price = np.array([float((pcc_prices or {}).get(n, price_per_mwh))
                           for n in self.pcc_names])
-        state = self._pcc_fleet.initial_state()
-        _, pcc_out = self._pcc_fleet.step(state, np.zeros((len(price), 0)),
-                                          np.zeros((len(price), 0), np.int64),
-                                          {"p_mw": pcc_p, "q_mvar": pcc_q, "price": price}, dt_h)
-        energised = vm > 0.0
-        safety_terms = {
-            "voltage": float(voltage_violation(vm[energised], self.vm_min_pu,
-                                               self.vm_max_pu).sum()),
-            "line_loading": float(loading_violation(line_loading).sum()),
-            "trafo_loading": float(loading_violation(trafo_loading).sum()),
-            "pcc_rating": float(pcc_out.safety.sum()),
-            "nonconvergence": 0.0 if converged else NONCONVERGENCE_SAFETY,
-        }
-        pcc_cost = pcc_out.cost
-        external = float(pcc_cost[~self._pcc_fleet.internal].sum())
+        pcc_cost, energy, terms = settle(self._pcc_fleet, vm[None], line_loading[None],
+                                         trafo_loading[None], pcc_p[None], pcc_q[None],
+                                         price[None], np.array([converged]), dt_h,
+                                         self.vm_min_pu, self.vm_max_pu)
         return GridResult(converged, vm, va, line_loading, trafo_loading, pcc_p, pcc_q,
-                          pcc_cost, {"energy": external}, safety_terms)
+                          pcc_cost[0], {"energy": float(energy[0])},
+                          {k: float(v[0]) for k, v in terms.items()})
 
     def _pcc_flows(self, converged: bool) -> tuple[np.ndarray, np.ndarray]:
         s = self.solver
@@ -249,3 +284,130 @@ class GridModel:
         elif hasattr(self, "_last_pcc"):
             p, q = self._last_pcc
         return _zero_nan(p), _zero_nan(q)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """One batched step, one row per copy (see :class:`GridResult` for the columns)."""
+
+    converged: np.ndarray             # (N,) bool
+    vm_pu: np.ndarray                 # (N, n_bus), 0 = not energised
+    va_degree: np.ndarray
+    line_loading_percent: np.ndarray  # (N, n_line)
+    trafo_loading_percent: np.ndarray
+    pcc_p_mw: np.ndarray              # (N, n_pcc)
+    pcc_q_mvar: np.ndarray
+    pcc_cost: np.ndarray
+    energy_cost: np.ndarray           # (N,) $ at the external PCCs
+    safety_terms: dict[str, np.ndarray]
+    fallback: np.ndarray              # (N,) bool: solved by the single-copy backend
+
+
+class BatchGridModel:
+    """N copies of one network, solved together by :class:`~powergrid.solvers.batched.
+    BatchedSolver`, with the loads, injections and positions of every copy as arrays.
+
+    ``series`` names the columns of the values rows (loads follow their series as in
+    :class:`GridModel`); ``injecting`` and ``positional`` name the devices (elements)
+    whose P/Q and positions arrive as columns.
+    """
+
+    def __init__(self, net: pp.pandapowerNet, n_copies: int, series: Sequence[str],
+                 load_profiles: Mapping[str, str], pccs: Sequence[Grid],
+                 injecting: Sequence[str], positional: Sequence[str],
+                 vm_min_pu: float = VM_MIN_PU, vm_max_pu: float = VM_MAX_PU) -> None:
+        from powergrid.solvers.batched import BatchedSolver
+
+        self.n = int(n_copies)
+        self.solver = BatchedSolver(net, self.n)
+        self.vm_min_pu, self.vm_max_pu = vm_min_pu, vm_max_pu
+        elements = _element_index(net)
+        load_pos = {str(name): pos for pos, name in enumerate(net.load["name"])}
+        self._load_p = (net.load.p_mw * net.load.scaling).to_numpy(float)
+        self._load_q = (net.load.q_mvar * net.load.scaling).to_numpy(float)
+        groups: dict[str, list[int]] = {}
+        for load, s in load_profiles.items():
+            groups.setdefault(s, []).append(load_pos[load])
+        self._loads = [(list(series).index(s), np.array(p, dtype=np.intp))
+                       for s, p in groups.items()]
+        self._inj = [(k,) + _locate(elements, name) for k, name in enumerate(injecting)]
+        self._pos = [(k,) + _locate(elements, name) for k, name in enumerate(positional)]
+        self._pcc_fleet = GridFleet(list(pccs))
+        self._pcc_where = [(g.element, GridModel._pcc_position(net, g)) for g in pccs]
+        self.n_bus, self.n_line, self.n_trafo = len(net.bus), len(net.line), len(net.trafo)
+        self._last = self._placeholder(self.n)
+
+    def _placeholder(self, n: int) -> dict[str, np.ndarray]:
+        """What the agents see of a copy that has not been solved yet (a fresh episode)."""
+        return {"vm_pu": np.ones((n, self.n_bus)), "va_degree": np.zeros((n, self.n_bus)),
+                "line_loading_percent": np.zeros((n, self.n_line)),
+                "trafo_loading_percent": np.zeros((n, self.n_trafo)),
+                "pcc_p_mw": np.zeros((n, len(self._pcc_where))),
+                "pcc_q_mvar": np.zeros((n, len(self._pcc_where)))}
+
+    def initial_state(self, n: int) -> dict[str, Any]:
+        """The batch state of ``n`` copies before their first solve (a fresh episode)."""
+        state: dict[str, Any] = dict(self._placeholder(n))
+        state["converged"] = np.ones(n, dtype=bool)
+        state["pcc_cost"] = np.zeros((n, len(self._pcc_where)))
+        state["energy_cost"] = np.zeros(n)
+        state["fallback"] = np.zeros(n, dtype=bool)
+        state["safety_terms"] = {t: np.zeros(n) for t in ("voltage", "line_loading",
+                                                          "trafo_loading", "pcc_rating",
+                                                          "nonconvergence")}
+        return state
+
+    def reset(self, copies: np.ndarray) -> None:
+        """Copies ``copies`` start over: the solver's state and the last results."""
+        if len(copies) == 0:
+            return
+        self.solver.reset(np.asarray(copies, dtype=np.intp))
+        fresh = self._placeholder(len(copies))
+        for key, value in fresh.items():
+            self._last[key][copies] = value
+
+    def step(self, values: np.ndarray, p_mw: np.ndarray, q_mvar: np.ndarray,
+             positions: np.ndarray, price_per_mwh: np.ndarray, dt_h: float,
+             load_scale: float = 1.0) -> BatchResult:
+        """Set every copy's loads (from ``values`` ``(N, S)``), injections ``(N, I)`` and
+        positions ``(N, P)``, solve, settle the PCCs at ``price_per_mwh`` ``(N,)``."""
+        s = self.solver
+        for k, pos in self._loads:
+            v = values[:, k:k + 1] * load_scale
+            s.load_p_mw[:, pos] = self._load_p[pos] * v
+            s.load_q_mvar[:, pos] = self._load_q[pos] * v
+        for k, table, pos in self._inj:
+            getattr(s, f"{table}_p_mw")[:, pos] = p_mw[:, k]
+            getattr(s, f"{table}_q_mvar")[:, pos] = q_mvar[:, k]
+        for k, table, pos in self._pos:
+            if table == "trafo":
+                s.trafo_tap_pos[:, pos] = np.rint(positions[:, k]).astype(np.int64)
+            elif table == "shunt":
+                s.shunt_step[:, pos] = np.rint(positions[:, k]).astype(np.int64)
+            else:
+                s.switch_closed[:, pos] = positions[:, k] > 0.5
+        converged = np.asarray(s.solve(), dtype=bool)
+        last = self._last
+        for key in ("vm_pu", "va_degree", "line_loading_percent", "trafo_loading_percent"):
+            fresh = getattr(s, key)
+            last[key][converged] = np.where(np.isnan(fresh[converged]), 0.0, fresh[converged])
+        sources = {"ext_grid": ("ext_grid_p_mw", "ext_grid_q_mvar"),
+                   "trafo": ("trafo_p_hv_mw", "trafo_q_hv_mvar"),
+                   "line": ("line_p_from_mw", "line_q_from_mvar")}
+        for j, (element, pos) in enumerate(self._pcc_where):
+            p_attr, q_attr = sources[element]
+            for key, attr in (("pcc_p_mw", p_attr), ("pcc_q_mvar", q_attr)):
+                fresh = getattr(s, attr)[converged, pos]
+                last[key][converged, j] = np.where(np.isnan(fresh), 0.0, fresh)
+        price = np.broadcast_to(np.asarray(price_per_mwh, dtype=float)[:, None],
+                                last["pcc_p_mw"].shape)
+        pcc_cost, energy, terms = settle(self._pcc_fleet, last["vm_pu"],
+                                         last["line_loading_percent"],
+                                         last["trafo_loading_percent"], last["pcc_p_mw"],
+                                         last["pcc_q_mvar"], price, converged, dt_h,
+                                         self.vm_min_pu, self.vm_max_pu)
+        return BatchResult(converged, last["vm_pu"].copy(), last["va_degree"].copy(),
+                           last["line_loading_percent"].copy(),
+                           last["trafo_loading_percent"].copy(), last["pcc_p_mw"].copy(),
+                           last["pcc_q_mvar"].copy(), pcc_cost, energy, terms,
+                           np.asarray(getattr(s, "fallback_used", np.zeros(self.n, bool))))

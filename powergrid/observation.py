@@ -30,9 +30,23 @@ import numpy as np
 from powergrid.devices import Device
 from powergrid.devices.base import Feature
 from powergrid.policies import Observation
-from powergrid.safety import VM_MAX_PU, VM_MIN_PU, loading_violation, voltage_violation
+from powergrid.safety import (
+    NONCONVERGENCE_SAFETY,
+    VM_MAX_PU,
+    VM_MIN_PU,
+    loading_violation,
+    voltage_violation,
+)
 
 VM_BOUNDS = (0.0, 2.0)
+_GRID_KEYS = ("vm_pu", "line_loading_percent", "trafo_loading_percent", "pcc_p_mw")
+
+
+def time_features(hour_of_day: np.ndarray, day_of_year: np.ndarray) -> np.ndarray:
+    """``(N, 4)``: sine and cosine of the hour of day and of the day of year."""
+    h = 2 * np.pi * np.asarray(hour_of_day, dtype=float) / 24.0
+    d = 2 * np.pi * np.asarray(day_of_year, dtype=float) / 365.25
+    return np.stack([np.sin(h), np.cos(h), np.sin(d), np.cos(d)], axis=-1)
 LOADING_BOUNDS = (0.0, 10.0)
 PCC_BOUNDS = (-10.0, 10.0)
 
@@ -88,6 +102,13 @@ class AgentView:
                          else []))
         low, high = self._bounds()
         self._low, self._high = low, high
+        self._series_scales = np.array([self._series_scale(s) for s in self.series])
+        self._message_scales = np.array([scale for _, scale, *_ in self.message_features])
+
+    @property
+    def features(self) -> list[tuple[str, Feature]]:
+        """``(device name, Feature)`` of every device feature, in vector order."""
+        return list(self._features)
 
     @property
     def size(self) -> int:
@@ -125,33 +146,50 @@ class AgentView:
     def vector(self, obs: Observation, hour_of_day: float = 0.0,
                day_of_year: float = 0.0) -> np.ndarray:
         """The observation vector (float32, inside :meth:`bounds`)."""
-        parts: list[float] = []
-        for name, feature in self._features:
-            state = obs.devices.get(name, {}).get("state") or {}
-            parts.append(feature.value(state))
-        grid = obs.grid
-        for key, pos in (("vm_pu", self.bus_positions),
-                         ("line_loading_percent", self.line_positions),
-                         ("trafo_loading_percent", self.trafo_positions),
-                         ("pcc_p_mw", self.pcc_positions)):
+        features = np.array([[f.value(obs.devices.get(name, {}).get("state") or {})
+                              for name, f in self._features]], dtype=float)
+        grid = {key: np.asarray(obs.grid.get(key) or [], dtype=float)[None, :]
+                for key in _GRID_KEYS}
+        series = np.array([[float(obs.exogenous.get(s, 0.0)) for s in self.series]])
+        messages = np.array([[float(obs.messages.get(key, 0.0))
+                              for key, *_ in self.message_features]])
+        return self.vectors(features, grid, series, messages,
+                            time_features(np.array([hour_of_day]), np.array([day_of_year])))[0]
+
+    def vectors(self, device_features: np.ndarray, grid: dict[str, np.ndarray],
+                series: np.ndarray, messages: np.ndarray | None,
+                calendar: np.ndarray) -> np.ndarray:
+        """Observation vectors of many copies at once, ``(N, size)`` float32.
+
+        ``device_features`` ``(N, F)`` unclipped feature values in :meth:`Device.
+        observation_spec` order (see :attr:`features`); ``grid`` the grid's list
+        outputs as ``(N, n)`` arrays (``vm_pu``, ``line_loading_percent``,
+        ``trafo_loading_percent``, ``pcc_p_mw``); ``series`` ``(N, S)`` raw values of
+        :attr:`series`; ``messages`` ``(N, M)``; ``calendar`` ``(N, 4)`` from
+        :func:`time_features`. Every operation is elementwise, so a copy's vector does
+        not depend on the other copies.
+        """
+        n = device_features.shape[0]
+        parts = [device_features]
+        for key, pos, scale in (("vm_pu", self.bus_positions, 1.0),
+                                ("line_loading_percent", self.line_positions, 100.0),
+                                ("trafo_loading_percent", self.trafo_positions, 100.0),
+                                ("pcc_p_mw", self.pcc_positions, self.pcc_scale_mw)):
             if len(pos) == 0:
                 continue
-            values = np.asarray(grid.get(key) or np.zeros(int(pos.max()) + 1), dtype=float)[pos]
-            if key.endswith("percent"):
-                values = values / 100.0
-            elif key == "pcc_p_mw":
-                values = values / self.pcc_scale_mw
-            parts.extend(values.tolist())
-        for s in self.series:
-            parts.append(float(obs.exogenous.get(s, 0.0)) / self._series_scale(s))
-        for key, scale, _, _ in self.message_features:
-            parts.append(float(obs.messages.get(key, 0.0)) / scale)
+            values = grid.get(key)
+            values = np.zeros((n, len(pos))) if values is None or values.shape[-1] == 0 \
+                else values[:, pos]
+            parts.append(values / scale)
+        if self.series:
+            parts.append(series / self._series_scales)
+        if self.message_features:
+            parts.append(messages / self._message_scales)
         if self.time_features:
-            h = 2 * np.pi * hour_of_day / 24.0
-            d = 2 * np.pi * day_of_year / 365.25
-            parts += [np.sin(h), np.cos(h), np.sin(d), np.cos(d)]
-        vec = np.nan_to_num(np.asarray(parts, dtype=np.float64), nan=0.0)
-        return np.clip(vec, self._low, self._high).astype(np.float32)
+            parts.append(calendar)
+        vec = np.concatenate(parts, axis=1)
+        vec = np.where(np.isnan(vec), 0.0, vec)
+        return np.minimum(np.maximum(vec, self._low), self._high).astype(np.float32)
 
     def account(self, obs: Observation) -> tuple[dict[str, float], dict[str, float]]:
         """The agent's cost terms ($) and safety terms of the step ``obs`` reports on."""
@@ -183,4 +221,26 @@ class AgentView:
                 safety[key.replace("_percent", "")] = float(loading_violation(values[pos]).sum())
         terms = grid.get("safety_terms") or {}
         safety["nonconvergence"] = float(terms.get("nonconvergence", 0.0))
+        return cost, safety
+
+    def accounts(self, device_cost_terms: dict[str, np.ndarray],
+                 device_safety_terms: dict[str, np.ndarray], grid: dict[str, np.ndarray]
+                 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """:meth:`account` for many copies: cost and safety terms ``{term: (N,)}`` from
+        the devices' terms and the grid's ``(N, n)`` arrays (``pcc_cost``, ``vm_pu``,
+        loadings, ``converged``). Row by row, like :meth:`vectors`."""
+        cost = dict(device_cost_terms)
+        safety = dict(device_safety_terms)
+        pcc_cost = grid["pcc_cost"]
+        if len(self.billed_pcc_positions):
+            cost["energy"] = pcc_cost[:, self.billed_pcc_positions].sum(axis=1)
+        if len(self.revenue_pcc_positions):
+            cost["resale"] = -pcc_cost[:, self.revenue_pcc_positions].sum(axis=1)
+        vm = grid["vm_pu"][:, self.bus_positions]
+        safety["voltage"] = voltage_violation(np.where(vm > 0.0, vm, np.nan), self.vm_min_pu,
+                                              self.vm_max_pu).sum(axis=1)
+        for key, pos in (("line_loading_percent", self.line_positions),
+                         ("trafo_loading_percent", self.trafo_positions)):
+            safety[key.replace("_percent", "")] = loading_violation(grid[key][:, pos]).sum(axis=1)
+        safety["nonconvergence"] = np.where(grid["converged"], 0.0, NONCONVERGENCE_SAFETY)
         return cost, safety

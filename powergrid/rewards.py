@@ -14,13 +14,21 @@ about -1.3); a bus 0.01 p.u. outside the band costs 1; the penalty is capped at
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
 DEFAULT_REWARD_SCALE = 0.01
 DEFAULT_SAFETY_SCALE = 100.0
 DEFAULT_MAX_PENALTY = 100.0
 
 
-def reward(cost: float, safety: float, reward_scale: float = DEFAULT_REWARD_SCALE,
+def reward(cost: ArrayLike, safety: ArrayLike, reward_scale: float = DEFAULT_REWARD_SCALE,
            safety_scale: float = DEFAULT_SAFETY_SCALE,
-           max_penalty: float = DEFAULT_MAX_PENALTY) -> float:
-    """``-reward_scale * cost - min(safety_scale * safety, max_penalty)``."""
-    return float(-reward_scale * cost - min(safety_scale * safety, max_penalty))
+           max_penalty: float = DEFAULT_MAX_PENALTY) -> Any:
+    """``-reward_scale * cost - min(safety_scale * safety, max_penalty)``; a float for
+    floats, an array (one per copy) for arrays."""
+    value = -reward_scale * np.asarray(cost, dtype=float) - np.minimum(
+        safety_scale * np.asarray(safety, dtype=float), max_penalty)
+    return float(value) if value.ndim == 0 else value

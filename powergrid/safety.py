@@ -14,6 +14,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+#: safety charged for a step whose power flow did not converge
+NONCONVERGENCE_SAFETY = 1.0
+
 #: the bus voltage band used by default, p.u. (ANSI C84.1 range A)
 VM_MIN_PU = 0.95
 VM_MAX_PU = 1.05

@@ -46,10 +46,8 @@ class CoSimBridge:
 
     def __init__(self, prepared: PreparedScenario) -> None:
         self.prepared = prepared
-        cfg = prepared.config
         # one power-flow model for every episode (reset, not rebuilt, at each reset)
-        self.grid_model = GridModel(prepared.net, cfg.solver, prepared.load_profiles,
-                                    prepared.pccs)
+        self.grid_model = self._grid_model(prepared)
         self.loop = asyncio.new_event_loop()
         self.world: AsyncWorld | None = None
         self.run_task: asyncio.Task[Any] | None = None
@@ -57,6 +55,10 @@ class CoSimBridge:
         self._action: asyncio.Future[Any] | None = None
         self.steps = 0
         self.done = True
+
+    def _grid_model(self, prepared: PreparedScenario) -> Any:
+        cfg = prepared.config
+        return GridModel(prepared.net, cfg.solver, prepared.load_profiles, prepared.pccs)
 
     # -- called by the agents federate, inside the loop ---------------------
     def offer(self, time: int, observations: dict[str, Observation],
@@ -83,12 +85,19 @@ class CoSimBridge:
         self.done = False
         return self._next()
 
-    async def _start(self, prepared: PreparedScenario) -> None:
-        cfg = prepared.config
-        world = AsyncWorld(sim_config(cfg.placement, cfg.feeds_csv, learner=True), cache=False)
-        self.world = world
+    #: which agents federate the world uses (see :func:`scenarios.world.sim_config`)
+    LEARNER: bool | str = True
+
+    async def _build(self, world: AsyncWorld, prepared: PreparedScenario) -> None:
         await build_world(world, prepared, out_dir=None, bridge=self,
                           grid_model=self.grid_model)
+
+    async def _start(self, prepared: PreparedScenario) -> None:
+        cfg = prepared.config
+        world = AsyncWorld(sim_config(cfg.placement, cfg.feeds_csv, learner=self.LEARNER),
+                           cache=False)
+        self.world = world
+        await self._build(world, prepared)
         # one step past the last decision, so its outcome reaches the agents
         until = cfg.steps * cfg.step_s + 1
         self.run_task = self.loop.create_task(world.run(until=until, print_progress=False,

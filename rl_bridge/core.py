@@ -100,12 +100,19 @@ class BridgedScenario:
         self.starts = EpisodeStarts(split, config.dt_h, self.episode_length,
                                     options["dataset_path"])
         self.hours, self.days = step_calendar(split, config.dt_h, options["dataset_path"])
-        self.bridge = CoSimBridge(self.prepared)
+        self._bridge: CoSimBridge | None = None
         self.test_episode = 0
         self.start = 0
         self.k = 0
         self.due: list[str] = list(self.agents)
         self.pending: dict[str, float] = dict.fromkeys(self.agents, 0.0)
+
+    @property
+    def bridge(self) -> CoSimBridge:
+        """The co-simulation (built on first use: the batched env never needs it)."""
+        if self._bridge is None:
+            self._bridge = CoSimBridge(self.prepared)
+        return self._bridge
 
     def _vectors(self, observations: dict[str, Any], agents: list[str]
                  ) -> dict[str, np.ndarray]:
@@ -159,4 +166,5 @@ class BridgedScenario:
                           {a: infos[a] for a in self.due}, done)
 
     def close(self) -> None:
-        self.bridge.close()
+        if self._bridge is not None:
+            self._bridge.close()

@@ -132,8 +132,8 @@ def _resolve_load_profiles(net: pp.pandapowerNet, spec: dict[str, str]) -> dict[
 FEEDS_CSV_START = "2020-01-01 00:00:00"
 
 
-def sim_config(placement: dict[str, str], feeds_csv: str | None = None, learner: bool = False
-               ) -> dict[str, dict[str, str]]:
+def sim_config(placement: dict[str, str], feeds_csv: str | None = None,
+               learner: bool | str = False) -> dict[str, dict[str, str]]:
     """mosaik's sim config: in-process by default; ``"cmd"`` starts a subprocess,
     ``"<host>:<port>"`` connects to a running federate; with ``feeds_csv``
     mosaik-csv stands in for the feeds; with ``learner`` the agents take their
@@ -150,7 +150,9 @@ def sim_config(placement: dict[str, str], feeds_csv: str | None = None, learner:
             out[name] = {"connect": where}
     if feeds_csv is not None:
         out["feeds"] = {"python": "mosaik_csv:CSV"}
-    if learner:
+    if learner == "batch":
+        out["agents"] = {"python": "simulators.agents:BatchLearnerSim"}
+    elif learner:
         out["agents"] = {"python": "simulators.agents:LearnerAgentsSim"}
     return out
 
@@ -301,6 +303,59 @@ async def build_world(world: Any, prepared: PreparedScenario, out_dir: Path | No
         for ent in agent_entities.values():
             world.connect(ent, recorder, ("settlement", "agent.settlement"))
     return WorldEntities(feed, grid, device_entities, agent_entities, recorder)
+
+
+async def build_batch_world(world: Any, prepared: PreparedScenario, n_copies: int, bridge: Any,
+                            grid_model: Any, starts: list[int], seeds: list[int],
+                            features: list[tuple[str, Any]]) -> None:
+    """A world of ``n_copies`` copies of a single-agent scenario, one batch entity per
+    federate (in-process; see :class:`simulators.agents.BatchLearnerSim`).
+
+    ``grid_model`` is the scenario's :class:`~powergrid.gridmodel.BatchGridModel`;
+    ``starts``/``seeds`` each copy's first step in the split and device seed;
+    ``features`` the ``(device, Feature)`` the learner observes.
+    """
+    from powergrid.devices.batch import DeviceBatch
+
+    cfg = prepared.config
+    step = cfg.step_s
+    (agent,) = cfg.agents
+    feeds = await world.start("feeds", step_size=step, dataset=cfg.dataset)
+    learner_sim = await world.start("agents", step_size=step, bridge=bridge)
+    devices_sim = await world.start("devices", step_size=step)
+    grid_sim = await world.start("grid", step_size=step)
+    series = list(prepared.series)
+    feed = (await feeds.FeedBatch.create(1, split=cfg.split, series=series, starts=starts))[0]
+    learner = (await learner_sim.AgentBatch.create(1))[0]
+    regulated = {d.name: regulated_bus_position(prepared, d) for d in prepared.devices
+                 if getattr(d, "automatic", False)}
+    spec = [[name, f.key, f.scale, f.offset] for name, f in features]
+    devices = (await devices_sim.DeviceBatch.create(
+        1, devices=[device_to_config(d) for d in prepared.devices], controlled=agent.devices,
+        n_copies=n_copies, series=series, profiles=dict(cfg.profiles), regulated=regulated,
+        features=spec, seeds=seeds))[0]
+    grid = (await grid_sim.GridBatch.create(1, grid_model=grid_model, series=series,
+                                            price=cfg.price, load_scale=cfg.load_scale))[0]
+    world.connect(feed, learner, "values")
+    world.connect(learner, devices, "actions", "resets", ("step_values", "values"))
+    world.connect(learner, grid, "resets", ("step_values", "values"))
+    world.connect(learner, feed, ("feed_resets", "resets"), time_shifted=step,
+                  initial_data={"feed_resets": []})
+    world.connect(devices, grid, "injections")
+    initial = DeviceBatch(prepared.devices, n_copies, agent.devices, series,
+                          dict(cfg.profiles), regulated)
+    initial.reset(list(range(n_copies)), [np.random.default_rng(s) for s in seeds])
+    zero = np.zeros(n_copies)
+    report = {"features": initial.features(features), "cost": zero, "safety": zero.copy(),
+              "cost_terms": {}, "safety_terms": {}}
+    world.connect(devices, learner, "report", time_shifted=step, initial_data={"report": report})
+    fresh = grid_model.initial_state(n_copies)
+    world.connect(grid, learner, ("state", "grid"), time_shifted=step,
+                  initial_data={"state": fresh})
+    if regulated:
+        world.connect(grid, devices, ("state", "grid"), time_shifted=step,
+                      initial_data={"state": {"vm_pu": np.full((n_copies, grid_model.n_bus),
+                                                               np.nan)}})
 
 
 def agent_zone_facts(prepared: PreparedScenario, agent: AgentConfig) -> dict[str, Any]:

@@ -319,3 +319,60 @@ class LearnerAgentsSim(AgentsSim):
 
 if __name__ == "__main__":
     mosaik_api_v3.start_simulation(AgentsSim(), "powergrid agents federate")
+
+
+BATCH_META: Meta = {
+    "api_version": "3.0",
+    "type": "time-based",
+    "models": {
+        # N copies' learner in one entity (batched environments, in-process): inputs
+        # "values" (N, S), "grid" and "report" (the batches' outputs of the last step);
+        # outputs "actions" {"c": (N, dc), "d": (N, dd)}, "resets" [[copy, seed]] and
+        # "feed_resets" [[copy, start]] for copies that start over now, and
+        # "step_values": the series of this step (a new episode's rows for those copies)
+        "AgentBatch": {"public": True, "params": [],
+                       "attrs": ["values", "grid", "report", "actions", "resets",
+                                 "feed_resets", "step_values"]},
+    },
+}
+
+
+class BatchLearnerSim(mosaik_api_v3.Simulator):
+    """The learner's side of a batched world: one entity for N copies.
+
+    ``init(..., bridge=...)``: each step offers ``{"values", "grid", "report"}`` to
+    the bridge and waits for ``{"c", "d", "resets", "feed_resets", "values"}``: the
+    actions of every copy, the copies that start over now (``[copy, seed]`` for the
+    devices and the grid, ``[copy, next start]`` for the feeds) and the series the
+    devices and the grid use this step (the feeds' rows, with a new episode's first
+    row for the copies that start over).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(BATCH_META)
+        self.step_size = 3600
+        self.outputs: dict[str, Any] = {}
+
+    def init(self, sid: str, time_resolution: float = 1.0, step_size: int = 3600,
+             bridge: Any = None, **sim_params: Any) -> Meta:
+        if bridge is None:
+            raise ValueError("BatchLearnerSim needs a bridge (in-process only)")
+        self.bridge, self.step_size = bridge, int(step_size)
+        return self.meta
+
+    def create(self, num: int, model: str) -> list[CreateResult]:
+        return [{"eid": "AgentBatch-0", "type": model}]
+
+    def step(self, time: int, inputs: InputData, max_advance: int):  # a generator: mosaik
+        data = inputs.get("AgentBatch-0", {})                          # awaits what it
+        offered = {key: next(iter(data[key].values())) for key in ("values", "grid", "report")
+                   if key in data}                                     # yields
+        decided = yield self.bridge.offer(time, offered, None)
+        self.outputs = {"actions": {"c": decided["c"], "d": decided["d"]},
+                        "resets": decided.get("resets", []),
+                        "feed_resets": decided.get("feed_resets", []),
+                        "step_values": decided.get("values", offered.get("values"))}
+        return time + self.step_size
+
+    def get_data(self, outputs: OutputRequest) -> OutputData:
+        return {eid: {attr: self.outputs[attr] for attr in attrs} for eid, attrs in outputs.items()}

@@ -10,9 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import mosaik_api_v3
+import numpy as np
 from mosaik_api_v3.types import CreateResult, InputData, Meta, OutputData, OutputRequest
 
 from powergrid.devices import DEVICE_TYPES, Device, DeviceReport, DeviceSet, device_from_config
+from powergrid.devices.base import Feature
+from powergrid.devices.batch import DeviceBatch
 
 _DEVICE_ATTRS = [
     # inputs
@@ -29,12 +32,59 @@ META: Meta = {
     "api_version": "3.0",
     "type": "time-based",
     "models": {
-        kind: {"public": True, "params": ["config"], "attrs": _DEVICE_ATTRS}
-        for kind in ("ESS", "Generator", "RES", "Shunt", "Transformer", "Switch")
+        **{kind: {"public": True, "params": ["config"], "attrs": _DEVICE_ATTRS}
+           for kind in ("ESS", "Generator", "RES", "Shunt", "Transformer", "Switch")},
+        # N copies of a scenario's devices in one entity (batched environments,
+        # in-process): inputs "actions" {"c": (N, dc), "d": (N, dd)}, "resets"
+        # [[copy, seed], ...] (those copies start over before this step), "values"
+        # (N, S) series, "grid" (the grid batch's state, last step); outputs
+        # "injections" {"p_mw", "q_mvar": (N, I), "position": (N, P)} and "report"
+        # {"features": (N, F), "cost", "safety": (N,), term dicts}
+        "DeviceBatch": {"public": True,
+                        "params": ["devices", "controlled", "n_copies", "series", "profiles",
+                                   "regulated", "features", "seeds"],
+                        "attrs": ["actions", "resets", "values", "grid", "injections",
+                                  "report"]},
     },
 }
 
 _POSITION_KEY = {"Shunt": "step", "Transformer": "tap_pos", "Switch": "closed"}
+
+
+class _BatchEntity:
+    """A :class:`~powergrid.devices.batch.DeviceBatch` behind one mosaik entity."""
+
+    def __init__(self, devices: list[dict[str, Any]], controlled: list[str], n_copies: int,
+                 series: list[str], profiles: dict[str, str], regulated: dict[str, int],
+                 features: list[list[Any]], seeds: list[int]) -> None:
+        self.batch = DeviceBatch([device_from_config(c) for c in devices], n_copies,
+                                 controlled, series, profiles, regulated)
+        self.batch.reset(list(range(n_copies)), [np.random.default_rng(s) for s in seeds])
+        self.features = [(name, Feature(f"{name}.{key}", key, scale, offset))
+                         for name, key, scale, offset in features]
+        self.outputs: dict[str, Any] = {}
+
+    def step(self, data: dict[str, dict[str, Any]], dt_h: float) -> None:
+        b = self.batch
+        resets = [r for v in data.get("resets", {}).values() for r in v or ()]
+        if resets:  # copies that start over: a fresh state, then their first step
+            b.reset([int(copy) for copy, _ in resets],
+                    [np.random.default_rng(seed) for _, seed in resets])
+        actions = _one(data.get("actions")) or {}
+        c = actions.get("c", np.zeros((b.n, b.spec.dim_c)))
+        d = actions.get("d", np.zeros((b.n, b.spec.dim_d), dtype=np.int64))
+        grid = _one(data.get("grid")) or {}
+        out = b.step(c, d, _one(data.get("values")), grid.get("vm_pu"), dt_h)
+        self.outputs = {
+            "injections": {"p_mw": out.p_mw, "q_mvar": out.q_mvar, "position": out.position},
+            "report": {"features": b.features(self.features), "cost": out.cost,
+                       "safety": out.safety, "cost_terms": out.cost_terms,
+                       "safety_terms": out.safety_terms}}
+
+
+def _one(sources: dict[str, Any] | None) -> Any:
+    """The value of a single-source input (or None)."""
+    return next(iter(sources.values())) if sources else None
 
 
 class DevicesSim(mosaik_api_v3.Simulator):
@@ -54,6 +104,7 @@ class DevicesSim(mosaik_api_v3.Simulator):
         self.kind: dict[str, str] = {}
         self.set: DeviceSet | None = None
         self.reports: dict[str, DeviceReport] = {}
+        self.batches: dict[str, _BatchEntity] = {}
         self.step_size = 3600
         self.dt_h = 1.0
         self.seed: int | None = None
@@ -65,8 +116,12 @@ class DevicesSim(mosaik_api_v3.Simulator):
         self.seed = seed
         return self.meta
 
-    def create(self, num: int, model: str, config: dict[str, Any] | None = None
-               ) -> list[CreateResult]:
+    def create(self, num: int, model: str, config: dict[str, Any] | None = None,
+               **batch: Any) -> list[CreateResult]:
+        if model == "DeviceBatch":
+            eid = f"DeviceBatch-{len(self.batches)}"
+            self.batches[eid] = _BatchEntity(**batch)
+            return [{"eid": eid, "type": model}]
         if num != 1:
             raise ValueError("create devices one at a time (each has its own config)")
         device = device_from_config({**(config or {}), "type": model})
@@ -80,12 +135,14 @@ class DevicesSim(mosaik_api_v3.Simulator):
         return [{"eid": eid, "type": model}]
 
     def setup_done(self) -> None:
-        import numpy as np
-
         self.set = DeviceSet(list(self.devices.values()))
         self.set.reset(np.random.default_rng(self.seed))
 
     def step(self, time: int, inputs: InputData, max_advance: int) -> int:
+        for eid, batch in self.batches.items():
+            batch.step(inputs.get(eid, {}), self.dt_h)
+        if not self.devices:
+            return time + self.step_size
         setpoints: dict[str, dict[str, float]] = {}
         exogenous: dict[str, dict[str, float]] = {}
         for eid, data in inputs.items():
@@ -106,6 +163,9 @@ class DevicesSim(mosaik_api_v3.Simulator):
     def get_data(self, outputs: OutputRequest) -> OutputData:
         data: OutputData = {}
         for eid, attrs in outputs.items():
+            if eid in self.batches:
+                data[eid] = {attr: self.batches[eid].outputs[attr] for attr in attrs}
+                continue
             report = self.reports[eid]
             data[eid] = {attr: self._value(eid, report, attr) for attr in attrs}
         return data

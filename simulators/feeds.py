@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import mosaik_api_v3
+import numpy as np
 from mosaik_api_v3.types import CreateResult, InputData, Meta, OutputData, OutputRequest
 
 from powergrid.data import Dataset, load_dataset, series_at_step
@@ -22,6 +23,10 @@ META: Meta = {
     "models": {
         # attrs are filled in by init() with the data set's series names
         "Feed": {"public": True, "params": ["split", "start_step"], "attrs": []},
+        # N copies in one entity (batched environments, in-process): output "values" is an
+        # (N, S) array of the series in "series" order; input "resets" [[copy, start], ...]
+        "FeedBatch": {"public": True, "params": ["split", "series", "starts"],
+                      "attrs": ["values", "resets"]},
     },
 }
 
@@ -30,6 +35,23 @@ def series_columns(dataset: Dataset) -> list[str]:
     """The ``"<kind>:<name>"`` names of every series in ``dataset``."""
     return [f"{kind}:{name}" for kind in ("load", "solar", "wind", "price")
             for name in dataset.names(kind)]
+
+
+class _Clock:
+    """The episode clocks of N copies reading one table of series."""
+
+    def __init__(self, table: np.ndarray, starts: np.ndarray) -> None:
+        self.table, self.starts = table, starts.copy()
+        self.k = np.zeros(len(starts), dtype=np.int64)
+
+    def advance(self, tick: bool, resets: list[list[int]]) -> None:
+        if tick:
+            self.k += 1
+        for copy, start in resets:  # a copy that starts over reads its new start now
+            self.starts[copy], self.k[copy] = start, 0
+
+    def values(self) -> np.ndarray:
+        return self.table[(self.starts + self.k) % len(self.table)]
 
 
 class FeedsSim(mosaik_api_v3.Simulator):
@@ -46,6 +68,7 @@ class FeedsSim(mosaik_api_v3.Simulator):
     def __init__(self) -> None:
         super().__init__({**META, "models": {k: dict(v) for k, v in META["models"].items()}})
         self.entities: dict[str, tuple[str, int]] = {}
+        self.batches: dict[str, _Clock] = {}
         self.path: str | None = None
         self.step_size = 3600
         self.step_h = 1.0
@@ -60,8 +83,15 @@ class FeedsSim(mosaik_api_v3.Simulator):
         self.meta["models"]["Feed"]["attrs"] = list(self.columns)
         return self.meta
 
-    def create(self, num: int, model: str, split: str = "train", start_step: int = 0
+    def create(self, num: int, model: str, split: str = "train", start_step: int = 0,
+               series: list[str] | None = None, starts: list[int] | None = None
                ) -> list[CreateResult]:
+        if model == "FeedBatch":
+            eid = f"FeedBatch-{len(self.batches)}"
+            table = np.stack([series_at_step(c, split, self.step_h, self.path)
+                              for c in series or []], axis=1)
+            self.batches[eid] = _Clock(table, np.asarray(starts, dtype=np.int64))
+            return [{"eid": eid, "type": model}]
         out: list[CreateResult] = []
         for _ in range(num):
             eid = f"Feed-{len(self.entities)}"
@@ -71,11 +101,17 @@ class FeedsSim(mosaik_api_v3.Simulator):
 
     def step(self, time: int, inputs: InputData, max_advance: int) -> int:
         self.index = time // self.step_size
+        for eid, clock in self.batches.items():
+            resets = [r for v in inputs.get(eid, {}).get("resets", {}).values() for r in v or ()]
+            clock.advance(time > 0, resets)
         return time + self.step_size
 
     def get_data(self, outputs: OutputRequest) -> OutputData:
         data: OutputData = {}
         for eid, attrs in outputs.items():
+            if eid in self.batches:
+                data[eid] = {"values": self.batches[eid].values()}
+                continue
             split, start = self.entities[eid]
             values = {}
             for attr in attrs:

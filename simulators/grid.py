@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import mosaik_api_v3
+import numpy as np
 from mosaik_api_v3.types import CreateResult, InputData, Meta, OutputData, OutputRequest
 
 from powergrid.devices import device_from_config
@@ -38,6 +39,15 @@ META: Meta = {
             # load-profile and price series arrive under their own names ("load:H0-A")
             "any_inputs": True,
         },
+        # N copies of one net in one entity, solved together (batched environments,
+        # in-process): inputs "values" (N, S) series, "injections" (the device batch's),
+        # "resets" [[copy, seed], ...] (those copies start cold); output "state": dict of
+        # (N, ...) arrays
+        "GridBatch": {
+            "public": True,
+            "params": ["grid_model", "series", "price", "load_scale"],
+            "attrs": ["values", "injections", "resets", "state"],
+        },
     },
 }
 
@@ -55,6 +65,11 @@ _OUTPUTS = {
     "cost_terms": lambda r: r.cost_terms,
     "safety_terms": lambda r: r.safety_terms,
 }
+
+
+_BATCH_STATE = ("converged", "vm_pu", "va_degree", "line_loading_percent",
+                "trafo_loading_percent", "pcc_p_mw", "pcc_q_mvar", "pcc_cost", "energy_cost",
+                "safety_terms", "fallback")
 
 
 def _output(result: GridResult, attr: str) -> Any:
@@ -90,6 +105,8 @@ class GridSim(mosaik_api_v3.Simulator):
     def __init__(self) -> None:
         super().__init__(META)
         self.models: dict[str, GridModel] = {}
+        self.batches: dict[str, tuple[Any, int, float]] = {}
+        self.batch_state: dict[str, dict[str, Any]] = {}
         self.results: dict[str, GridResult] = {}
         self.load_scale: dict[str, float] = {}
         self.price_series: dict[str, str | None] = {}
@@ -105,8 +122,13 @@ class GridSim(mosaik_api_v3.Simulator):
     def create(self, num: int, model: str, net: Any = None, net_json: str | None = None,
                solver: str = "lightsim2grid", load_profiles: dict[str, str] | None = None,
                load_scale: float = 1.0, pccs: list[dict[str, Any]] | None = None,
-               price: str | None = None, grid_model: GridModel | None = None
-               ) -> list[CreateResult]:
+               price: str | None = None, grid_model: Any = None,
+               series: list[str] | None = None) -> list[CreateResult]:
+        if model == "GridBatch":
+            eid = f"GridBatch-{len(self.batches)}"
+            grid_model.reset(np.arange(grid_model.n))
+            self.batches[eid] = (grid_model, list(series or []).index(price), float(load_scale))
+            return [{"eid": eid, "type": model}]
         ready = grid_model
         if sum(x is not None for x in (net, net_json, ready)) != 1:
             raise ValueError("Grid needs exactly one of 'net', 'net_json' and 'grid_model'")
@@ -134,6 +156,15 @@ class GridSim(mosaik_api_v3.Simulator):
         return entities
 
     def step(self, time: int, inputs: InputData, max_advance: int) -> int:
+        for eid, (batch, price_column, load_scale) in self.batches.items():
+            data = inputs.get(eid, {})
+            copies = [int(c) for v in data.get("resets", {}).values() for c, _ in v or ()]
+            batch.reset(np.array(copies, dtype=np.intp))  # they start over: a cold start
+            values = next(iter(data["values"].values()))
+            inj = next(iter(data["injections"].values()))
+            result = batch.step(values, inj["p_mw"], inj["q_mvar"], inj["position"],
+                                values[:, price_column], self.dt_h, load_scale)
+            self.batch_state[eid] = {key: getattr(result, key) for key in _BATCH_STATE}
         for eid, grid in self.models.items():
             data = inputs.get(eid, {})
             series = {attr: next(iter(v.values())) for attr, v in data.items() if ":" in attr}
@@ -152,7 +183,8 @@ class GridSim(mosaik_api_v3.Simulator):
         return time + self.step_size
 
     def get_data(self, outputs: OutputRequest) -> OutputData:
-        return {eid: {attr: _output(self.results[eid], attr) for attr in attrs}
+        return {eid: {attr: (self.batch_state[eid] if eid in self.batches
+                             else _output(self.results[eid], attr)) for attr in attrs}
                 for eid, attrs in outputs.items()}
 
 

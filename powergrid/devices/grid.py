@@ -85,9 +85,12 @@ class GridFleet(Fleet):
         return np.zeros((self.n, 0)), np.zeros((self.n, 0), np.int64)
 
     def step(self, state: State, c: np.ndarray, d: np.ndarray,
-             exog: dict[str, np.ndarray], dt_h: float) -> tuple[State, FleetOutput]:
+             exog: dict[str, np.ndarray], dt_h: float, copies: int = 1
+             ) -> tuple[State, FleetOutput]:
+        """Settle the exchange of ``copies`` copies of these PCCs (rows copy-major)."""
         p, q, price = (np.asarray(exog[k], dtype=float) for k in self.EXOGENOUS)
-        cost_terms = {"energy": energy_cost(p, price, self.sell_discount, dt_h)}
-        safety_terms = {"pcc_rating": over_rating(p, q, self.sn)}
+        discount = np.tile(self.sell_discount, copies)
+        cost_terms = {"energy": energy_cost(p, price, discount, dt_h)}
+        safety_terms = {"pcc_rating": over_rating(p, q, np.tile(self.sn, copies))}
         return {"p_mw": p, "q_mvar": q, "price": price}, FleetOutput(p, q, cost_terms,
                                                                       safety_terms)

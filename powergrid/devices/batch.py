@@ -1,0 +1,160 @@
+"""N copies of one scenario's devices, stepped as one set of fleets.
+
+A :class:`DeviceBatch` stacks the devices of every copy into one
+:class:`~powergrid.devices.base.Fleet` per type, copy-major (rows ``c * k .. c * k
++ k - 1`` are copy ``c``'s ``k`` devices of that type). Actions, exogenous inputs
+and outputs are arrays with one row per copy. Every fleet operation is elementwise,
+so a copy's trajectory does not depend on the other copies or on their number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from powergrid.devices.base import ActionSpec, Device, Feature, Fleet, State
+from powergrid.devices.discrete import PositionFleet
+
+
+@dataclass(frozen=True)
+class BatchOutput:
+    """One batched step: arrays with one row per copy."""
+
+    p_mw: np.ndarray            # (N, n_injecting) in injection order
+    q_mvar: np.ndarray          # (N, n_injecting)
+    position: np.ndarray        # (N, n_positional) in position order
+    cost: np.ndarray            # (N,) $ over the step
+    safety: np.ndarray          # (N,)
+    cost_terms: dict[str, np.ndarray]    # term -> (N,)
+    safety_terms: dict[str, np.ndarray]  # term -> (N,)
+
+
+def grid_layout(devices: Sequence[Device]) -> tuple[list[str], list[str]]:
+    """Names of the devices whose P/Q (sgen, storage) and whose positions (shunt, tap,
+    switch) a batch sends to the grid, in column order."""
+    injecting = [d.name for d in devices if not issubclass(d.fleet_class(), PositionFleet)
+                 and d.ELEMENT in ("sgen", "storage")]
+    positional = [d.name for d in devices if issubclass(d.fleet_class(), PositionFleet)]
+    return injecting, positional
+
+
+class DeviceBatch:
+    """The devices of one copy (``devices``), times ``n_copies``.
+
+    ``controlled``: the devices an agent acts on, in action order (their
+    :class:`ActionSpec` concatenated is the batch's action layout); ``series``:
+    the names of the series in the values rows the batch receives (RES profiles
+    are taken from them by ``profiles`` ``{device: series}``); ``regulated_bus``:
+    ``{transformer: bus row}`` for automatic tap changers.
+    """
+
+    def __init__(self, devices: Sequence[Device], n_copies: int, controlled: Sequence[str],
+                 series: Sequence[str], profiles: dict[str, str],
+                 regulated_bus: dict[str, int] | None = None) -> None:
+        self.n = int(n_copies)
+        self.devices = list(devices)
+        by_type: dict[type[Fleet], list[Device]] = {}
+        for d in self.devices:
+            by_type.setdefault(d.fleet_class(), []).append(d)
+        self.templates = [cls(devs) for cls, devs in by_type.items()]
+        self.fleets = [cls(devs * self.n) for cls, devs in by_type.items()]
+        where = {d.name: (f, i) for f, t in enumerate(self.templates)
+                 for i, d in enumerate(t.devices)}
+        self.where = where
+        by_name = {d.name: d for d in self.devices}
+        self.spec = ActionSpec.concat([by_name[d].action_spec() for d in controlled])
+        copies = np.arange(self.n)
+        self._action_c = self._action_map(self.spec.names_c, where, "CONTROLS_C", copies)
+        self._action_d = self._action_map(self.spec.names_d, where, "CONTROLS_D", copies)
+        self._profiles = [(where[d][0], self._rows(where[d], copies), list(series).index(s))
+                          for d, s in profiles.items()]
+        self._regulated = [(where[t][0], self._rows(where[t], copies), bus)
+                           for t, bus in (regulated_bus or {}).items()]
+        self.injecting, self.positional = grid_layout(self.devices)
+        self._inj = [(where[d][0], self._rows(where[d], copies)) for d in self.injecting]
+        self._pos = [(where[d][0], self._rows(where[d], copies)) for d in self.positional]
+        self.states: list[State] = [f.initial_state() for f in self.fleets]
+        self._last_out: BatchOutput | None = None
+
+    def _rows(self, place: tuple[int, int], copies: np.ndarray) -> np.ndarray:
+        f, i = place
+        return copies * self.templates[f].n + i
+
+    def _action_map(self, names: tuple[str, ...], where: dict[str, tuple[int, int]],
+                    layout: str, copies: np.ndarray) -> list[tuple[int, np.ndarray, int, int]]:
+        out = []
+        for j, full in enumerate(names):
+            device, control = full.rsplit(".", 1)
+            f, i = where[device]
+            column = getattr(self.templates[f], layout).index(control)
+            out.append((f, self._rows((f, i), copies), column, j))
+        return out
+
+    # -- episodes ------------------------------------------------------------------
+    def reset(self, copies: Sequence[int], rngs: Sequence[np.random.Generator | None]) -> None:
+        """Put ``copies`` back to their initial state, each drawn from its own ``rng``."""
+        for f, template in enumerate(self.templates):
+            for c, rng in zip(copies, rngs, strict=True):
+                init = template.initial_state(rng)
+                rows = slice(c * template.n, (c + 1) * template.n)
+                for key, value in init.items():
+                    self.states[f][key][rows] = value
+
+    # -- one step ------------------------------------------------------------------
+    def step(self, action_c: np.ndarray, action_d: np.ndarray, values: np.ndarray,
+             vm_pu: np.ndarray | None, dt_h: float) -> BatchOutput:
+        """Advance every copy one step of ``dt_h`` hours.
+
+        ``action_c`` ``(N, dim_c)`` / ``action_d`` ``(N, dim_d)`` over :attr:`spec`;
+        ``values`` ``(N, S)`` the series of the step; ``vm_pu`` ``(N, n_bus)`` the
+        last step's voltages (for automatic tap changers; nan = unknown).
+        """
+        controls = [f.default_controls(s) for f, s in zip(self.fleets, self.states, strict=True)]
+        for f, rows, column, j in self._action_c:
+            controls[f][0][rows, column] = action_c[:, j]
+        for f, rows, column, j in self._action_d:
+            controls[f][1][rows, column] = action_d[:, j]
+        exog = [{key: np.zeros(fleet.n) for key in fleet.EXOGENOUS} for fleet in self.fleets]
+        for f, rows, k in self._profiles:
+            exog[f]["profile"][rows] = values[:, k]
+        for f, rows, bus in self._regulated:
+            exog[f]["vm_pu"][rows] = np.nan if vm_pu is None else vm_pu[:, bus]
+        outs = []
+        for f, fleet in enumerate(self.fleets):
+            self.states[f], out = fleet.step(self.states[f], controls[f][0], controls[f][1],
+                                             exog[f], dt_h)
+            outs.append(out)
+        cost_terms: dict[str, np.ndarray] = {}
+        safety_terms: dict[str, np.ndarray] = {}
+        for template, out in zip(self.templates, outs, strict=True):
+            for terms, total in ((out.cost_terms, cost_terms), (out.safety_terms, safety_terms)):
+                for term, value in terms.items():
+                    per_copy = value.reshape(self.n, template.n).sum(axis=1)
+                    total[term] = total[term] + per_copy if term in total else per_copy
+        p = np.stack([outs[f].p_mw[rows] for f, rows in self._inj], axis=1) if self._inj \
+            else np.zeros((self.n, 0))
+        q = np.stack([outs[f].q_mvar[rows] for f, rows in self._inj], axis=1) if self._inj \
+            else np.zeros((self.n, 0))
+        pos = np.stack([np.asarray(self.states[f][self.fleets[f].POSITION], float)[rows]
+                        for f, rows in self._pos], axis=1) if self._pos \
+            else np.zeros((self.n, 0))
+        zero = np.zeros(self.n)
+        cost = sum(cost_terms.values(), zero.copy())
+        safety = sum(safety_terms.values(), zero.copy())
+        self._last_out = BatchOutput(p, q, pos, cost, safety, cost_terms, safety_terms)
+        return self._last_out
+
+    def features(self, spec: Sequence[tuple[str, Feature]]) -> np.ndarray:
+        """``(N, F)`` observation features (unclipped) of ``spec`` = ``(device, Feature)``."""
+        columns = []
+        for name, feature in spec:
+            f, i = self.where[name]
+            rows = self._rows((f, i), np.arange(self.n))
+            raw = np.asarray(self.states[f].get(feature.key, np.full(
+                self.fleets[f].n, feature.offset)), dtype=float)[rows]
+            columns.append((raw - feature.offset) / feature.scale)
+        if not columns:
+            return np.zeros((self.n, 0))
+        return np.stack(columns, axis=1)

@@ -1,0 +1,213 @@
+"""``GridVectorEnv``: N copies of a single-agent scenario in one co-simulation world.
+
+One mosaik world hosts the copies as rows of one batch entity per federate (feeds,
+agents, devices, grid): mosaik's scheduling is paid once per step for all copies,
+the devices of every copy step as one set of numpy fleets and the grid solves every
+copy in one batched power flow (:class:`powergrid.solvers.batched.BatchedSolver`).
+Each copy has its own data window, seed and episode clock and resets on its own,
+in Gymnasium's same-step autoreset mode: the step that ends a copy's episode returns
+that copy's first observation of the next one (its last one is in
+``infos["final_obs"]``), and the next step is the new episode's first. A copy's
+trajectory does not depend on the other copies: copy ``i`` of ``reset(seed=s)`` is
+bit for bit copy 0 of a one-copy env reset with ``seed=s + i``.
+
+    envs = gymnasium.make_vec("powergrid/IEEE13-v0", num_envs=256,
+                              vectorization_mode="vector_entry_point")
+
+Spaces, reward and options are those of :class:`rl_bridge.env.GridEnv`, batched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from powergrid.data import series_at_step
+from powergrid.devices.batch import DeviceBatch, grid_layout
+from powergrid.gridmodel import BatchGridModel
+from powergrid.observation import time_features
+from powergrid.rewards import reward
+from rl_bridge.bridge import CoSimBridge
+from rl_bridge.core import BridgedScenario, env_options
+from scenarios.world import PreparedScenario, build_batch_world
+
+#: "forever": a batched world runs until the environment is closed or reset
+_FOREVER_STEPS = 10**9
+
+
+class BatchBridge(CoSimBridge):
+    """A :class:`CoSimBridge` over a world of N copies (batch entities)."""
+
+    LEARNER = "batch"
+
+    def __init__(self, prepared: PreparedScenario, n_copies: int,
+                 features: list[tuple[str, Any]]) -> None:
+        self.n_copies, self.features = int(n_copies), features
+        self.starts: list[int] = []
+        self.seeds: list[int] = []
+        super().__init__(prepared)
+
+    def _grid_model(self, prepared: PreparedScenario) -> BatchGridModel:
+        injecting, positional = grid_layout(prepared.devices)
+        return BatchGridModel(prepared.net, self.n_copies, prepared.series,
+                              prepared.load_profiles, prepared.pccs, injecting, positional)
+
+    async def _build(self, world: Any, prepared: PreparedScenario) -> None:
+        await build_batch_world(world, prepared, self.n_copies, self, self.grid_model,
+                                self.starts, self.seeds, self.features)
+
+    def start(self, starts: list[int], seeds: list[int]) -> dict[str, Any]:
+        """A fresh world whose copies begin at ``starts`` with device ``seeds``."""
+        self.starts, self.seeds = [int(s) for s in starts], [int(s) for s in seeds]
+        return self.reset(0, 0, _FOREVER_STEPS)[1]
+
+
+class GridVectorEnv(VectorEnv):
+    """``num_envs`` copies of a single-agent scenario, batched (see the module docstring).
+
+    ``reset(seed=s)`` seeds copy ``i`` with ``s + i``; ``step`` returns arrays with one
+    row per copy and ``infos`` with ``cost``, ``safety``, ``converged`` and
+    ``fallback`` (solved by the single-copy backend) per copy. Training episodes
+    start at random days of each copy's own stream; test episodes of copy ``i`` are the
+    test split's episodes ``i, i + N, i + 2N, ...`` (wrapping).
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
+
+    def __init__(self, num_envs: int = 1, *, scenario: str = "ieee13", **kwargs: Any) -> None:
+        options = env_options(None, {"scenario": scenario}, **kwargs)
+        self.scenario = BridgedScenario(options.pop("scenario"), options, scope="all")
+        if len(self.scenario.agents) != 1:
+            raise ValueError("batched environments take single-agent scenarios")
+        self.num_envs = int(num_envs)
+        if self.num_envs < 1:
+            raise ValueError("num_envs must be at least 1")
+        self.options = options
+        self.agent = self.scenario.agents[0]
+        self.view = self.scenario.views[self.agent]
+        self.action_spec = self.scenario.specs[self.agent]
+        self.single_observation_space = self.scenario.observation_spaces[self.agent]
+        self.single_action_space = self.scenario.action_spaces[self.agent]
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.bridge = BatchBridge(self.scenario.prepared, self.num_envs, self.view.features)
+        self._calendar = time_features(self.scenario.hours, self.scenario.days)
+        self._series = list(self.scenario.prepared.series)
+        self._view_series = [self._series.index(s) for s in self.view.series]
+        self.episode_length = self.scenario.episode_length
+        n = self.num_envs
+        self._rngs = [np.random.default_rng(i) for i in range(n)]
+        self._starts = np.zeros(n, dtype=np.int64)
+        self._k = np.zeros(n, dtype=np.int64)
+        self._episodes = np.zeros(n, dtype=np.int64)
+        self._pending: dict[int, tuple[int, int]] = {}  # copy -> (start, seed) to send
+        prepared = self.scenario.prepared
+        self._table = np.stack([series_at_step(c, prepared.config.split, prepared.config.dt_h,
+                                               prepared.config.dataset)
+                                for c in self._series], axis=1)
+        self._first = DeviceBatch(prepared.devices, 1, prepared.config.agents[0].devices,
+                                  self._series, dict(prepared.config.profiles))
+
+    # -- episodes ----------------------------------------------------------------
+    def _new_episode(self, i: int) -> tuple[int, int]:
+        """Copy ``i``'s next start (in scenario steps) and device seed."""
+        rng = self._rngs[i]
+        if self.options["train"]:
+            start = self.scenario.starts.train(rng)
+        else:
+            start = self.scenario.starts.test(i + self.num_envs * int(self._episodes[i]))
+        self._episodes[i] += 1
+        return start, int(rng.integers(2**31 - 1))
+
+    def reset(self, *, seed: int | list[int] | None = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        n = self.num_envs
+        if seed is not None:
+            seeds = list(seed) if isinstance(seed, list | tuple) else [seed + i for i in range(n)]
+            self._rngs = [np.random.default_rng(s) for s in seeds]
+            self._episodes[:] = 0
+        started = [self._new_episode(i) for i in range(n)]
+        self._starts[:] = [s for s, _ in started]
+        self._k[:] = 0
+        self._pending = {}
+        self._offered = offered = self.bridge.start(self._starts.tolist(),
+                                                    [s for _, s in started])
+        return self._observe(offered), {}
+
+    # -- steps ---------------------------------------------------------------------
+    def _split(self, actions: Any) -> tuple[np.ndarray, np.ndarray]:
+        n, spec = self.num_envs, self.action_spec
+        if spec.dim_d:
+            c, d = actions["continuous"], actions["discrete"]
+        else:
+            c, d = actions, np.zeros((n, 0), dtype=np.int64)
+        c = np.asarray(c, dtype=np.float64).reshape(n, spec.dim_c)
+        d = np.asarray(d).reshape(n, spec.dim_d).astype(np.int64)
+        if not np.isfinite(c).all():
+            raise ValueError(f"agent {self.agent!r}: a continuous action is not finite")
+        if ((d < 0) | (d >= spec.nvec)).any():
+            raise ValueError(f"agent {self.agent!r}: a discrete action is out of its range")
+        return c, d
+
+    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                          dict[str, Any]]:
+        c, d = self._split(actions)
+        decided: dict[str, Any] = {"c": c, "d": d, "resets": [], "feed_resets": []}
+        if self._pending:  # copies whose new episode began with the last observation
+            values = self._offered["values"].copy()
+            for i, (start, seed) in self._pending.items():
+                decided["resets"].append([i, seed])
+                decided["feed_resets"].append([i, start + 1])
+                values[i] = self._table[start % len(self._table)]
+            decided["values"] = values
+            self._pending = {}
+        self._offered = offered = self.bridge.step(decided)[1]
+        self._k += 1
+        report, grid = offered["report"], offered["grid"]
+        cost_terms, safety_terms = self.view.accounts(report["cost_terms"],
+                                                      report["safety_terms"], grid)
+        cost = sum(cost_terms.values(), np.zeros(self.num_envs))
+        safety = sum(safety_terms.values(), np.zeros(self.num_envs))
+        o = self.options
+        rewards = reward(cost, safety, o["reward_scale"], o["safety_scale"], o["max_penalty"])
+        obs = self._observe(offered)
+        truncated = self._k >= self.episode_length
+        terminated = np.zeros(self.num_envs, dtype=bool)
+        every = np.ones(self.num_envs, dtype=bool)
+        infos: dict[str, Any] = {"cost": cost, "safety": safety,
+                                 "converged": np.asarray(grid["converged"]),
+                                 "fallback": np.asarray(grid["fallback"]), "_cost": every,
+                                 "_safety": every, "_converged": every, "_fallback": every}
+        if truncated.any():
+            done = np.flatnonzero(truncated)
+            final = np.empty(self.num_envs, dtype=object)
+            final[done] = list(obs[done])
+            infos["final_obs"], infos["_final_obs"] = final, truncated.copy()
+            for i in done:
+                obs[i] = self._first_observation(int(i))
+        return obs, rewards, terminated, truncated, infos
+
+    def _first_observation(self, i: int) -> np.ndarray:
+        """Start copy ``i``'s next episode now: its first observation, as a fresh
+        world would give it (the world follows at the next step)."""
+        start, seed = self._new_episode(i)
+        self._pending[i] = (start, seed)
+        self._starts[i], self._k[i] = start, 0
+        self._first.reset([0], [np.random.default_rng(seed)])
+        features = self._first.features(self.view.features)
+        values = self._table[start % len(self._table)][None, self._view_series]
+        calendar = self._calendar[[start % len(self._calendar)]]
+        grid = self.bridge.grid_model.initial_state(1)
+        return self.view.vectors(features, grid, values, None, calendar)[0]
+
+    def _observe(self, offered: dict[str, Any]) -> np.ndarray:
+        index = (self._starts + self._k) % len(self._calendar)
+        values = offered["values"]
+        return self.view.vectors(offered["report"]["features"], offered["grid"],
+                                 values[:, self._view_series], None, self._calendar[index])
+
+    def close(self, **kwargs: Any) -> None:
+        self.bridge.close()
