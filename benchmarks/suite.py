@@ -10,6 +10,7 @@ vector-env rows use subprocesses, as Gymnasium's AsyncVectorEnv does). Rows:
 * ``scaling``: steps/s and time per step against bus count;
 * ``federates``: where an IEEE 13 step goes;
 * ``vector``: AsyncVectorEnv with 1 and 2 copies;
+* ``batched``: the batched IEEE 13 env (one world, N copies) for N = 1, 16, 64, 256;
 * ``peak memory`` of the process.
 """
 
@@ -25,8 +26,11 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-QUICK = {"steps": 300, "pp_steps": 40, "resets": 15, "scale_steps": 150, "vector_steps": 150}
-FULL = {"steps": 3000, "pp_steps": 200, "resets": 60, "scale_steps": 1000, "vector_steps": 1500}
+QUICK = {"steps": 300, "pp_steps": 40, "resets": 15, "scale_steps": 150, "vector_steps": 150,
+         "batch_steps": 30}
+FULL = {"steps": 3000, "pp_steps": 200, "resets": 60, "scale_steps": 1000, "vector_steps": 1500,
+        "batch_steps": 300}
+BATCH_SIZES = (1, 16, 64, 256)
 SCALING = ("ieee13", "ieee34", "cigre_mv", "microgrids", "radial1000")
 
 
@@ -160,6 +164,29 @@ def _vector_rate(copies: int, steps: int) -> float:
         envs.close()
 
 
+def batched_rate(num_envs: int, steps: int) -> float:
+    """Env steps/s (all copies) of the batched IEEE 13 env, random actions, autoresets
+    (24-step episodes) included."""
+    import gymnasium as gym
+
+    import powergrid  # noqa: F401 - registers the ids
+
+    env = gym.make_vec("powergrid/IEEE13-v0", num_envs=num_envs,
+                       vectorization_mode="vector_entry_point", episode_length=24)
+    try:
+        env.reset(seed=0)
+        env.action_space.seed(0)
+        actions = [env.action_space.sample() for _ in range(steps + 5)]
+        for action in actions[:5]:
+            env.step(action)
+        t0 = time.perf_counter()
+        for action in actions[5:]:
+            env.step(action)
+        return num_envs * steps / (time.perf_counter() - t0)
+    finally:
+        env.close()
+
+
 def _bus_count(scenario: str) -> int:
     from scenarios import get_config
     from scenarios.world import prepare
@@ -205,6 +232,10 @@ def run_bench(quick: bool = False, log: Callable[[str], None] = print) -> dict[s
     two = _vector_rate(2, n["vector_steps"])
     results["vector"] = {"one_copy_steps_per_s": one, "two_copies_steps_per_s": two,
                          "ratio": two / one, "single_env_steps_per_s": fast}
+    log("batched environments ...")
+    results["batched"] = [{"num_envs": n_envs, "steps_per_s": batched_rate(n_envs,
+                                                                          n["batch_steps"])}
+                          for n_envs in BATCH_SIZES]
     results["peak_memory_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     return results
 
@@ -219,6 +250,8 @@ TARGETS = (
      lambda r: next(s for s in r["scaling"] if s["scenario"] == "radial1000")["steps_per_s"]
      >= 300),
     ("AsyncVectorEnv 2 copies >= 1.6x one copy", lambda r: r["vector"]["ratio"] >= 1.6),
+    ("batched IEEE 13, N = 256 >= 50,000 steps/s",
+     lambda r: r["batched"][-1]["steps_per_s"] >= 50_000),
 )
 
 
@@ -244,6 +277,8 @@ def format_table(r: dict[str, Any]) -> str:
               "| scenario | buses | steps/s | us/step |", "|---|---|---|---|"]
     lines += [f"| {s['scenario']} | {s['buses']} | {s['steps_per_s']:,.0f} |"
               f" {s['us_per_step']:,.0f} |" for s in r["scaling"]]
+    lines += ["", "| batched IEEE 13 (one world, N copies) | env steps/s |", "|---|---|"]
+    lines += [f"| N = {b['num_envs']} | {b['steps_per_s']:,.0f} |" for b in r["batched"]]
     lines += ["", "| where an IEEE 13 step goes | us/step |", "|---|---|"]
     lines += [f"| {k} | {v:,.0f} |" for k, v in r["federates_us_per_step"].items()]
     lines += ["", "| target | met |", "|---|---|"]

@@ -108,8 +108,9 @@ class GridVectorEnv(VectorEnv):
         self._table = np.stack([series_at_step(c, prepared.config.split, prepared.config.dt_h,
                                                prepared.config.dataset)
                                 for c in self._series], axis=1)
-        self._first = DeviceBatch(prepared.devices, 1, prepared.config.agents[0].devices,
+        self._first = DeviceBatch(prepared.devices, n, prepared.config.agents[0].devices,
                                   self._series, dict(prepared.config.profiles))
+        self._features = self.view.features
 
     # -- episodes ----------------------------------------------------------------
     def _new_episode(self, i: int) -> tuple[int, int]:
@@ -186,22 +187,23 @@ class GridVectorEnv(VectorEnv):
             final = np.empty(self.num_envs, dtype=object)
             final[done] = list(obs[done])
             infos["final_obs"], infos["_final_obs"] = final, truncated.copy()
-            for i in done:
-                obs[i] = self._first_observation(int(i))
+            obs[done] = self._first_observations(done)
         return obs, rewards, terminated, truncated, infos
 
-    def _first_observation(self, i: int) -> np.ndarray:
-        """Start copy ``i``'s next episode now: its first observation, as a fresh
-        world would give it (the world follows at the next step)."""
-        start, seed = self._new_episode(i)
-        self._pending[i] = (start, seed)
-        self._starts[i], self._k[i] = start, 0
-        self._first.reset([0], [np.random.default_rng(seed)])
-        features = self._first.features(self.view.features)
-        values = self._table[start % len(self._table)][None, self._view_series]
-        calendar = self._calendar[[start % len(self._calendar)]]
-        grid = self.bridge.grid_model.initial_state(1)
-        return self.view.vectors(features, grid, values, None, calendar)[0]
+    def _first_observations(self, copies: np.ndarray) -> np.ndarray:
+        """Start the next episode of ``copies`` now: their first observations, as a fresh
+        world would give them (the world follows at the next step)."""
+        started = [self._new_episode(int(i)) for i in copies]
+        for i, (start, seed) in zip(copies, started, strict=True):
+            self._pending[int(i)] = (start, seed)
+        starts = np.array([s for s, _ in started], dtype=np.int64)
+        self._starts[copies], self._k[copies] = starts, 0
+        self._first.reset(list(copies), [np.random.default_rng(s) for _, s in started])
+        features = self._first.features(self._features, copies)
+        values = self._table[starts % len(self._table)][:, self._view_series]
+        calendar = self._calendar[starts % len(self._calendar)]
+        grid = self.bridge.grid_model.initial_state(len(copies))
+        return self.view.vectors(features, grid, values, None, calendar)
 
     def _observe(self, offered: dict[str, Any]) -> np.ndarray:
         index = (self._starts + self._k) % len(self._calendar)

@@ -83,3 +83,32 @@ class NormalizeParallelActions:
         obs, rewards, terminations, truncations, infos = self.env.step(physical)
         infos = {a: {**i, "clipped_actions": clipped.get(a, 0)} for a, i in infos.items()}
         return obs, rewards, terminations, truncations, infos
+
+
+def relaxed_action_space(space: spaces.Space[Any]) -> spaces.Box:
+    """One ``Box(-1, 1)`` for a Box or ``Dict(continuous, discrete)`` action space: the
+    continuous part rescaled, each discrete control as one more dimension whose value
+    picks the category (``[-1, 1]`` cut into equal parts)."""
+    if isinstance(space, spaces.Box):
+        return _unit_box(space)
+    dims = space["continuous"].shape[0] + len(space["discrete"].nvec)
+    return spaces.Box(-1.0, 1.0, shape=(dims,), dtype=np.float32)
+
+
+def from_relaxed(space: spaces.Space[Any], action: np.ndarray, batched: bool = False) -> Any:
+    """A physical action of ``space`` from one of :func:`relaxed_action_space` (rows of a
+    batch with ``batched``); values outside ``[-1, 1]`` are clipped."""
+    a = np.clip(np.nan_to_num(np.asarray(action, dtype=np.float64)), -1.0, 1.0)
+    a = a if batched else a[None]
+    if isinstance(space, spaces.Box):
+        low, high = space.low.astype(float), space.high.astype(float)
+        out = low + 0.5 * (a + 1.0) * (high - low)
+        return out.astype(np.float32) if batched else out[0].astype(np.float32)
+    box, nvec = space["continuous"], space["discrete"].nvec
+    k = box.shape[0]
+    low, high = box.low.astype(float), box.high.astype(float)
+    c = (low + 0.5 * (a[:, :k] + 1.0) * (high - low)).astype(np.float32)
+    d = np.minimum((0.5 * (a[:, k:] + 1.0) * nvec).astype(np.int64), nvec - 1)
+    if batched:
+        return {"continuous": c, "discrete": d}
+    return {"continuous": c[0], "discrete": d[0]}

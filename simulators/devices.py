@@ -61,7 +61,7 @@ class _BatchEntity:
                                  controlled, series, profiles, regulated)
         self.batch.reset(list(range(n_copies)), [np.random.default_rng(s) for s in seeds])
         self.features = [(name, Feature(f"{name}.{key}", key, scale, offset))
-                         for name, key, scale, offset in features]
+                         for name, key, scale, offset in features]  # one list: a cached plan
         self.outputs: dict[str, Any] = {}
 
     def step(self, data: dict[str, dict[str, Any]], dt_h: float) -> None:

@@ -76,6 +76,8 @@ class DeviceBatch:
         self._inj = [(where[d][0], self._rows(where[d], copies)) for d in self.injecting]
         self._pos = [(where[d][0], self._rows(where[d], copies)) for d in self.positional]
         self.states: list[State] = [f.initial_state() for f in self.fleets]
+        self._feature_plans: dict[int, list[tuple[int, int, str, float, float]]] = {}
+        self._feature_specs: list[Sequence[tuple[str, Feature]]] = []
         self._last_out: BatchOutput | None = None
 
     def _rows(self, place: tuple[int, int], copies: np.ndarray) -> np.ndarray:
@@ -146,15 +148,24 @@ class DeviceBatch:
         self._last_out = BatchOutput(p, q, pos, cost, safety, cost_terms, safety_terms)
         return self._last_out
 
-    def features(self, spec: Sequence[tuple[str, Feature]]) -> np.ndarray:
-        """``(N, F)`` observation features (unclipped) of ``spec`` = ``(device, Feature)``."""
-        columns = []
-        for name, feature in spec:
-            f, i = self.where[name]
-            rows = self._rows((f, i), np.arange(self.n))
-            raw = np.asarray(self.states[f].get(feature.key, np.full(
-                self.fleets[f].n, feature.offset)), dtype=float)[rows]
-            columns.append((raw - feature.offset) / feature.scale)
-        if not columns:
-            return np.zeros((self.n, 0))
-        return np.stack(columns, axis=1)
+    def features(self, spec: Sequence[tuple[str, Feature]],
+                 copies: np.ndarray | None = None) -> np.ndarray:
+        """``(N, F)`` observation features (unclipped) of ``spec`` = ``(device, Feature)``
+        (only the rows of ``copies`` when given)."""
+        plan = self._feature_plans.get(id(spec))
+        if plan is None:
+            plan = []
+            for name, feature in spec:
+                f, i = self.where[name]
+                plan.append((f, i, feature.key, feature.offset, feature.scale))
+            self._feature_plans[id(spec)] = plan
+            self._feature_specs.append(spec)  # keep it alive: its id is the key
+        copies = np.arange(self.n) if copies is None else np.asarray(copies, dtype=np.intp)
+        out = np.empty((len(copies), len(plan)))
+        for column, (f, i, key, offset, scale) in enumerate(plan):
+            state = self.states[f].get(key)
+            rows = copies * self.templates[f].n + i
+            raw = np.full(len(copies), offset) if state is None \
+                else np.asarray(state, dtype=float)[rows]
+            out[:, column] = (raw - offset) / scale
+        return out

@@ -7,6 +7,7 @@ True
 >>> solver.vm_pu                                   # per net.bus row, p.u.
 
 See :mod:`powergrid.solvers.base` for the interface and its conventions.
+:class:`BatchedSolver` solves N copies of one net together (batched environments).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import pandapower as pp
 
 from powergrid.solvers.base import PowerFlowSolver, positions
+from powergrid.solvers.batched import BatchedSolver
 from powergrid.solvers.lightsim_backend import LightsimSolver
 from powergrid.solvers.pandapower_backend import PandapowerSolver
 
@@ -39,5 +41,5 @@ def make_solver(net: pp.pandapowerNet, name: str = "lightsim2grid", **options) -
     return cls(net, **options)
 
 
-__all__ = ["SOLVERS", "LightsimSolver", "PandapowerSolver", "PowerFlowSolver",
+__all__ = ["SOLVERS", "BatchedSolver", "LightsimSolver", "PandapowerSolver", "PowerFlowSolver",
            "make_solver", "positions"]

@@ -458,27 +458,35 @@ class Topology:
         )
         return p, q
 
-    def flows(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def flows(
+        self, v: np.ndarray, y: tuple[np.ndarray, ...] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Power into each branch at its from (hv) bus (MVA) and pandapower's loading (%),
         for ppc rows ``0 .. n_out`` (the lines, then the transformers).
 
         ``v`` is 0 at buses that are not energised; inactive branches have zero
-        admittances, so they carry nothing.
+        admittances, so they carry nothing. ``v`` may carry leading batch axes
+        (``(..., nb)``, results ``(..., n_out)``); ``y`` then optionally gives
+        per-copy branch admittances ``(yff, yft, ytf, ytt)``, each broadcastable
+        to ``(..., n_out)``, in place of this model's own.
         """
-        vf = v[self._f_out]
-        vt = v[self._t_out]
         n = self.n_out
-        i_f = self.yff[:n] * vf
-        i_f += self.yft[:n] * vt
-        i_t = self.ytf[:n] * vf
-        i_t += self.ytt[:n] * vt
+        if y is None:
+            y = (self.yff[:n], self.yft[:n], self.ytf[:n], self.ytt[:n])
+        yff, yft, ytf, ytt = y
+        vf = v[..., self._f_out]
+        vt = v[..., self._t_out]
+        i_f = yff * vf
+        i_f += yft * vt
+        i_t = ytf * vf
+        i_t += ytt * vt
         s_f = vf * i_f.conj()
         s_f *= self.ppc.base_mva
         loading = np.maximum(np.abs(i_f) * self._load_f, np.abs(i_t) * self._load_t)
         if self.static.trafo_loading_power:
             tr = self.trafo_slice
-            s_t = vt[tr] * i_t[tr].conj() * self.ppc.base_mva
-            loading[tr] = np.maximum(np.abs(s_f[tr]), np.abs(s_t)) * self._trafo_power_pct
+            s_t = vt[..., tr] * i_t[..., tr].conj() * self.ppc.base_mva
+            loading[..., tr] = np.maximum(np.abs(s_f[..., tr]), np.abs(s_t)) * self._trafo_power_pct
         return s_f, loading
 
 
