@@ -67,6 +67,18 @@ def _cmd_draw(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from powergrid.results import write_json_atomic
+    from scenarios.evaluate import evaluate, format_table
+
+    results = evaluate(args.scenario, args.policy, days=args.days, out_dir=args.out)
+    print(format_table(results, args.scenario, args.days))
+    if args.json:
+        write_json_atomic(args.json, results)
+        print(f"wrote {args.json}")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from benchmarks.suite import main as bench
 
@@ -102,6 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="PNG file (default SCENARIO.png)")
     p.add_argument("--results", default=None, help="a run's folder: colour buses by min voltage")
     p.set_defaults(func=_cmd_draw)
+    p = sub.add_parser("evaluate", help="policies over test-period days, one table")
+    p.add_argument("scenario")
+    p.add_argument("--policy", action="append", required=True,
+                   help="zero, rule, oracle or a trained model's path (repeatable)")
+    p.add_argument("--days", type=int, default=7, help="consecutive test days (default 7)")
+    p.add_argument("--json", default=None, help="also write {policy: {...}} as JSON")
+    p.add_argument("--out", default=None, help="keep each policy's run in this folder")
+    p.set_defaults(func=_cmd_evaluate)
     p = sub.add_parser("bench", help="throughput table, side by side, in one run")
     p.add_argument("--quick", action="store_true", help="a smaller run (under a minute)")
     p.add_argument("--json", default=None, help="also write the results as JSON")

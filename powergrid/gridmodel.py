@@ -192,6 +192,15 @@ class GridModel:
         """``(table, row position)`` of the sgen/storage/trafo/shunt/switch named ``name``."""
         return _locate(self._elements, name)
 
+    def total_load_mw(self, values: Mapping[str, float], load_scale: float = 1.0) -> float:
+        """All loads' consumption (MW) at the series ``values`` (unprofiled loads at their
+        nominal value)."""
+        total = float(self._load_p.sum())
+        for series, pos in self.load_groups.items():
+            nominal = float(self._load_p[pos].sum())
+            total += float(scaled_load(nominal, values.get(series, 1.0), load_scale)) - nominal
+        return total
+
     def _plan(self, names: tuple[str, ...], tables: tuple[str, ...]
               ) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """``[(table, row positions, indices into names)]`` for ``names`` (cached: the

@@ -45,7 +45,8 @@ async def _follow(csv_path: Path, total: int, period_s: float = 0.2) -> None:
             raise
 
 
-async def _run_world(config: ScenarioConfig, out_dir: Path, progress: bool) -> None:
+async def _run_world(config: ScenarioConfig, out_dir: Path, progress: bool,
+                     policies: dict[str, Any] | None = None) -> None:
     prepared = prepare(config)
     # cache=False: with mosaik 3.6's output cache the initial data of time-shifted
     # connections is lost (the agents would see None at the first step)
@@ -53,7 +54,7 @@ async def _run_world(config: ScenarioConfig, out_dir: Path, progress: bool) -> N
                        cache=False)
     follower = None
     try:
-        await build_world(world, prepared, out_dir)
+        await build_world(world, prepared, out_dir, policies=policies)
         if progress:
             follower = asyncio.create_task(_follow(out_dir / "timeseries.csv", config.steps))
         await world.run(until=config.steps * config.step_s, print_progress=False)
@@ -66,13 +67,14 @@ async def _run_world(config: ScenarioConfig, out_dir: Path, progress: bool) -> N
 
 
 def run_scenario(config: ScenarioConfig, out_dir: str | Path, progress: bool = True,
-                 plot: bool = True) -> dict[str, Any]:
+                 plot: bool = True, policies: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run ``config`` for ``config.steps`` steps; return the summary written to
-    ``out_dir/summary.json``."""
+    ``out_dir/summary.json``. ``policies`` overrides agents' policies by name
+    (in-process objects with ``act(observation)``)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    asyncio.run(_run_world(config, out, progress))
+    asyncio.run(_run_world(config, out, progress, policies))
     wall_s = time.perf_counter() - t0
     summary = {"scenario": config.name, **summarize(out / "timeseries.csv", wall_s)}
     write_json_atomic(out / "summary.json", summary)

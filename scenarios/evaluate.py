@@ -1,0 +1,130 @@
+"""``powergrid evaluate``: policies over consecutive test-period days, one table.
+
+Every policy -- ``zero``, ``rule``, ``oracle`` (the perfect-foresight day-ahead optimum,
+:mod:`powergrid.baselines.oracle`) or a trained model's path -- runs through the same
+co-simulation over the same days, and is measured from its ``timeseries.csv`` by the
+same code:
+
+=======================  ======  ===================================================
+column                   unit    meaning
+=======================  ======  ===================================================
+``total_cost``           $       devices' costs and the energy bill
+``total_safety``         --      the sum of every step's safety terms
+``voltage_violations``   --      bus-steps outside 0.95-1.05 p.u.
+``energy_import_mwh``    MWh     energy bought at the (first) PCC
+``battery_cycles``       --      equivalent full cycles, summed over batteries
+                                 (throughput / (2 x capacity))
+=======================  ======  ===================================================
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from powergrid.baselines import DayAheadOracle, DayInputs, SchedulePolicy
+from powergrid.data import series_at_step
+from powergrid.devices import ESS
+from powergrid.gridmodel import GridModel
+from scenarios import get_config
+from scenarios.config import ScenarioConfig
+from scenarios.run import run_scenario
+from scenarios.world import PreparedScenario, prepare
+
+BUILT_IN = ("zero", "rule", "oracle")
+
+
+def oracle_setpoints(prepared: PreparedScenario) -> list[dict[str, dict[str, float]]]:
+    """The day-by-day optimum over ``prepared``'s run (``steps`` from ``start_step``)."""
+    cfg = prepared.config
+    (agent,) = cfg.agents
+    grid = GridModel(prepared.net, cfg.solver, prepared.load_profiles, prepared.pccs)
+    pcc = prepared.pccs[0]
+    oracle = DayAheadOracle(grid, prepared.devices, agent.devices, cfg.profiles,
+                            prepared.load_profiles, getattr(pcc, "sell_discount", 1.0),
+                            cfg.load_scale)
+    table = {s: series_at_step(s, cfg.split, cfg.dt_h, cfg.dataset) for s in prepared.series}
+    per_day = cfg.steps_per_day
+    setpoints: list[dict[str, dict[str, float]]] = []
+    soc: dict[str, float] = {}
+    on: dict[str, float] = {}
+    p: dict[str, float] = {}
+    for day_start in range(0, cfg.steps, per_day):
+        steps = min(per_day, cfg.steps - day_start)
+        rows = (cfg.start_step + day_start + np.arange(steps)) % len(next(iter(table.values())))
+        day = DayInputs(cfg.dt_h, {s: v[rows] for s, v in table.items()},
+                        table[cfg.price][rows], soc, on, p)
+        schedule = oracle.solve_day(day)
+        if schedule.status != "optimal":
+            raise RuntimeError(f"oracle: day {day_start // per_day} not solved"
+                               f" ({schedule.status})")
+        setpoints += schedule.setpoints
+        soc, on, p = schedule.soc_end, schedule.on_end, schedule.p_end
+    return setpoints
+
+
+def metrics(timeseries_csv: str | Path, config: ScenarioConfig,
+            batteries: Sequence[ESS]) -> dict[str, float]:
+    """The table's columns from a run's ``timeseries.csv``."""
+    from powergrid.results import summarize
+
+    summary = summarize(timeseries_csv)
+    df = pd.read_csv(timeseries_csv)
+    dt = config.dt_h
+    cycles = sum(float(df[f"p_mw:{b.name}"].abs().sum()) * dt / (2.0 * b.capacity_mwh)
+                 for b in batteries if f"p_mw:{b.name}" in df)
+    return {"total_cost": summary["total_cost"], "total_safety": summary["total_safety"],
+            "voltage_violations": summary["voltage_violations"],
+            "energy_import_mwh": float(df["pcc_p_mw"].clip(lower=0.0).sum() * dt),
+            "battery_cycles": cycles, "steps": summary["steps"]}
+
+
+def evaluate(scenario: str, policies: Sequence[str], days: int = 7,
+             out_dir: str | Path | None = None, **overrides: Any) -> dict[str, dict[str, float]]:
+    """Run each policy over ``days`` consecutive test days from the start of the test split.
+
+    A policy that is not built in is a path to a model saved by
+    ``examples/train_ppo_ieee13.py`` (:class:`rl_bridge.policies.ModelPolicy`).
+    """
+    config = get_config(scenario, split="test", start_step=0, **overrides)
+    config = config.with_(steps=int(days) * config.steps_per_day)
+    if len(config.agents) != 1:
+        raise ValueError(f"evaluate takes single-agent scenarios; {scenario!r} has"
+                         f" {len(config.agents)} agents")
+    prepared = prepare(config)
+    batteries = [d for d in prepared.devices if isinstance(d, ESS)]
+    agent = config.agents[0].name
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(out_dir) if out_dir is not None else Path(tmp)
+        for policy in policies:
+            run_dir = root / Path(policy).name.replace(".zip", "")
+            override = None
+            cfg = config
+            if policy == "oracle":
+                override = {agent: SchedulePolicy(oracle_setpoints(prepared), config.step_s)}
+            elif policy in ("zero", "rule"):
+                cfg = config.with_(policy=policy)
+            else:
+                from rl_bridge.policies import ModelPolicy
+
+                override = {agent: ModelPolicy(policy, prepared)}
+            run_scenario(cfg, run_dir, progress=False, plot=False, policies=override)
+            results[policy] = metrics(run_dir / "timeseries.csv", config, batteries)
+    return results
+
+
+def format_table(results: dict[str, dict[str, float]], scenario: str, days: int) -> str:
+    lines = [f"{scenario}, {days} test days", "",
+             "| policy | total cost ($) | total safety | voltage violations |"
+             " energy imported (MWh) | battery cycles |", "|---|---|---|---|---|---|"]
+    for policy, m in results.items():
+        lines.append(f"| {policy} | {m['total_cost']:,.0f} | {m['total_safety']:.3f} |"
+                     f" {m['voltage_violations']} | {m['energy_import_mwh']:,.1f} |"
+                     f" {m['battery_cycles']:.2f} |")
+    return "\n".join(lines)

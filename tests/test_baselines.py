@@ -1,0 +1,114 @@
+"""Baselines (zero, rule, the perfect-foresight oracle), ``powergrid evaluate`` and the
+training examples, on the real co-simulation."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from powergrid.data import series_at_step
+from scenarios import get_config
+from scenarios.evaluate import evaluate, oracle_setpoints
+from scenarios.world import prepare
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+#: ieee13, the first 7 days of the test split: total cost ($) of each baseline, as
+#: measured when the oracle was written (powergrid evaluate ieee13 --days 7)
+WEEK_COST = {"zero": 22_184.0, "rule": 21_895.0, "oracle": 21_486.0}
+
+
+@pytest.fixture(scope="module")
+def week(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    out = tmp_path_factory.mktemp("evaluate")
+    return evaluate("ieee13", ["zero", "rule", "oracle"], days=7, out_dir=out), out
+
+
+def test_oracle_no_dearer_than_rule_no_dearer_than_zero(week: tuple[dict, Path]) -> None:
+    results, _ = week
+    costs = {p: results[p]["total_cost"] for p in WEEK_COST}
+    assert costs["oracle"] <= costs["rule"] <= costs["zero"]
+    for policy, expected in WEEK_COST.items():
+        assert costs[policy] == pytest.approx(expected, rel=2e-3), policy
+    for policy in WEEK_COST:  # and none of them buys its savings with the voltages
+        assert results[policy]["voltage_violations"] == 0
+        assert results[policy]["total_safety"] == pytest.approx(0.0, abs=1e-6)
+    # the savings come from using the battery (zero never touches it)
+    assert results["zero"]["battery_cycles"] == 0.0
+    assert results["oracle"]["battery_cycles"] > 1.0
+
+
+def test_oracle_schedule_respects_every_device_limit(week: tuple[dict, Path]) -> None:
+    _, out = week
+    config = get_config("ieee13", split="test", start_step=0)
+    config = config.with_(steps=7 * config.steps_per_day)
+    prepared = prepare(config)
+    setpoints = oracle_setpoints(prepared)
+    assert len(setpoints) == config.steps
+    dev = {d.name: d for d in prepared.devices}
+    ess, dg, pv = dev["ess1"], dev["dg1"], dev["pv1"]
+    tol = 1e-6
+    p_ess = np.array([s["ess1"]["p_mw"] for s in setpoints])
+    q_ess = np.array([s["ess1"]["q_mvar"] for s in setpoints])
+    assert np.all(p_ess >= ess.p_min_mw - tol) and np.all(p_ess <= ess.p_max_mw + tol)
+    assert np.all(np.abs(q_ess) <= ess.q_max_mvar + tol)
+    assert np.all(np.hypot(p_ess, q_ess) <= ess.sn_mva + tol)
+    on = np.array([s["dg1"]["on"] for s in setpoints])
+    p_dg = np.array([s["dg1"]["p_mw"] for s in setpoints])
+    running = p_dg > tol
+    assert np.all(on[running] == 1)
+    assert np.all(p_dg[running] >= dg.p_min_mw - tol) and np.all(p_dg <= dg.p_max_mw + tol)
+    assert np.all(np.abs(np.diff(p_dg)) <= dg.ramp_up_mw_per_h * config.dt_h + tol)
+    solar = series_at_step(config.profiles["pv1"], config.split, config.dt_h, config.dataset)
+    limit = np.array([s["pv1"]["p_limit_mw"] for s in setpoints])
+    assert np.all(limit >= -tol) and np.all(limit <= solar[:config.steps] * pv.sn_mva + tol)
+
+    # played through the co-simulation, the devices did exactly what was scheduled:
+    # nothing had to be clipped, and the battery kept its SOC window
+    played = pd.read_csv(out / "oracle" / "timeseries.csv")
+    np.testing.assert_allclose(played["p_mw:ess1"], p_ess, atol=1e-6)
+    assert played["soc:ess1"].between(ess.soc_min - tol, ess.soc_max + tol).all()
+    assert played["soc:ess1"].iloc[-1] >= ess.soc_init - 1e-3  # the week ends as full
+
+
+def _example(name: str):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_sb3_ppo_example_trains_and_its_model_acts_in_evaluate(tmp_path: Path) -> None:
+    pytest.importorskip("stable_baselines3")
+    train = _example("train_ppo_ieee13")
+    rows = train.main(["--timesteps", "3072", "--num-envs", "8", "--out", str(tmp_path)])
+    assert rows and all(math.isfinite(r[1]) and r[2] > 0 for r in rows)
+    for name in ("model.zip", "model.vecnormalize.pkl", "learning_curve.csv",
+                 "learning_curve.png"):
+        assert (tmp_path / name).exists(), name
+    results = evaluate("ieee13", [str(tmp_path / "model.zip"), "zero"], days=1)
+    model = results[str(tmp_path / "model.zip")]
+    # the model's actions reach the devices: its day differs from doing nothing
+    assert model["battery_cycles"] > 0.0
+    assert model["total_cost"] != pytest.approx(results["zero"]["total_cost"])
+
+
+def test_rllib_example_one_iteration_shared_policy(tmp_path: Path) -> None:
+    pytest.importorskip("ray.rllib")
+    train = _example("train_mappo_microgrids")
+    rows = train.main(["--iterations", "1", "--num-workers", "0", "--no-cuda",
+                       "--episode-length", "8", "--train-batch-size", "48",
+                       "--num-epochs", "1", "--checkpoint-freq", "1", "--out", str(tmp_path)])
+    ((iteration, ret, cost, safety),) = rows
+    assert iteration == 1
+    # at least one episode ended, and its cost and safety reached the iteration's results
+    assert math.isfinite(ret) and ret < 0.0
+    assert cost > 0.0 and safety >= 0.0
+    assert (tmp_path / "checkpoint_00001").is_dir()
+    assert (tmp_path / "learning_curve.png").exists()
