@@ -117,6 +117,7 @@ def plot_curve(rows: list[tuple[int, float, float, float]], path: Path) -> None:
     steps, returns, costs, _ = zip(*rows, strict=True)
     fig, ax = plt.subplots(figsize=(8, 4.5))
     ax.plot(steps, returns, color="tab:blue")
+    ax.set_yscale("symlog", linthresh=10.0)  # early safety penalties dwarf the rest
     ax.set_xlabel("environment steps")
     ax.set_ylabel("mean episode return (24 h)", color="tab:blue")
     ax2 = ax.twinx()

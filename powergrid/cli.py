@@ -19,9 +19,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from scenarios import get_config
-    from scenarios.run import run_scenario
+    from scenarios.config import ScenarioConfig
+    from scenarios.run import InterruptedRunError, run_scenario
+    from scenarios.world import FederateError
 
-    overrides = {"seed": args.seed, "solver": args.solver}
+    overrides = {k: v for k, v in (("seed", args.seed), ("solver", args.solver)) if v is not None}
     if args.steps is not None:
         overrides["steps"] = args.steps
     if args.policy is not None:
@@ -35,9 +37,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.message_broker is not None:
         overrides["message_broker"] = args.message_broker
         overrides["broker_password"] = os.environ.get("POWERGRID_BROKER_PASSWORD")
-    config = get_config(args.scenario, **overrides)
-    out = Path(args.out or f"results/{args.scenario}")
-    summary = run_scenario(config, out, progress=not args.quiet)
+    if args.placement:
+        overrides["placement"] = _placement(args.placement)
+    if args.federate_timeout is not None:
+        overrides["federate_timeout_s"] = args.federate_timeout
+    if args.config is not None and args.scenario is not None:
+        raise ValueError(f"give a scenario name or --config, not both ({args.scenario!r},"
+                         f" {args.config!r})")
+    if args.config is not None:
+        config = ScenarioConfig.from_json(args.config).with_(**overrides)
+    elif args.scenario is None:
+        raise ValueError("give a scenario name (see 'powergrid list') or --config FILE.json")
+    else:
+        config = get_config(args.scenario, **{"seed": 0, "solver": "lightsim2grid", **overrides})
+    out = Path(args.out or f"results/{config.name}")
+    try:
+        summary = run_scenario(config, out, progress=not args.quiet)
+    except FederateError as exc:  # summary.json of the steps done is written
+        print(f"powergrid: error: {exc}", file=sys.stderr)
+        return 1
+    except InterruptedRunError as exc:  # SIGTERM/SIGINT: federates stopped, files complete
+        print(f"powergrid: {config.name} {exc}; results so far in {out}", file=sys.stderr)
+        return exc.exit_code
     print(f"{config.name}: {summary['steps']} steps in {summary['wall_s']:.2f} s"
           f" ({summary['steps_per_s']:.0f} steps/s); total cost {summary['total_cost']:.2f} $,"
           f" total safety {summary['total_safety']:.4f}, voltage {summary['min_vm_pu']:.4f}"
@@ -45,6 +66,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
           f" outside 0.95-1.05")
     print(f"results: {out}/timeseries.csv, {out}/summary.json, {out}/overview.png")
     return 0
+
+
+def _placement(items: Sequence[str]) -> dict[str, str]:
+    """``["devices=cmd", "grid=127.0.0.1:5678"]`` as ``{federate: where}``."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, where = item.partition("=")
+        if not sep or not name.strip() or not where.strip():
+            raise ValueError(f"--placement {item!r}: expected FEDERATE=WHERE (e.g. devices=cmd)")
+        out[name.strip()] = where.strip()
+    return out
 
 
 def _cmd_draw(args: argparse.Namespace) -> int:
@@ -55,9 +87,9 @@ def _cmd_draw(args: argparse.Namespace) -> int:
     prepared = prepare(get_config(args.scenario))
     vm_min = None
     if args.results:
-        import pandas as pd
+        from powergrid.results import read_timeseries
 
-        df = pd.read_csv(Path(args.results) / "timeseries.csv")
+        df = read_timeseries(Path(args.results) / "timeseries.csv")
         vm = df[[c for c in df.columns if c.startswith("vm_pu:")]]
         vm = vm.where(vm > 0.0)
         vm_min = {c[len("vm_pu:"):]: float(v) for c, v in vm.min().items()}
@@ -92,11 +124,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="the scenarios, one a line")
     p.set_defaults(func=_cmd_list)
     p = sub.add_parser("run", help="run a scenario's co-simulation")
-    p.add_argument("scenario")
+    p.add_argument("scenario", nargs="?", default=None, help="a name of 'powergrid list'")
+    p.add_argument("--config", default=None, metavar="FILE.json",
+                   help="run the scenario config in this JSON file (ScenarioConfig.to_dict"
+                        " layout) instead of a named scenario; the options below override it")
     p.add_argument("--steps", type=int, default=None, help="steps to run")
     p.add_argument("--policy", choices=["zero", "random", "rule"], default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--solver", choices=["lightsim2grid", "pandapower"], default="lightsim2grid")
+    p.add_argument("--seed", type=int, default=None, help="seed (default 0)")
+    p.add_argument("--solver", choices=["lightsim2grid", "pandapower"], default=None,
+                   help="power-flow backend (default lightsim2grid)")
     p.add_argument("--dataset", default=None, help="data set file (CSV or classic pickle)")
     p.add_argument("--out", default=None, help="output folder (default results/SCENARIO)")
     p.add_argument("--protocol", default=None,
@@ -107,6 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--message-broker", default=None,
                    help="'in_memory' or a redis:// URL (password from"
                         " POWERGRID_BROKER_PASSWORD)")
+    p.add_argument("--placement", action="append", default=[], metavar="FEDERATE=WHERE",
+                   help="run a federate out of process: WHERE is 'cmd' (a subprocess),"
+                        " 'cmd:<command line>' or HOST:PORT (a running federate); repeatable")
+    p.add_argument("--federate-timeout", type=float, default=None, metavar="SECONDS",
+                   help="how long to wait for a federate out of process (its start, each"
+                        " reply) before the run fails naming it (default 60)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("draw", help="single-line diagram of a scenario's network (PNG)")
@@ -133,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, ConnectionError) as exc:
+    except (ValueError, OSError) as exc:  # input and environment mistakes: one line
         print(f"powergrid: error: {exc}", file=sys.stderr)
         return 2
 

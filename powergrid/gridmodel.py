@@ -22,6 +22,7 @@ from powergrid.safety import (
     VM_MAX_PU,
     VM_MIN_PU,
     loading_violation,
+    unsupplied_load,
     voltage_violation,
 )
 from powergrid.solvers import make_solver
@@ -43,6 +44,12 @@ def _locate(elements: dict[str, dict[str, int]], name: str) -> tuple[str, int]:
     raise ValueError(f"no sgen, storage, trafo, shunt or switch named {name!r} in the network")
 
 
+def _load_buses(net: pp.pandapowerNet) -> tuple[np.ndarray, np.ndarray]:
+    """Each load's bus as a ``net.bus`` row position, and which loads are in service."""
+    bus = net.bus.index.get_indexer(net.load["bus"].to_numpy()).astype(np.intp)
+    return bus, net.load["in_service"].to_numpy(dtype=bool)
+
+
 def _zero_nan(values: np.ndarray) -> np.ndarray:
     """A float copy of ``values`` with nan as 0 (cheaper than ``np.nan_to_num``)."""
     out = np.array(values, dtype=float)
@@ -59,7 +66,8 @@ def scaled_load(p_nominal_mw: np.ndarray, profile: np.ndarray | float,
 def settle(pcc_fleet: GridFleet, vm_pu: np.ndarray, line_loading_percent: np.ndarray,
            trafo_loading_percent: np.ndarray, pcc_p_mw: np.ndarray, pcc_q_mvar: np.ndarray,
            price_per_mwh: np.ndarray, converged: np.ndarray, dt_h: float,
-           vm_min_pu: float = VM_MIN_PU, vm_max_pu: float = VM_MAX_PU
+           vm_min_pu: float = VM_MIN_PU, vm_max_pu: float = VM_MAX_PU,
+           load_p_mw: np.ndarray | None = None, load_bus: np.ndarray | None = None
            ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """The bills and the network's safety terms of solved steps, one row per copy.
 
@@ -67,7 +75,11 @@ def settle(pcc_fleet: GridFleet, vm_pu: np.ndarray, line_loading_percent: np.nda
     bill ``(N, P)`` in $, the system's energy cost ``(N,)`` (external PCCs only) and
     the safety terms ``{term: (N,)}``: ``voltage`` (energised buses outside the band,
     p.u. summed), ``line_loading``, ``trafo_loading``, ``pcc_rating``,
-    ``nonconvergence``. Row by row: a copy's figures never depend on the others.
+    ``nonconvergence``, ``unsupplied_load`` (the share of the load demand whose bus
+    is not energised, from ``load_p_mw`` ``(N, L)`` in MW and ``load_bus``, each
+    load's bus position; 0 for a step that did not converge, which
+    ``nonconvergence`` charges). Row by row: a copy's figures never depend on the
+    others.
     """
     n, n_pcc = pcc_p_mw.shape
     if n_pcc:
@@ -86,7 +98,11 @@ def settle(pcc_fleet: GridFleet, vm_pu: np.ndarray, line_loading_percent: np.nda
         "trafo_loading": loading_violation(trafo_loading_percent).sum(axis=1),
         "pcc_rating": pcc_safety,
         "nonconvergence": np.where(converged, 0.0, NONCONVERGENCE_SAFETY),
+        "unsupplied_load": np.zeros(n),
     }
+    if load_p_mw is not None and load_bus is not None and len(load_bus):
+        lost = unsupplied_load(load_p_mw, vm_pu[:, load_bus] > 0.0)
+        terms["unsupplied_load"] = np.where(converged, lost, 0.0)
     return pcc_cost, energy, terms
 
 
@@ -94,9 +110,10 @@ def settle(pcc_fleet: GridFleet, vm_pu: np.ndarray, line_loading_percent: np.nda
 class GridResult:
     """One solved step. Arrays follow the net's table order (see ``GridModel.*_names``).
 
-    Voltages of buses that are not energised read 0.0. After a power flow
-    that did not converge, the arrays hold the last converged solution and
-    ``converged`` is False.
+    Voltages of buses that are not energised (out of service, or in an island
+    without a slack) read 0.0, and the load they lose is the safety term
+    ``unsupplied_load``. After a power flow that did not converge, the arrays
+    hold the last converged solution and ``converged`` is False.
     """
 
     converged: bool
@@ -147,6 +164,7 @@ class GridModel:
         self._elements = _element_index(net)
         self._load_p = (net.load.p_mw * net.load.scaling).to_numpy(float)
         self._load_q = (net.load.q_mvar * net.load.scaling).to_numpy(float)
+        self._load_bus, self._load_on = _load_buses(net)
         load_pos = {str(name): pos for pos, name in enumerate(net.load["name"])}
         groups: dict[str, list[int]] = {}
         for load, series in (load_profiles or {}).items():
@@ -272,7 +290,9 @@ class GridModel:
         pcc_cost, energy, terms = settle(self._pcc_fleet, vm[None], line_loading[None],
                                          trafo_loading[None], pcc_p[None], pcc_q[None],
                                          price[None], np.array([converged]), dt_h,
-                                         self.vm_min_pu, self.vm_max_pu)
+                                         self.vm_min_pu, self.vm_max_pu,
+                                         np.where(self._load_on, s.load_p_mw, 0.0)[None],
+                                         self._load_bus)
         return GridResult(converged, vm, va, line_loading, trafo_loading, pcc_p, pcc_q,
                           pcc_cost[0], {"energy": float(energy[0])},
                           {k: float(v[0]) for k, v in terms.items()})
@@ -334,6 +354,7 @@ class BatchGridModel:
         load_pos = {str(name): pos for pos, name in enumerate(net.load["name"])}
         self._load_p = (net.load.p_mw * net.load.scaling).to_numpy(float)
         self._load_q = (net.load.q_mvar * net.load.scaling).to_numpy(float)
+        self._load_bus, self._load_on = _load_buses(net)
         groups: dict[str, list[int]] = {}
         for load, s in load_profiles.items():
             groups.setdefault(s, []).append(load_pos[load])
@@ -363,7 +384,8 @@ class BatchGridModel:
         state["fallback"] = np.zeros(n, dtype=bool)
         state["safety_terms"] = {t: np.zeros(n) for t in ("voltage", "line_loading",
                                                           "trafo_loading", "pcc_rating",
-                                                          "nonconvergence")}
+                                                          "nonconvergence",
+                                                          "unsupplied_load")}
         return state
 
     def reset(self, copies: np.ndarray) -> None:
@@ -414,7 +436,9 @@ class BatchGridModel:
                                          last["line_loading_percent"],
                                          last["trafo_loading_percent"], last["pcc_p_mw"],
                                          last["pcc_q_mvar"], price, converged, dt_h,
-                                         self.vm_min_pu, self.vm_max_pu)
+                                         self.vm_min_pu, self.vm_max_pu,
+                                         np.where(self._load_on, s.load_p_mw, 0.0),
+                                         self._load_bus)
         return BatchResult(converged, last["vm_pu"].copy(), last["va_degree"].copy(),
                            last["line_loading_percent"].copy(),
                            last["trafo_loading_percent"].copy(), last["pcc_p_mw"].copy(),

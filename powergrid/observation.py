@@ -39,6 +39,8 @@ from powergrid.safety import (
 )
 
 VM_BOUNDS = (0.0, 2.0)
+#: the grid's safety terms that every agent carries whatever it observes
+GRID_WIDE_SAFETY = ("nonconvergence", "unsupplied_load")
 _GRID_KEYS = ("vm_pu", "line_loading_percent", "trafo_loading_percent", "pcc_p_mw")
 
 
@@ -220,7 +222,8 @@ class AgentView:
             if len(values) and len(pos):
                 safety[key.replace("_percent", "")] = float(loading_violation(values[pos]).sum())
         terms = grid.get("safety_terms") or {}
-        safety["nonconvergence"] = float(terms.get("nonconvergence", 0.0))
+        for term in GRID_WIDE_SAFETY:
+            safety[term] = float(terms.get(term, 0.0))
         return cost, safety
 
     def accounts(self, device_cost_terms: dict[str, np.ndarray],
@@ -243,4 +246,8 @@ class AgentView:
                          ("trafo_loading_percent", self.trafo_positions)):
             safety[key.replace("_percent", "")] = loading_violation(grid[key][:, pos]).sum(axis=1)
         safety["nonconvergence"] = np.where(grid["converged"], 0.0, NONCONVERGENCE_SAFETY)
+        terms = grid.get("safety_terms") or {}
+        n = len(grid["converged"])
+        safety["unsupplied_load"] = np.asarray(terms.get("unsupplied_load", np.zeros(n)),
+                                               dtype=float)
         return cost, safety

@@ -60,12 +60,27 @@ def voltage_violation(vm_pu: ArrayLike, vm_min_pu: ArrayLike = VM_MIN_PU,
                       vm_max_pu: ArrayLike = VM_MAX_PU) -> np.ndarray:
     """Bus voltage outside the band, in p.u.: ``max(0, vmin - V) + max(0, V - vmax)``.
 
-    Buses that are not energised (``nan``) count 0 here; islanding is reported
-    separately by the grid.
+    Buses that are not energised (``nan``) count 0 here; the load they lose is
+    the grid's :func:`unsupplied_load` term.
     """
     v = np.asarray(vm_pu, dtype=float)
     out = np.maximum(np.asarray(vm_min_pu) - v, 0.0) + np.maximum(v - np.asarray(vm_max_pu), 0.0)
     return np.where(np.isnan(out), 0.0, out)
+
+
+def unsupplied_load(load_p_mw: ArrayLike, supplied: ArrayLike) -> np.ndarray:
+    """Share of the active load demand that is not supplied (0..1), along the last axis.
+
+    ``sum(P of loads whose bus is not energised) / sum(P of all loads)``: a switch
+    that cuts part of the grid off its slack (an island without a supply) loses
+    that part's load. ``load_p_mw`` in MW (consumption; negative values count 0),
+    ``supplied`` (bool, same shape): the load's bus is energised. 0 when there is
+    no demand.
+    """
+    p = np.maximum(np.asarray(load_p_mw, dtype=float), 0.0)
+    p = np.where(np.isnan(p), 0.0, p)
+    lost = np.where(np.asarray(supplied, dtype=bool), 0.0, p).sum(axis=-1)
+    return _safe_div(lost, p.sum(axis=-1))
 
 
 def loading_violation(loading_percent: ArrayLike, limit_percent: ArrayLike = 100.0) -> np.ndarray:

@@ -26,7 +26,7 @@ from mosaik import AsyncWorld
 
 from powergrid.gridmodel import GridModel
 from powergrid.policies import Observation
-from scenarios.world import PreparedScenario, build_world, sim_config
+from scenarios.world import PreparedScenario, build_world, mosaik_config, sim_config
 
 
 class CoSimulationError(RuntimeError):
@@ -94,8 +94,9 @@ class CoSimBridge:
 
     async def _start(self, prepared: PreparedScenario) -> None:
         cfg = prepared.config
-        world = AsyncWorld(sim_config(cfg.placement, cfg.feeds_csv, learner=self.LEARNER),
-                           cache=False)
+        world = AsyncWorld(sim_config(cfg.placement, cfg.feeds_csv, learner=self.LEARNER,
+                                      timeout_s=cfg.federate_timeout_s),
+                           mosaik_config(cfg.federate_timeout_s), cache=False)
         self.world = world
         await self._build(world, prepared)
         # one step past the last decision, so its outcome reaches the agents

@@ -19,7 +19,7 @@ from powergrid.rewards import (
 )
 from rl_bridge.bridge import CoSimBridge
 from rl_bridge.episodes import EpisodeStarts
-from rl_bridge.spaces import action_space, observation_space, split_action
+from rl_bridge.spaces import action_space, check_joint_action, observation_space
 from rl_bridge.views import build_view
 from scenarios import get_config
 from scenarios.world import agent_roles, prepare
@@ -106,6 +106,8 @@ class BridgedScenario:
         self.k = 0
         self.due: list[str] = list(self.agents)
         self.pending: dict[str, float] = dict.fromkeys(self.agents, 0.0)
+        #: per agent: continuous values of its latest action outside its Box (clipped)
+        self.clipped: dict[str, int] = dict.fromkeys(self.agents, 0)
 
     @property
     def bridge(self) -> CoSimBridge:
@@ -134,16 +136,18 @@ class BridgedScenario:
         time_s, observations, self.due = self.bridge.reset(self.start, seed,
                                                            self.episode_length)
         self.pending = dict.fromkeys(self.agents, 0.0)
+        self.clipped = dict.fromkeys(self.agents, 0)
         infos = {a: {"time": time_s, "start_step": self.start} for a in self.due}
         return self._vectors(observations, self.due), infos
 
     def step(self, actions: dict[str, Any]) -> StepResult:
         """Apply the due agents' actions; rewards accumulate per agent until it next acts."""
-        missing = [a for a in self.due if a not in actions]
-        if missing:
-            raise ValueError(f"no action for agent(s) {missing}")
-        split = {a: split_action(a, self.specs[a], actions[a]) for a in self.due}
-        time_s, observations, due = self.bridge.step(split)
+        # every action is checked before any of it enters the world (a ValueError leaves
+        # the episode where it was: the next good action or reset() goes on from there)
+        checked = check_joint_action(self.specs, self.due, actions)
+        time_s, observations, due = self.bridge.step({a: (x.c, x.d)
+                                                      for a, x in checked.items()})
+        self.clipped.update({a: int(x.clipped) for a, x in checked.items()})
         self.k += 1
         infos: dict[str, dict[str, Any]] = {}
         o = self.options
@@ -156,6 +160,7 @@ class BridgedScenario:
             infos[a] = {"converged": converged, "cost": float(cost), "safety": float(safety),
                         "cost_terms": cost_terms, "safety_terms": safety_terms,
                         "time": time_s - self.config.step_s, "step": self.k,
+                        "clipped_setpoints": self.clipped[a],
                         **dict(observations[a].own.get("info") or {})}
         done = self.bridge.done
         self.due = list(self.agents) if done else due

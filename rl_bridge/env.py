@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -40,6 +40,36 @@ class GridEnv(gym.Env):
     can do (SOC window, ramp, capability circle) are reduced by the device and
     the reduction is a safety term.
 
+    ## Bad actions
+
+    Every action is checked before it enters the co-simulation
+    (:mod:`rl_bridge.spaces`): a refused one raises a one-line ``ValueError``
+    (:class:`~rl_bridge.spaces.ActionError`) naming the agent, the part, the index
+    and the control, and leaves the episode untouched -- the next ``step`` with a
+    good action goes on from where it was, and ``reset()`` works as always.
+
+    | action                                  | behaviour                              |
+    |-----------------------------------------|----------------------------------------|
+    | continuous ``nan``, ``inf``, ``-inf``   | ``ValueError``: ``agent 'operator':    |
+    |                                         | action 'continuous'[2] (dg1.p_mw) is   |
+    |                                         | nan``                                  |
+    | finite continuous value outside the Box | accepted: the device clips it to its   |
+    | (``1e30`` too)                          | limits, which are the Box bounds (to   |
+    |                                         | float32 rounding, outwards);           |
+    |                                         | ``info["clipped_setpoints"]`` counts   |
+    |                                         | such values                            |
+    | wrong shape; str, None, complex or      | ``ValueError`` naming the part, the    |
+    | ragged lists                            | shape or dtype and the controls        |
+    | ``Dict`` space: not a dict, missing or  | ``ValueError`` naming the keys         |
+    | unknown keys; ``Box`` space: a dict     |                                        |
+    | discrete ``nan``/``inf``, not integral  | ``ValueError``: ``... action           |
+    | (``0.5``), outside ``0..n-1``           | 'discrete'[1] (reg1.position) = 33 is  |
+    |                                         | outside 0..32``                        |
+
+    Integer and bool arrays are numbers (a discrete ``2.0`` is category 2). For
+    actions in ``[-1, 1]`` with clipping instead of errors, wrap the environment in
+    :class:`~rl_bridge.wrappers.NormalizeActionWrapper`.
+
     ## Observation space
 
     ``Box`` (float32), finite bounds, every feature clipped into them: device
@@ -55,7 +85,8 @@ class GridEnv(gym.Env):
     (device costs and the energy bill at the PCC), safety the sum of the safety
     terms (device limits, voltages outside 0.95-1.05 p.u., overloads, and 1 for a
     power flow that did not converge). ``info`` holds ``converged``, ``cost``,
-    ``safety``, ``cost_terms``, ``safety_terms`` and ``time`` (s).
+    ``safety``, ``cost_terms``, ``safety_terms``, ``time`` (s) and
+    ``clipped_setpoints`` (continuous values of the action outside its Box).
 
     ## Episode end
 
@@ -83,11 +114,15 @@ class GridEnv(gym.Env):
     """
 
     metadata = {"render_modes": []}
+    #: scenario config overrides a subclass may set (e.g. ``{"agents": [...]}`` to give
+    #: the operator other devices); passed to the scenario's ``config()``
+    scenario_overrides: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, config: dict[str, Any] | None = None, *, scenario: str = "ieee13",
                  **kwargs: Any) -> None:
         options = env_options(config, {"scenario": scenario}, **kwargs)
-        self.scenario = BridgedScenario(options.pop("scenario"), options, scope="all")
+        self.scenario = BridgedScenario(options.pop("scenario"), options, scope="all",
+                                        **dict(self.scenario_overrides))
         if len(self.scenario.agents) != 1:
             raise ValueError(f"scenario {self.scenario.config.name!r} has"
                              f" {len(self.scenario.agents)} agents; use the PettingZoo env")

@@ -51,6 +51,30 @@ class MultiAgentGridEnv(ParallelEnv):
     plus the protocol's (``p2p_energy_mwh``, ``retail_price``, ...). With agents
     acting at different periods, each step's observations (and ``agents``) hold
     only the agents due to act; an agent's reward accumulates until it acts.
+
+    Bad actions are refused before anything enters the co-simulation, with a
+    one-line ``ValueError`` (:class:`~rl_bridge.spaces.ActionError`); the episode is
+    left where it was (a good ``step`` goes on, ``reset()`` works):
+
+    | ``actions``                              | behaviour                             |
+    |------------------------------------------|---------------------------------------|
+    | not a dict                               | ``ValueError``                        |
+    | a name that is not an agent              | ``ValueError``: ``unknown agent(s)    |
+    |                                          | ['MG4'] (agents: MG1, MG2, MG3)``     |
+    | an agent due to act is missing           | ``ValueError``: ``no action for       |
+    |                                          | agent(s) ['MG2'] ...``                |
+    | an action for an agent not due this step | ignored (``agent_periods``)           |
+    | one agent's action: nan/inf, wrong shape | ``ValueError`` naming the agent and   |
+    | or dtype, discrete out of range          | the part, as in GridEnv: ``agent      |
+    |                                          | 'MG2': action[0] (MG2.ess1.p_mw) is   |
+    |                                          | nan``                                 |
+    | finite values outside the Box            | clipped by the devices (by the        |
+    |                                          | protocol for a coordinator);          |
+    |                                          | ``info[agent]["clipped_setpoints"]``  |
+    |                                          | counts them                           |
+
+    :class:`~rl_bridge.wrappers.NormalizeParallelActions` gives every agent
+    ``[-1, 1]`` actions with clipping (nan as 0) instead.
     """
 
     metadata = {"name": "powergrid_multi_agent_v0", "render_modes": [], "is_parallelizable": True}

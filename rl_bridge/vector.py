@@ -15,6 +15,24 @@ bit for bit copy 0 of a one-copy env reset with ``seed=s + i``.
                               vectorization_mode="vector_entry_point")
 
 Spaces, reward and options are those of :class:`rl_bridge.env.GridEnv`, batched.
+
+Bad actions are handled as in GridEnv, for the whole batch at once and before the
+world sees any of it (:func:`rl_bridge.spaces.check_batch`):
+
+| actions                                        | behaviour                           |
+|------------------------------------------------|-------------------------------------|
+| a part without the leading ``num_envs`` axis,  | ``ValueError`` naming the part and  |
+| wrong shape, not numeric                       | the shapes                          |
+| nan/inf, discrete outside its range or not     | ``ValueError`` naming the first bad |
+| integral in any copy                           | copy: ``agent 'operator', copy 3:   |
+|                                                | action 'continuous'[2] (dg1.p_mw)   |
+|                                                | is nan``; no copy steps             |
+| finite continuous values outside the Box       | clipped by the devices;             |
+|                                                | ``infos["clipped_setpoints"]`` per  |
+|                                                | copy                                |
+
+After a refused action every copy is where it was: a good ``step`` goes on, and
+``reset()`` works.
 """
 
 from __future__ import annotations
@@ -32,6 +50,7 @@ from powergrid.observation import time_features
 from powergrid.rewards import reward
 from rl_bridge.bridge import CoSimBridge
 from rl_bridge.core import BridgedScenario, env_options
+from rl_bridge.spaces import CheckedAction, check_batch
 from scenarios.world import PreparedScenario, build_batch_world
 
 #: "forever": a batched world runs until the environment is closed or reset
@@ -69,10 +88,10 @@ class GridVectorEnv(VectorEnv):
     """``num_envs`` copies of a single-agent scenario, batched (see the module docstring).
 
     ``reset(seed=s)`` seeds copy ``i`` with ``s + i``; ``step`` returns arrays with one
-    row per copy and ``infos`` with ``cost``, ``safety``, ``converged`` and
-    ``fallback`` (solved by the single-copy backend) per copy. Training episodes
-    start at random days of each copy's own stream; test episodes of copy ``i`` are the
-    test split's episodes ``i, i + N, i + 2N, ...`` (wrapping).
+    row per copy and ``infos`` with ``cost``, ``safety``, ``converged``,
+    ``fallback`` (solved by the single-copy backend) and ``clipped_setpoints`` per copy.
+    Training episodes start at random days of each copy's own stream; test episodes of
+    copy ``i`` are the test split's episodes ``i, i + N, i + 2N, ...`` (wrapping).
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
@@ -139,24 +158,16 @@ class GridVectorEnv(VectorEnv):
         return self._observe(offered), {}
 
     # -- steps ---------------------------------------------------------------------
-    def _split(self, actions: Any) -> tuple[np.ndarray, np.ndarray]:
-        n, spec = self.num_envs, self.action_spec
-        if spec.dim_d:
-            c, d = actions["continuous"], actions["discrete"]
-        else:
-            c, d = actions, np.zeros((n, 0), dtype=np.int64)
-        c = np.asarray(c, dtype=np.float64).reshape(n, spec.dim_c)
-        d = np.asarray(d).reshape(n, spec.dim_d).astype(np.int64)
-        if not np.isfinite(c).all():
-            raise ValueError(f"agent {self.agent!r}: a continuous action is not finite")
-        if ((d < 0) | (d >= spec.nvec)).any():
-            raise ValueError(f"agent {self.agent!r}: a discrete action is out of its range")
-        return c, d
+    def _split(self, actions: Any) -> CheckedAction:
+        """Every copy's action checked (:func:`rl_bridge.spaces.check_batch`) before the
+        world sees any: a ValueError naming the first bad copy leaves every copy where
+        it was."""
+        return check_batch(self.agent, self.action_spec, actions, self.num_envs)
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                           dict[str, Any]]:
-        c, d = self._split(actions)
-        decided: dict[str, Any] = {"c": c, "d": d, "resets": [], "feed_resets": []}
+        checked = self._split(actions)
+        decided: dict[str, Any] = {"c": checked.c, "d": checked.d, "resets": [], "feed_resets": []}
         if self._pending:  # copies whose new episode began with the last observation
             values = self._offered["values"].copy()
             for i, (start, seed) in self._pending.items():
@@ -180,8 +191,10 @@ class GridVectorEnv(VectorEnv):
         every = np.ones(self.num_envs, dtype=bool)
         infos: dict[str, Any] = {"cost": cost, "safety": safety,
                                  "converged": np.asarray(grid["converged"]),
-                                 "fallback": np.asarray(grid["fallback"]), "_cost": every,
-                                 "_safety": every, "_converged": every, "_fallback": every}
+                                 "fallback": np.asarray(grid["fallback"]),
+                                 "clipped_setpoints": checked.clipped, "_cost": every,
+                                 "_safety": every, "_converged": every, "_fallback": every,
+                                 "_clipped_setpoints": every}
         if truncated.any():
             done = np.flatnonzero(truncated)
             final = np.empty(self.num_envs, dtype=object)

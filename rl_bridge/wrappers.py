@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from rl_bridge.spaces import ActionError, numeric_array
+
 
 def _unit_box(box: spaces.Box) -> spaces.Box:
     return spaces.Box(-1.0, 1.0, shape=box.shape, dtype=np.float32)
 
 
-def _rescale(box: spaces.Box, action: Any) -> tuple[np.ndarray, int]:
-    """``[-1, 1]`` -> ``[low, high]``; out-of-range input clipped first (and counted)."""
-    a = np.asarray(action, dtype=np.float64).reshape(box.shape)
+def _rescale(box: spaces.Box, action: Any, agent: str = "agent", label: str = "action",
+             names: Sequence[str] = ()) -> tuple[np.ndarray, int]:
+    """``[-1, 1]`` -> ``[low, high]``: values beyond ``[-1, 1]`` (inf too) are clipped, nan
+    is taken as 0 (the middle of the range), and each such value is counted once. Not
+    numeric or the wrong shape: an :class:`~rl_bridge.spaces.ActionError`."""
+    a = numeric_array(agent, label, action, box.shape, names).astype(np.float64)
     clipped = np.clip(a, -1.0, 1.0)
-    n_clipped = int(np.count_nonzero(clipped != a) + np.count_nonzero(~np.isfinite(a)))
+    n_clipped = int(np.count_nonzero(clipped != a))  # nan != nan: nan is counted here
     clipped = np.nan_to_num(clipped, nan=0.0)
     low, high = box.low.astype(np.float64), box.high.astype(np.float64)
     return (low + 0.5 * (clipped + 1.0) * (high - low)).astype(np.float32), n_clipped
@@ -32,21 +38,46 @@ def normalized_space(space: spaces.Space[Any]) -> spaces.Space[Any]:
     raise TypeError(f"cannot normalise a {type(space).__name__} action space")
 
 
-def denormalize(space: spaces.Space[Any], action: Any) -> tuple[Any, int]:
-    """A physical action from a normalised one, and how many values were clipped."""
+def denormalize(space: spaces.Space[Any], action: Any, agent: str = "agent",
+                names: Sequence[str] = ()) -> tuple[Any, int]:
+    """A physical action from a normalised one, and how many values were clipped (nan
+    counted as clipped). The discrete part of a ``Dict`` action passes through unchecked
+    (the environment checks it)."""
     if isinstance(space, spaces.Box):
-        return _rescale(space, action)
-    cont, n = _rescale(space["continuous"], action["continuous"])
+        return _rescale(space, action, agent, "action", names)
+    if not isinstance(action, Mapping) or "continuous" not in action:
+        raise ActionError(f"agent {agent!r}: action must be a dict with keys 'continuous'"
+                          f" and 'discrete', got {type(action).__name__}"
+                          + (" without 'continuous'" if isinstance(action, Mapping) else ""))
+    cont, n = _rescale(space["continuous"], action["continuous"], agent,
+                       "action 'continuous'", names)
     return {**action, "continuous": cont}, n
+
+
+def _control_names(env: Any, agent: str) -> tuple[str, ...]:
+    """The continuous control names of ``agent`` if ``env`` is one of ours, else ()."""
+    scenario = getattr(getattr(env, "unwrapped", env), "scenario", None)
+    spec = getattr(scenario, "specs", {}).get(agent)
+    return tuple(spec.names_c) if spec is not None else ()
 
 
 class NormalizeActionWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """The agent acts in ``[-1, 1]``; actions are rescaled to the physical ranges.
 
-    ``x_phys = low + (x + 1) / 2 * (high - low)``. Input outside ``[-1, 1]`` is
-    clipped (nan as 0) and counted in ``info["clipped_actions"]``. Discrete parts of
-    a ``Dict`` action pass through. For PettingZoo parallel environments use
-    :class:`NormalizeParallelActions`.
+    ``x_phys = low + (x + 1) / 2 * (high - low)``. Discrete parts of a ``Dict``
+    action pass through (checked by the environment). For PettingZoo parallel
+    environments use :class:`NormalizeParallelActions`.
+
+    | input (continuous part)       | behaviour                                         |
+    |-------------------------------|---------------------------------------------------|
+    | in ``[-1, 1]``                | rescaled                                          |
+    | finite outside ``[-1, 1]``    | clipped to -1 / 1, counted                        |
+    | ``+inf`` / ``-inf``           | clipped to 1 / -1, counted                        |
+    | ``nan``                       | taken as 0 (middle of the physical range), counted|
+    | wrong shape, not numeric      | ``ValueError`` naming the agent and the part      |
+
+    The count is ``info["clipped_actions"]`` (each value once). Discrete values are
+    checked by the environment (``ValueError`` as without the wrapper).
     """
 
     def __init__(self, env: gym.Env) -> None:
@@ -54,20 +85,28 @@ class NormalizeActionWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         gym.Wrapper.__init__(self, env)
         self._physical = env.action_space
         self.action_space = normalized_space(env.action_space)
+        self._agent = str(getattr(env.unwrapped, "agent", "agent"))
+        self._names = _control_names(env, self._agent)
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
-        physical, clipped = denormalize(self._physical, action)
+        physical, clipped = denormalize(self._physical, action, self._agent, self._names)
         obs, reward, terminated, truncated, info = self.env.step(physical)
         return obs, reward, terminated, truncated, {**info, "clipped_actions": clipped}
 
 
 class NormalizeParallelActions:
-    """:class:`NormalizeActionWrapper` for a PettingZoo ``ParallelEnv`` (every agent)."""
+    """:class:`NormalizeActionWrapper` for a PettingZoo ``ParallelEnv`` (every agent).
+
+    Same rules per agent; ``infos[agent]["clipped_actions"]``. Actions that are not a
+    dict, or for unknown agents, reach the environment unchanged, which refuses them
+    with its ``ValueError``.
+    """
 
     def __init__(self, env: Any) -> None:
         self.env = env
         self._physical = {a: env.action_space(a) for a in env.possible_agents}
         self.action_spaces = {a: normalized_space(s) for a, s in self._physical.items()}
+        self._names = {a: _control_names(env, a) for a in env.possible_agents}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.env, name)
@@ -76,10 +115,16 @@ class NormalizeParallelActions:
         return self.action_spaces[agent]
 
     def step(self, actions: dict[str, Any]) -> tuple[Any, ...]:
+        if not isinstance(actions, Mapping):
+            return self.env.step(actions)  # refused there, with the environment's message
         physical: dict[str, Any] = {}
         clipped: dict[str, int] = {}
         for agent, action in actions.items():
-            physical[agent], clipped[agent] = denormalize(self._physical[agent], action)
+            if agent not in self._physical:
+                physical[agent] = action
+                continue
+            physical[agent], clipped[agent] = denormalize(self._physical[agent], action,
+                                                          agent, self._names[agent])
         obs, rewards, terminations, truncations, infos = self.env.step(physical)
         infos = {a: {**i, "clipped_actions": clipped.get(a, 0)} for a, i in infos.items()}
         return obs, rewards, terminations, truncations, infos

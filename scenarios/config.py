@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from powergrid.devices.base import check_field_types
+
 #: federates of a scenario and the class that implements each
 FEDERATES = {
     "feeds": "simulators.feeds:FeedsSim",
@@ -60,7 +62,8 @@ class ScenarioConfig:
     ``solver``           power-flow backend (``"lightsim2grid"`` or ``"pandapower"``)
     ``load_scale``       multiplies every profiled load
     ``dataset``          data-set path (None: the shipped default)
-    ``placement``        ``{federate: "python" | "cmd" | "<host>:<port>"}``
+    ``placement``        ``{federate: "python" | "cmd" | "cmd:<command line>" |
+                         "<host>:<port>"}`` (:func:`scenarios.world.sim_config`)
     ``feeds_csv``        a CSV in mosaik-csv's layout: mosaik-csv serves the series
                          in place of the feeds federate
     ``protocol``         coordination: ``none``, ``price_signal``, ``setpoint``, ``p2p``,
@@ -73,6 +76,8 @@ class ScenarioConfig:
     ``message_delay_steps``  steps a message takes between two agents
     ``route_delays``     ``{"<sender>-><receiver>": steps}`` for routes that differ
     ``policy``           if set, every agent's policy
+    ``federate_timeout_s``  seconds to wait for a federate out of process (its start,
+                         each reply) before the run fails naming it
     ===================  ==============================================================
     """
 
@@ -104,6 +109,7 @@ class ScenarioConfig:
     message_delay_steps: int = 1
     route_delays: dict[str, int] = field(default_factory=dict)
     policy: str | None = None
+    federate_timeout_s: float = 60.0
 
     def __post_init__(self) -> None:
         self.agents = [a if isinstance(a, AgentConfig) else _agent_from_dict(a)
@@ -118,6 +124,9 @@ class ScenarioConfig:
         delays = [self.message_delay_steps, *self.route_delays.values()]
         if any(int(d) < 1 for d in delays):
             raise ValueError("message delays are whole steps, at least 1")
+        if not self.federate_timeout_s > 0:
+            raise ValueError("federate_timeout_s must be positive, not"
+                             f" {self.federate_timeout_s!r}")
 
     @property
     def dt_h(self) -> float:
@@ -145,6 +154,7 @@ class ScenarioConfig:
         unknown = sorted(set(data) - {f.name for f in fields(cls)})
         if unknown:
             raise ValueError(f"unknown scenario key(s) {unknown}")
+        check_field_types(cls, data, "scenario config")
         try:
             return cls(**data)
         except TypeError as exc:
@@ -169,4 +179,8 @@ def _agent_from_dict(data: Any) -> AgentConfig:
     unknown = sorted(set(data) - {f.name for f in fields(AgentConfig)})
     if unknown:
         raise ValueError(f"agent {data.get('name', '?')!r}: unknown key(s) {unknown}")
-    return AgentConfig(**data)
+    check_field_types(AgentConfig, data, f"agent {data.get('name', '?')!r}")
+    try:
+        return AgentConfig(**data)
+    except TypeError as exc:
+        raise ValueError(f"agent config: {exc}") from None

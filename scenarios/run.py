@@ -1,7 +1,8 @@
 """Run a scenario's co-simulation and write its results.
 
 ``run_scenario(config, out_dir)`` writes ``timeseries.csv`` (row by row, as
-the run goes), ``summary.json`` (atomically, at the end) and ``overview.png``.
+the run goes), ``summary.json`` (atomically, at the end, also of a run that failed
+or was stopped by SIGTERM) and ``overview.png``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,42 +20,72 @@ from typing import Any
 from mosaik import AsyncWorld
 
 from powergrid.results import summarize, write_json_atomic
+from scenarios import check_data_span
 from scenarios.config import ScenarioConfig
-from scenarios.world import build_world, prepare, sim_config
+from scenarios.world import (
+    FederateError,
+    PreparedScenario,
+    build_world,
+    end_federate_processes,
+    mosaik_config,
+    prepare,
+    sim_config,
+)
 
 
 async def _follow(csv_path: Path, total: int, period_s: float = 0.2) -> None:
-    """Show a progress bar in steps by counting the rows the recorder has flushed."""
+    """Show a progress bar in steps by counting the rows the recorder has flushed
+    (at the end too, so a run that fails shows where it stopped)."""
     from tqdm import tqdm
 
-    done = 0
     offset = 0
+    header = True
+
+    def count_new_rows() -> int:
+        nonlocal offset, header
+        if not csv_path.exists():
+            return 0
+        with open(csv_path, "rb") as f:
+            f.seek(offset)
+            chunk = f.read()
+        offset += len(chunk)
+        rows = chunk.count(b"\n") - (1 if header and chunk else 0)
+        header = header and not chunk
+        return max(rows, 0)
+
     with tqdm(total=total, unit="step", desc="co-simulation") as bar:
         try:
             while True:
                 await asyncio.sleep(period_s)
-                if csv_path.exists():
-                    with open(csv_path, "rb") as f:
-                        f.seek(offset)
-                        chunk = f.read()
-                    offset += len(chunk)
-                    rows = chunk.count(b"\n") - (1 if done == 0 and chunk else 0)
-                    if rows > 0:
-                        bar.update(rows)
-                        done += rows
+                bar.update(count_new_rows())
         except asyncio.CancelledError:
-            bar.update(total - bar.n)
+            bar.update(count_new_rows())
             raise
 
 
-async def _run_world(config: ScenarioConfig, out_dir: Path, progress: bool,
-                     policies: dict[str, Any] | None = None) -> None:
-    prepared = prepare(config)
+class InterruptedRunError(Exception):
+    """The run was stopped by a signal (SIGTERM, SIGINT) and shut down cleanly: the rows
+    of every completed step are in ``timeseries.csv`` and ``summary.json`` says so.
+    ``exit_code`` is the shell's convention, 128 + the signal number."""
+
+    def __init__(self, signum: int, summary: dict[str, Any]) -> None:
+        self.signum = signum
+        self.summary = summary
+        self.exit_code = 128 + signum
+        super().__init__(f"interrupted by {signal.Signals(signum).name} after"
+                         f" {summary.get('steps', 0)} steps")
+
+
+async def _run_world(prepared: PreparedScenario, sims: dict[str, Any], out_dir: Path,
+                     progress: bool, policies: dict[str, Any] | None = None,
+                     interrupted: list[int] | None = None) -> None:
+    config = prepared.config
     # cache=False: with mosaik 3.6's output cache the initial data of time-shifted
     # connections is lost (the agents would see None at the first step)
-    world = AsyncWorld(sim_config(config.placement, config.feeds_csv), time_resolution=1.0,
-                       cache=False)
+    world = AsyncWorld(sims, mosaik_config(config.federate_timeout_s),  # type: ignore[arg-type]
+                       time_resolution=1.0, cache=False)
     follower = None
+    handled = _stop_on_signals(interrupted) if interrupted is not None else []
     try:
         await build_world(world, prepared, out_dir, policies=policies)
         if progress:
@@ -63,25 +96,86 @@ async def _run_world(config: ScenarioConfig, out_dir: Path, progress: bool,
             follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await follower
-        await world.shutdown()
+        # every federate's finalize runs and every subprocess ends, whatever happened
+        try:
+            await world.shutdown()
+        finally:
+            end_federate_processes(world)
+        loop = asyncio.get_running_loop()
+        for signum in handled:
+            loop.remove_signal_handler(signum)
+
+
+def _stop_on_signals(interrupted: list[int]) -> list[int]:
+    """On SIGTERM or SIGINT, note the signal in ``interrupted`` and cancel the running
+    task (once: the shutdown that follows is not cut short by a second signal). Returns
+    the signals handled (none outside the main thread)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+
+    def on_signal(signum: int) -> None:
+        if not interrupted:
+            interrupted.append(signum)
+            task.cancel()
+
+    handled = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(signum, on_signal, signum)
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue  # not the main thread, or no signals here
+        handled.append(signum)
+    return handled
 
 
 def run_scenario(config: ScenarioConfig, out_dir: str | Path, progress: bool = True,
                  plot: bool = True, policies: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run ``config`` for ``config.steps`` steps; return the summary written to
     ``out_dir/summary.json``. ``policies`` overrides agents' policies by name
-    (in-process objects with ``act(observation)``)."""
+    (in-process objects with ``act(observation)``).
+
+    ``timeseries.csv`` grows by one complete line per step as the run goes. A run that
+    fails (e.g. :class:`~scenarios.world.FederateError`) or is stopped by SIGTERM/SIGINT
+    (:class:`InterruptedRunError`) shuts every federate down, then still writes
+    ``summary.json`` of the steps done, with ``"completed": false`` and the ``error`` or
+    the ``interrupted`` signal's name, before raising.
+    """
+    t0 = time.perf_counter()
+    # a mistake in the config (or the placement) fails here, before any file is touched
+    prepared = prepare(config)
+    check_data_span(config)
+    sims = sim_config(config.placement, config.feeds_csv, timeout_s=config.federate_timeout_s)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    asyncio.run(_run_world(config, out, progress, policies))
-    wall_s = time.perf_counter() - t0
-    summary = {"scenario": config.name, **summarize(out / "timeseries.csv", wall_s)}
-    write_json_atomic(out / "summary.json", summary)
+    csv_path = out / "timeseries.csv"
+    csv_path.unlink(missing_ok=True)  # no row of an earlier run is counted as this one's
+    interrupted: list[int] = []
+    try:
+        asyncio.run(_run_world(prepared, sims, out, progress, policies, interrupted))
+    except BaseException as exc:
+        if interrupted and isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+            name = signal.Signals(interrupted[0]).name
+            summary = _write_summary(config, csv_path, time.perf_counter() - t0,
+                                     completed=False, interrupted=name)
+            raise InterruptedRunError(interrupted[0], summary) from None
+        _write_summary(config, csv_path, time.perf_counter() - t0, completed=False,
+                       error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+        raise
+    summary = _write_summary(config, csv_path, time.perf_counter() - t0, completed=True)
     if plot:
         from powergrid.plots import plot_overview
 
-        plot_overview(out / "timeseries.csv", out / "overview.png", title=config.name)
+        plot_overview(csv_path, out / "overview.png", title=config.name)
+    return summary
+
+
+def _write_summary(config: ScenarioConfig, csv_path: Path, wall_s: float,
+                   **status: Any) -> dict[str, Any]:
+    """Summarize the rows written so far into ``summary.json`` (atomically)."""
+    summary = {"scenario": config.name, "steps_planned": config.steps,
+               **summarize(csv_path, wall_s), **status}
+    write_json_atomic(csv_path.parent / "summary.json", summary)
     return summary
 
 
@@ -98,6 +192,12 @@ def scenario_main(make_config: Callable[..., ScenarioConfig],
     parser.add_argument("--out", default=f"results/{default.name}")
     args = parser.parse_args(argv)
     config = default.with_(steps=args.until, seed=args.seed, policy=args.policy)
-    summary = run_scenario(config, args.out)
+    try:
+        summary = run_scenario(config, args.out)
+    except FederateError as exc:
+        sys.exit(f"{parser.prog}: error: {exc}")
+    except InterruptedRunError as exc:
+        print(f"{parser.prog}: {exc}; results so far in {args.out}", file=sys.stderr)
+        sys.exit(exc.exit_code)
     print(f"{summary['steps']} steps in {summary['wall_s']:.2f} s;"
           f" total cost {summary['total_cost']:.2f} $; results in {args.out}")

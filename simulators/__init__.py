@@ -1,0 +1,105 @@
+"""The mosaik federates, one module each, and the command line they share.
+
+Every federate module runs as ``python -m simulators.<name> [options] [HOST:PORT]``
+(see :func:`run_federate`):
+
+- ``HOST:PORT`` without ``--remote``: connect to mosaik there (how mosaik's ``cmd``
+  placement starts it);
+- ``--remote [HOST:PORT]``: listen there for mosaik to connect (``connect`` placement);
+  without a host (``PORT`` or ``:PORT``) or without any address (the federate's
+  :data:`DEFAULT_PORTS` entry) it listens on loopback only, 127.0.0.1. To accept
+  connections from other machines, give the address explicitly (e.g. ``0.0.0.0:5679``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Sequence
+
+#: the address a federate listens on when none is given: loopback only
+LOOPBACK = "127.0.0.1"
+#: the port each federate listens on when none is given
+DEFAULT_PORTS = {"feeds": 5677, "grid": 5678, "devices": 5679, "agents": 5680, "recorder": 5681}
+
+# mosaik-api-v3's options that take a value (the address is the one other argument)
+_VALUE_OPTIONS = ("-l", "--log-level", "-t", "--timeout")
+
+
+def listen_argv(argv: Sequence[str], default_port: int) -> list[str]:
+    """``argv`` (a federate's arguments) with the address made explicit: no address
+    means ``--remote 127.0.0.1:<default_port>``; ``PORT`` or ``:PORT`` means
+    ``127.0.0.1:PORT``; ``HOST:PORT`` stays as given."""
+    args = list(argv)
+    if any(a in ("-h", "--help", "--version") for a in args):
+        return args
+    position = None
+    skip = False
+    for i, arg in enumerate(args):
+        if skip:
+            skip = False
+        elif arg in _VALUE_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            position = i
+            break
+    if position is None:
+        if "-r" not in args and "--remote" not in args:
+            args.append("--remote")
+        return [*args, f"{LOOPBACK}:{default_port}"]
+    addr = args[position].strip()
+    if addr.isdigit():
+        args[position] = f"{LOOPBACK}:{addr}"
+    elif addr.startswith(":") and addr[1:].isdigit():
+        args[position] = f"{LOOPBACK}{addr}"
+    return args
+
+
+def run_federate(simulator: object, description: str, name: str,
+                 argv: Sequence[str] | None = None) -> int:
+    """Run ``simulator`` (a mosaik_api_v3.Simulator) with the command line of the module
+    docstring; ``name`` is the federate's (for its default port). Returns the exit code:
+    0 when mosaik stopped it, 1 when mosaik's connection broke off (one line on stderr)."""
+    import mosaik_api_v3
+    from mosaik_api_v3.connection import EndOfRequests
+
+    _end_on_reset_connection()
+    args = listen_argv(sys.argv[1:] if argv is None else argv, DEFAULT_PORTS[name])
+    if "-r" in args or "--remote" in args:
+        addr = next((a for a in args if ":" in a and not a.startswith("-")), "?")
+        print(f"{name} federate: waiting for mosaik on {addr}", file=sys.stderr, flush=True)
+    sys.argv[1:] = args  # mosaik_api_v3 reads its options from sys.argv
+    try:
+        return int(mosaik_api_v3.start_simulation(simulator, description) or 0)
+    except EndOfRequests:
+        print(f"{name} federate: mosaik closed the connection without stopping it; exiting",
+              file=sys.stderr)
+        return 1
+
+
+def _end_on_reset_connection() -> None:
+    """Make a reset connection end the federate as a closed one does.
+
+    mosaik-api-v3 (3.0.x) ends a federate when mosaik closes the connection (EOF), but
+    when mosaik dies with data unread (SIGKILL mid-run) the kernel resets the
+    connection instead: the channel's reader task dies with ConnectionResetError, no
+    end is signalled, and the federate would wait for a request forever, an orphan.
+    """
+    from mosaik_api_v3 import connection
+
+    channel = connection.Channel
+    if getattr(channel, "_ends_on_reset", False):
+        return
+    receive = channel._receive_forever
+
+    async def receive_forever(self: connection.Channel) -> None:
+        try:
+            await receive(self)
+        except OSError:  # ConnectionResetError, BrokenPipeError, ...
+            for future in self._outgoing_request_futures.values():
+                if not future.done():
+                    future.set_exception(asyncio.IncompleteReadError(b"", None))
+            self._incoming_requests.put_nowait(connection.EndOfRequests())
+
+    channel._receive_forever = receive_forever  # type: ignore[method-assign]
+    channel._ends_on_reset = True  # type: ignore[attr-defined]

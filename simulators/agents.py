@@ -23,6 +23,7 @@ each agent reads its mailbox.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,7 @@ from powergrid.devices import ActionSpec, Device, device_from_config
 from powergrid.messaging import Broker, Message, make_broker
 from powergrid.policies import Observation, Policy, make_policy, setpoints_from_action
 from powergrid.protocols.coordination import AgentRole, Coordination, make_coordination
+from simulators import run_federate
 
 META: Meta = {
     "api_version": "3.0",
@@ -317,8 +319,6 @@ class LearnerAgentsSim(AgentsSim):
         return time + self.step_size
 
 
-if __name__ == "__main__":
-    mosaik_api_v3.start_simulation(AgentsSim(), "powergrid agents federate")
 
 
 BATCH_META: Meta = {
@@ -376,3 +376,7 @@ class BatchLearnerSim(mosaik_api_v3.Simulator):
 
     def get_data(self, outputs: OutputRequest) -> OutputData:
         return {eid: {attr: self.outputs[attr] for attr in attrs} for eid, attrs in outputs.items()}
+
+
+if __name__ == "__main__":
+    sys.exit(run_federate(AgentsSim(), "powergrid agents federate", "agents"))

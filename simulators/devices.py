@@ -7,6 +7,7 @@ server (``python -m simulators.devices --remote 127.0.0.1:5679``).
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import mosaik_api_v3
@@ -16,6 +17,7 @@ from mosaik_api_v3.types import CreateResult, InputData, Meta, OutputData, Outpu
 from powergrid.devices import DEVICE_TYPES, Device, DeviceReport, DeviceSet, device_from_config
 from powergrid.devices.base import Feature
 from powergrid.devices.batch import DeviceBatch
+from simulators import run_federate
 
 _DEVICE_ATTRS = [
     # inputs
@@ -180,4 +182,4 @@ class DevicesSim(mosaik_api_v3.Simulator):
 
 
 if __name__ == "__main__":
-    mosaik_api_v3.start_simulation(DevicesSim(), "powergrid devices federate")
+    sys.exit(run_federate(DevicesSim(), "powergrid devices federate", "devices"))

@@ -9,6 +9,7 @@ step and kept as numpy arrays; a step is an array lookup.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import mosaik_api_v3
@@ -16,6 +17,7 @@ import numpy as np
 from mosaik_api_v3.types import CreateResult, InputData, Meta, OutputData, OutputRequest
 
 from powergrid.data import Dataset, load_dataset, series_at_step
+from simulators import run_federate
 
 META: Meta = {
     "api_version": "3.0",
@@ -122,4 +124,4 @@ class FeedsSim(mosaik_api_v3.Simulator):
 
 
 if __name__ == "__main__":
-    mosaik_api_v3.start_simulation(FeedsSim(), "powergrid feeds federate")
+    sys.exit(run_federate(FeedsSim(), "powergrid feeds federate", "feeds"))

@@ -7,14 +7,17 @@ server (``python -m simulators.grid --remote 127.0.0.1:5678``).
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import mosaik_api_v3
 import numpy as np
+import pandas as pd
 from mosaik_api_v3.types import CreateResult, InputData, Meta, OutputData, OutputRequest
 
 from powergrid.devices import device_from_config
 from powergrid.gridmodel import GridModel, GridResult
+from simulators import run_federate
 
 META: Meta = {
     "api_version": "3.0",
@@ -22,8 +25,8 @@ META: Meta = {
     "models": {
         "Grid": {
             "public": True,
-            "params": ["net", "net_json", "grid_model", "solver", "load_profiles", "load_scale",
-                       "pccs", "price"],
+            "params": ["net", "net_json", "net_floats", "grid_model", "solver", "load_profiles",
+                       "load_scale", "pccs", "price"],
             "attrs": [
                 # inputs (from device entities, keyed by the element name = source eid)
                 "p_mw", "q_mvar", "position",
@@ -78,6 +81,40 @@ def _output(result: GridResult, attr: str) -> Any:
     return _OUTPUTS[attr](result)
 
 
+def net_float_columns(net: Any) -> dict[str, dict[str, list[float]]]:
+    """Every float64 column of a pandapower net's element tables, as exact values.
+
+    pandapower's JSON keeps 15 significant digits, so a net sent as ``net_json``
+    alone solves a few 1e-15 p.u. off the original; these lists travel as JSON
+    numbers, which Python writes by ``repr`` and reads back bit-identical. Send
+    them as the ``net_floats`` param next to ``net_json`` (result tables are left out).
+    """
+    out: dict[str, dict[str, list[float]]] = {}
+    for key in net.keys():  # noqa: SIM118 (a pandapowerNet is a dict with attribute access)
+        table = net[key]
+        if key.startswith("res_") or not isinstance(table, pd.DataFrame) or table.empty:
+            continue
+        cols = {str(c): table[c].tolist() for c in table.columns
+                if table[c].dtype == np.float64}
+        if cols:
+            out[str(key)] = cols
+    return out
+
+
+def restore_float_columns(net: Any, floats: dict[str, dict[str, list[float]]]) -> None:
+    """Overwrite ``net``'s float columns with the exact values of
+    :func:`net_float_columns` (a table or column that does not fit is an error naming it)."""
+    for key, cols in floats.items():
+        table = net.get(key)
+        if not isinstance(table, pd.DataFrame):
+            raise ValueError(f"net_floats: the net has no table {key!r}")
+        for col, values in cols.items():
+            if col not in table.columns or len(values) != len(table):
+                raise ValueError(f"net_floats: {key}.{col} does not fit the net's table")
+            table[col] = np.asarray([np.nan if v is None else v for v in values],
+                                    dtype=np.float64)
+
+
 def _source_eid(full_id: str) -> str:
     """The entity id part of a mosaik full id ``"<sid>.<eid>"`` (eids may hold dots)."""
     return full_id.split(".", 1)[1]
@@ -89,7 +126,8 @@ class GridSim(mosaik_api_v3.Simulator):
     ``init(sid, time_resolution, step_size=3600)``: step size in mosaik time units.
 
     ``Grid`` params: ``net`` (a pandapowerNet, in-process only) or ``net_json``
-    (the same as pandapower JSON) or ``grid_model`` (a ready
+    (the same as pandapower JSON, optionally with ``net_floats``, the exact values of
+    its float columns: :func:`net_float_columns`) or ``grid_model`` (a ready
     :class:`~powergrid.gridmodel.GridModel`, in-process only: it is reset and
     reused, which saves rebuilding the power-flow model every episode); ``solver``;
     ``load_profiles`` ``{load name: series name}``; ``load_scale``; ``pccs``
@@ -120,6 +158,7 @@ class GridSim(mosaik_api_v3.Simulator):
         return self.meta
 
     def create(self, num: int, model: str, net: Any = None, net_json: str | None = None,
+               net_floats: dict[str, dict[str, list[float]]] | None = None,
                solver: str = "lightsim2grid", load_profiles: dict[str, str] | None = None,
                load_scale: float = 1.0, pccs: list[dict[str, Any]] | None = None,
                price: str | None = None, grid_model: Any = None,
@@ -145,6 +184,7 @@ class GridSim(mosaik_api_v3.Simulator):
                     import pandapower as pp
 
                     net = pp.from_json_string(net_json)
+                    restore_float_columns(net, net_floats or {})
                 pcc_devices = [device_from_config(c) for c in (pccs or [])]
                 self.models[eid] = GridModel(net, solver, load_profiles, pcc_devices)
             self.load_scale[eid] = float(load_scale)
@@ -189,4 +229,4 @@ class GridSim(mosaik_api_v3.Simulator):
 
 
 if __name__ == "__main__":
-    mosaik_api_v3.start_simulation(GridSim(), "powergrid grid federate")
+    sys.exit(run_federate(GridSim(), "powergrid grid federate", "grid"))

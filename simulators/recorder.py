@@ -2,18 +2,21 @@
 
 Inputs are accepted under any name and sorted by prefix as for the agents
 (``"grid.<attr>"``, ``"device.<attr>"``, ``"<kind>:<name>"``); each step
-becomes one row (:func:`powergrid.results.step_record`), appended and flushed,
-so a run that dies keeps every completed step.
+becomes one row (:func:`powergrid.results.step_record`), appended as one complete
+line in one unbuffered write (:class:`powergrid.results.CsvAppender`), so a run that
+dies, even by SIGKILL, keeps every completed step and no half line.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import mosaik_api_v3
 from mosaik_api_v3.types import CreateResult, InputData, Meta, OutputData, OutputRequest
 
 from powergrid.results import CsvAppender, step_record
+from simulators import run_federate
 from simulators.agents import observation_from_inputs
 
 META: Meta = {
@@ -77,4 +80,4 @@ class RecorderSim(mosaik_api_v3.Simulator):
 
 
 if __name__ == "__main__":
-    mosaik_api_v3.start_simulation(RecorderSim(), "powergrid recorder federate")
+    sys.exit(run_federate(RecorderSim(), "powergrid recorder federate", "recorder"))

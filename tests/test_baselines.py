@@ -112,3 +112,19 @@ def test_rllib_example_one_iteration_shared_policy(tmp_path: Path) -> None:
     assert cost > 0.0 and safety >= 0.0
     assert (tmp_path / "checkpoint_00001").is_dir()
     assert (tmp_path / "learning_curve.png").exists()
+
+
+def test_oracle_solves_a_day_with_negative_prices() -> None:
+    """Test day 16 of ieee13 has prices below zero: buying and selling at once must not
+    look like free money (the problem would be unbounded)."""
+    config = get_config("ieee13", split="test", start_step=16 * 24)
+    config = config.with_(steps=config.steps_per_day)
+    price = series_at_step(config.price, "test", config.dt_h, config.dataset)
+    assert price[16 * 24:17 * 24].min() < 0.0
+    setpoints = oracle_setpoints(prepare(config))
+    assert len(setpoints) == config.steps
+    # at the negative prices the battery charges (it is paid to take energy), never
+    # discharges
+    p_ess = np.array([s["ess1"]["p_mw"] for s in setpoints])
+    negative = price[16 * 24:17 * 24] < 0.0
+    assert np.all(p_ess[negative] >= -1e-6) and np.any(p_ess[negative] > 0.0)

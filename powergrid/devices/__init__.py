@@ -10,7 +10,15 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
-from powergrid.devices.base import ActionSpec, Device, Fleet, FleetOutput, State, device_params
+from powergrid.devices.base import (
+    ActionSpec,
+    Device,
+    Fleet,
+    FleetOutput,
+    State,
+    check_field_types,
+    device_params,
+)
 from powergrid.devices.collection import DeviceReport, DeviceSet
 from powergrid.devices.discrete import Shunt, Switch, Transformer
 from powergrid.devices.generator import DG, RES, Generator
@@ -28,6 +36,9 @@ def device_from_config(config: Mapping[str, Any]) -> Device:
 
     Unknown types and unknown fields raise a ValueError naming them.
     """
+    if not isinstance(config, Mapping):
+        raise ValueError(f"a device config must be a mapping ({{'type': ..., 'name': ...}}),"
+                         f" not {type(config).__name__} {config!r:.40}")
     params = dict(config)
     kind = params.pop("type", None)
     name = params.get("name", "?")
@@ -39,6 +50,7 @@ def device_from_config(config: Mapping[str, Any]) -> Device:
     unknown = sorted(set(params) - valid)
     if unknown:
         raise ValueError(f"device {name!r}: unknown parameter(s) {unknown} for {kind}")
+    check_field_types(cls, params, f"device {name!r}")
     for key in ("cost_coefs",):
         if key in params and params[key] is not None:
             params[key] = tuple(params[key])

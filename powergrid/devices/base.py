@@ -19,6 +19,7 @@ position ``tap_min + k``).
 
 from __future__ import annotations
 
+import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -251,6 +252,65 @@ class Fleet(ABC):
 def device_params(device: Device) -> dict[str, Any]:
     """The dataclass fields of ``device`` as a dict (for configs and logs)."""
     return {f.name: getattr(device, f.name) for f in fields(device)}
+
+
+
+# -- checking plain-data configs against a dataclass's annotations -----------
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """``text`` split at ``sep`` outside square brackets, parts stripped."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += (ch == "[") - (ch == "]")
+        if ch == sep and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    return [*parts, text[start:].strip()]
+
+
+def _fits(value: Any, annotation: str) -> bool:
+    """Whether JSON-like ``value`` fits a type annotation written as a string
+    (``"float | None"``, ``"dict[str, str]"``, ...); names it does not know fit anything."""
+    for option in _split_top(annotation, "|"):
+        base, _, rest = option.partition("[")
+        args = _split_top(rest[:-1], ",") if rest else []
+        if base == "None":
+            ok = value is None
+        elif base == "bool":
+            ok = isinstance(value, (bool, np.bool_))
+        elif base in ("int", "float"):
+            kinds = (numbers.Integral,) if base == "int" else (numbers.Real,)
+            ok = isinstance(value, kinds) and not isinstance(value, (bool, np.bool_))
+        elif base == "str":
+            ok = isinstance(value, str)
+        elif base == "dict":
+            ok = isinstance(value, dict) and (len(args) != 2 or all(
+                _fits(k, args[0]) and _fits(v, args[1]) for k, v in value.items()))
+        elif base in ("list", "tuple"):
+            ok = isinstance(value, (list, tuple))
+            if ok and args and (base == "list" or args[-1] == "..."):
+                ok = all(_fits(v, args[0]) for v in value)
+            elif ok and args:
+                ok = len(value) == len(args) and all(map(_fits, value, args))
+        else:  # Any, or a class of its own: checked where it is built
+            ok = True
+        if ok:
+            return True
+    return False
+
+
+def check_field_types(cls: type, params: dict[str, Any], where: str) -> None:
+    """A ValueError naming the first key of ``params`` whose value does not fit the
+    annotation of the dataclass field of ``cls`` of that name (``where`` prefixes the
+    message, e.g. ``"device 'ess1'"``). Integers pass where floats are expected and
+    lists where tuples are; unknown keys are left to the caller."""
+    annotations = {f.name: f.type for f in fields(cls)}
+    for key, value in params.items():
+        annotation = annotations.get(key)
+        if isinstance(annotation, str) and not _fits(value, annotation):
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+            raise ValueError(f"{where}: {key!r} must be {annotation}, not"
+                             f" {type(value).__name__} {shown}")
 
 
 # -- pandapower helpers shared by the device types ---------------------------

@@ -37,6 +37,7 @@ Naming conventions (other code relies on them)
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -67,13 +68,17 @@ def build_network(name: str, **options: Any) -> pp.pandapowerNet:
     """Build the network ``name`` (a key of :data:`NETWORKS`), fresh and unsolved.
 
     ``options`` go to the builder (e.g. ``mg_load_scale`` for "microgrids").
-    Raises ``ValueError`` for an unknown name.
+    Raises ``ValueError`` for an unknown name or an option the builder does not take.
     """
     try:
         builder, _ = NETWORKS[name]
     except KeyError:
         valid = ", ".join(sorted(NETWORKS))
         raise ValueError(f"unknown network {name!r}; valid names: {valid}") from None
+    try:
+        inspect.signature(builder).bind(**options)
+    except TypeError as exc:
+        raise ValueError(f"network {name!r}: {exc} (network_params)") from None
     return builder(**options)
 
 
