@@ -27,6 +27,7 @@ from ray.rllib.callbacks.callbacks import RLlibCallback
 from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
 from ray.tune.registry import register_env
 
+from powergrid.plots import plot_learning_curve
 from rl_bridge import microgrids_v0
 from rl_bridge.wrappers import NormalizeParallelActions
 
@@ -137,25 +138,10 @@ def _mean(value: Any) -> float:
 
 
 def plot_curve(rows: list[tuple[int, float, float, float]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    if not rows:
-        return
-    its, returns, costs, _ = zip(*rows, strict=True)
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    ax.plot(its, returns, color="tab:blue")
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("mean episode return (sum over agents)", color="tab:blue")
-    ax2 = ax.twinx()
-    ax2.plot(its, costs, color="tab:brown", lw=1)
-    ax2.set_ylabel("mean episode cost ($)", color="tab:brown")
-    ax.set_title("RLlib PPO, shared policy, on microgrids_v0")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    its, returns, costs, _ = zip(*rows, strict=True) if rows else ((), (), (), ())
+    plot_learning_curve(its, returns, costs, path, xlabel="iteration",
+                        return_label="mean episode return (sum over agents)",
+                        title="RLlib PPO, shared policy, on microgrids_v0")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 from tqdm import tqdm
 
 import powergrid  # noqa: F401 - registers the environment ids
+from powergrid.plots import plot_learning_curve
 from rl_bridge.sb3 import SB3VecEnv
 
 
@@ -107,26 +108,10 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float]]
 
 
 def plot_curve(rows: list[tuple[int, float, float, float]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    if not rows:
-        return
-    steps, returns, costs, _ = zip(*rows, strict=True)
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    ax.plot(steps, returns, color="tab:blue")
-    ax.set_yscale("symlog", linthresh=10.0)  # early safety penalties dwarf the rest
-    ax.set_xlabel("environment steps")
-    ax.set_ylabel("mean episode return (24 h)", color="tab:blue")
-    ax2 = ax.twinx()
-    ax2.plot(steps, costs, color="tab:brown", lw=1)
-    ax2.set_ylabel("mean episode cost ($)", color="tab:brown")
-    ax.set_title("PPO on powergrid/IEEE13-v0 (batched co-simulation)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    steps, returns, costs, _ = zip(*rows, strict=True) if rows else ((), (), (), ())
+    plot_learning_curve(steps, returns, costs, path, xlabel="environment steps",
+                        return_label="mean episode return (24 h)",
+                        title="PPO on powergrid/IEEE13-v0 (batched co-simulation)")
 
 
 if __name__ == "__main__":

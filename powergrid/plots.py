@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +187,25 @@ def draw_network(net: Any, out_png: str | os.PathLike[str], title: str = "",
     fig.savefig(out, dpi=120)
     plt.close(fig)
     return out
+
+
+def plot_learning_curve(x: Sequence[float], returns: Sequence[float],
+                        costs: Sequence[float], out_png: str | os.PathLike[str], *,
+                        xlabel: str, return_label: str, title: str) -> None:
+    """A training run's mean episode return (left axis, symlog: the first episodes'
+    safety penalties dwarf the rest) and mean episode cost in $ (right axis)."""
+    if not len(x):
+        return
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ax.plot(x, returns, color="tab:blue")
+    ax.set_yscale("symlog", linthresh=10.0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(return_label, color="tab:blue")
+    ax2 = ax.twinx()
+    ax2.plot(x, costs, color="tab:brown", lw=1)
+    ax2.set_ylabel("mean episode cost ($)", color="tab:brown")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
