@@ -6,8 +6,8 @@
 from __future__ import annotations
 
 import argparse
-import time
 
+from benchmarks.suite import run_multi
 from rl_bridge import microgrids_v0
 
 
@@ -15,15 +15,7 @@ def steps_per_s(broker: str, protocol: str, steps: int) -> float:
     env = microgrids_v0.parallel_env(centralized=False, protocol=protocol,
                                      message_broker=broker, max_episode_steps=24)
     try:
-        obs, _ = env.reset(seed=0)
-        for agent in env.possible_agents:
-            env.action_space(agent).seed(0)
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            obs, _, _, _, _ = env.step({a: env.action_space(a).sample() for a in obs})
-            if not env.agents:
-                obs, _ = env.reset()
-        return steps / (time.perf_counter() - t0)
+        return run_multi(env, steps)
     finally:
         env.close()
 

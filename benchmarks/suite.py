@@ -62,7 +62,7 @@ def _run_single(env: Any, steps: int) -> float:
     return steps / (time.perf_counter() - t0)
 
 
-def _run_multi(env: Any, steps: int) -> float:
+def run_multi(env: Any, steps: int) -> float:
     """Parallel steps/s (every agent acting) over ``steps`` steps, resets included."""
     obs, _ = env.reset(seed=0)
     for agent in env.possible_agents:
@@ -209,17 +209,17 @@ def run_bench(quick: bool = False, log: Callable[[str], None] = print) -> dict[s
                          "speedup": fast / slow}
     log("microgrids, all agents acting ...")
     results["microgrids"] = {
-        "centralized_steps_per_s": _closing(lambda: _multi(centralized=True), _run_multi,
+        "centralized_steps_per_s": _closing(lambda: _multi(centralized=True), run_multi,
                                             n["steps"] // 2),
         "distributed_steps_per_s": _closing(lambda: _multi(centralized=False, protocol="p2p"),
-                                            _run_multi, n["steps"] // 2)}
+                                            run_multi, n["steps"] // 2)}
     log("reset ...")
     results["reset_ms"] = reset_ms(n["resets"])
     log("scaling ...")
     scaling = []
     for scenario in SCALING:
         if scenario == "microgrids":
-            rate = _closing(lambda: _multi(), _run_multi, n["scale_steps"])
+            rate = _closing(lambda: _multi(), run_multi, n["scale_steps"])
         else:
             rate = _closing(lambda s=scenario: _single(s), _run_single, n["scale_steps"])
         scaling.append({"scenario": scenario, "buses": _bus_count(scenario),

@@ -41,39 +41,37 @@ def identity_xy(xy: XY) -> XY:
     return xy
 
 
+class _PhaseTotals:
+    """Three-phase totals of ``phase_kw_kvar`` ((kW, kvar) for phases a, b, c)."""
+
+    phase_kw_kvar: tuple[tuple[float, float], tuple[float, float], tuple[float, float]]
+
+    @property
+    def p_kw(self) -> float:
+        return sum(p for p, _ in self.phase_kw_kvar)
+
+    @property
+    def q_kvar(self) -> float:
+        return sum(q for _, q in self.phase_kw_kvar)
+
+
 @dataclass(frozen=True)
-class SpotLoad:
+class SpotLoad(_PhaseTotals):
     """A published spot load: bus, IEEE load-model code, per-phase (kW, kvar) for a, b, c."""
 
     bus: str
     model: str
     phase_kw_kvar: tuple[tuple[float, float], tuple[float, float], tuple[float, float]]
 
-    @property
-    def p_kw(self) -> float:
-        return sum(p for p, _ in self.phase_kw_kvar)
-
-    @property
-    def q_kvar(self) -> float:
-        return sum(q for _, q in self.phase_kw_kvar)
-
 
 @dataclass(frozen=True)
-class DistributedLoad:
+class DistributedLoad(_PhaseTotals):
     """A published distributed load on segment ``from_bus``-``to_bus``."""
 
     from_bus: str
     to_bus: str
     model: str
     phase_kw_kvar: tuple[tuple[float, float], tuple[float, float], tuple[float, float]]
-
-    @property
-    def p_kw(self) -> float:
-        return sum(p for p, _ in self.phase_kw_kvar)
-
-    @property
-    def q_kvar(self) -> float:
-        return sum(q for _, q in self.phase_kw_kvar)
 
 
 class Builder:
