@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the scenario config in this JSON file (ScenarioConfig.to_dict"
                         " layout) instead of a named scenario; the options below override it")
     p.add_argument("--steps", type=int, default=None, help="steps to run")
-    p.add_argument("--policy", choices=["zero", "random", "rule"], default=None)
+    p.add_argument("--policy", choices=["idle", "random", "rule"], default=None)
     p.add_argument("--seed", type=int, default=None, help="seed (default 0)")
     p.add_argument("--solver", choices=["lightsim2grid", "pandapower"], default=None,
                    help="power-flow backend (default lightsim2grid)")
@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="policies over test-period days, one table")
     p.add_argument("scenario")
     p.add_argument("--policy", action="append", required=True,
-                   help="zero, rule, oracle or a trained model's path (repeatable)")
+                   help="idle, rule, oracle or a trained model's path (repeatable)")
     p.add_argument("--days", type=int, default=7, help="consecutive test days (default 7)")
     p.add_argument("--json", default=None, help="also write {policy: {...}} as JSON")
     p.add_argument("--out", default=None, help="keep each policy's run in this folder")

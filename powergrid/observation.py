@@ -77,6 +77,10 @@ class AgentView:
     billed_pcc_positions: np.ndarray | None = None
     revenue_pcc_positions: np.ndarray | None = None
     message_features: tuple[tuple[str, float, float, float], ...] = ()
+    charged_devices: Sequence[Device] | None = None
+    charged_bus_positions: np.ndarray | None = None
+    charged_line_positions: np.ndarray | None = None
+    charged_trafo_positions: np.ndarray | None = None
     names: list[str] = field(init=False)
     _features: list[tuple[str, Feature]] = field(init=False)
 
@@ -91,6 +95,17 @@ class AgentView:
         self.revenue_pcc_positions = np.asarray(
             [] if self.revenue_pcc_positions is None else self.revenue_pcc_positions,
             dtype=np.intp)
+        if self.charged_devices is None:
+            self.charged_devices = self.devices
+        self.charged_bus_positions = np.asarray(
+            self.bus_positions if self.charged_bus_positions is None
+            else self.charged_bus_positions, dtype=np.intp)
+        self.charged_line_positions = np.asarray(
+            self.line_positions if self.charged_line_positions is None
+            else self.charged_line_positions, dtype=np.intp)
+        self.charged_trafo_positions = np.asarray(
+            self.trafo_positions if self.charged_trafo_positions is None
+            else self.charged_trafo_positions, dtype=np.intp)
         self._features = [(d.name, f) for d in self.devices for f in d.observation_spec()]
         self.series = list(self.series_bounds)
         self.names = ([f.name for _, f in self._features]
@@ -197,7 +212,7 @@ class AgentView:
         """The agent's cost terms ($) and safety terms of the step ``obs`` reports on."""
         cost: dict[str, float] = {}
         safety: dict[str, float] = {}
-        for dev in self.devices:
+        for dev in self.charged_devices or ():
             out = obs.devices.get(dev.name, {})
             for term, value in (out.get("cost_terms") or {}).items():
                 cost[term] = cost.get(term, 0.0) + float(value)
@@ -212,12 +227,12 @@ class AgentView:
         if obs.own.get("settlement"):
             cost["p2p"] = float(obs.own["settlement"])
         vm = np.asarray(grid.get("vm_pu") or [], dtype=float)
-        if len(vm) and len(self.bus_positions):
-            mine = vm[self.bus_positions]
+        if len(vm) and len(self.charged_bus_positions):
+            mine = vm[self.charged_bus_positions]
             safety["voltage"] = float(voltage_violation(mine[mine > 0.0], self.vm_min_pu,
                                                         self.vm_max_pu).sum())
-        for key, pos in (("line_loading_percent", self.line_positions),
-                         ("trafo_loading_percent", self.trafo_positions)):
+        for key, pos in (("line_loading_percent", self.charged_line_positions),
+                         ("trafo_loading_percent", self.charged_trafo_positions)):
             values = np.asarray(grid.get(key) or [], dtype=float)
             if len(values) and len(pos):
                 safety[key.replace("_percent", "")] = float(loading_violation(values[pos]).sum())
@@ -239,11 +254,11 @@ class AgentView:
             cost["energy"] = pcc_cost[:, self.billed_pcc_positions].sum(axis=1)
         if len(self.revenue_pcc_positions):
             cost["resale"] = -pcc_cost[:, self.revenue_pcc_positions].sum(axis=1)
-        vm = grid["vm_pu"][:, self.bus_positions]
+        vm = grid["vm_pu"][:, self.charged_bus_positions]
         safety["voltage"] = voltage_violation(np.where(vm > 0.0, vm, np.nan), self.vm_min_pu,
                                               self.vm_max_pu).sum(axis=1)
-        for key, pos in (("line_loading_percent", self.line_positions),
-                         ("trafo_loading_percent", self.trafo_positions)):
+        for key, pos in (("line_loading_percent", self.charged_line_positions),
+                         ("trafo_loading_percent", self.charged_trafo_positions)):
             safety[key.replace("_percent", "")] = loading_violation(grid[key][:, pos]).sum(axis=1)
         safety["nonconvergence"] = np.where(grid["converged"], 0.0, NONCONVERGENCE_SAFETY)
         terms = grid.get("safety_terms") or {}

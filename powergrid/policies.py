@@ -9,8 +9,12 @@ the devices.
 =========  ===============================================================
 policy     behaviour
 =========  ===============================================================
-``zero``   no action: continuous setpoints 0 (or the bound nearest to 0),
-           discrete positions held
+``idle``   no intervention: each device at the neutral setpoint its class
+           defines (:meth:`Device.idle_action`): PV and wind at their
+           available power (no curtailment), batteries at 0, generators at
+           their minimum and units with commitment not started, capacitor
+           banks, tap changers and switches held where they are (automatic
+           tap changers follow their own controller)
 ``random`` uniform over the action space (seeded)
 ``rule``   price- and SOC-aware: batteries charge in the cheap hours and
            discharge in the dear ones of the trailing day, never asking for
@@ -32,7 +36,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from powergrid.devices import ESS, ActionSpec, Device, Generator, Shunt, Transformer
-from powergrid.devices.discrete import PositionFleet
+from powergrid.devices.discrete import PositionDevice
 
 
 @dataclass
@@ -77,33 +81,44 @@ def setpoints_from_action(spec: ActionSpec, c: np.ndarray, d: np.ndarray
     return out
 
 
+def device_state(obs: Observation, device: Device) -> dict[str, Any]:
+    """The last reported state of ``device`` (empty before its first report)."""
+    return obs.devices.get(device.name, {}).get("state") or {}
+
+
 def current_categories(devices: Sequence[Device], obs: Observation) -> np.ndarray:
-    """Discrete categories that hold every controllable position where it is."""
+    """Discrete categories that hold every controllable position where it is (and a
+    unit's commitment as it is)."""
     cats: list[int] = []
     for dev in devices:
         if not dev.discrete_controls():
             continue
-        fleet = dev.fleet_class()
-        if issubclass(fleet, PositionFleet):
-            state = obs.devices.get(dev.name, {}).get("state") or {}
-            position = state.get(fleet.POSITION, dev.initial_position())
-            offset = getattr(dev, "tap_min", 0) if fleet.POSITION == "tap_pos" else 0
-            cats.append(int(round(position)) - offset)
+        state = device_state(obs, dev)
+        if isinstance(dev, PositionDevice):
+            cats.append(dev.held_category(state))
         else:  # unit commitment: hold the on/off state
-            state = obs.devices.get(dev.name, {}).get("state") or {}
             cats.append(int(state.get("on", 1.0 if getattr(dev, "initially_on", True) else 0.0)))
     return np.array(cats, dtype=np.int64)
 
 
-class ZeroPolicy:
-    """No action: continuous setpoints at 0 (clipped into the box), positions held."""
+class IdlePolicy:
+    """No intervention: every device at its class's neutral setpoint
+    (:meth:`~powergrid.devices.Device.idle_action`), whatever it observes."""
 
     def __init__(self, devices: Sequence[Device], spec: ActionSpec) -> None:
         self.devices, self.spec = list(devices), spec
 
     def act(self, obs: Observation) -> Action:
-        return np.clip(np.zeros(self.spec.dim_c), self.spec.low, self.spec.high), \
-            current_categories(self.devices, obs)
+        if not self.devices:  # a coordinator: its commands at 0 (clipped into their box)
+            return np.clip(np.zeros(self.spec.dim_c), self.spec.low, self.spec.high), \
+                np.zeros(self.spec.dim_d, dtype=np.int64)
+        c: list[float] = []
+        d: list[int] = []
+        for dev in self.devices:
+            dev_c, dev_d = dev.idle_action(device_state(obs, dev))
+            c += dev_c
+            d += dev_d
+        return np.array(c, dtype=float), np.array(d, dtype=np.int64)
 
 
 class RandomPolicy:
@@ -217,17 +232,19 @@ def _economic_output_mw(gen: Generator, price: float) -> float:
 
 
 POLICIES: dict[str, Callable[..., Policy]] = {
-    "zero": ZeroPolicy, "random": RandomPolicy, "rule": RulePolicy,
+    "idle": IdlePolicy, "random": RandomPolicy, "rule": RulePolicy,
 }
 
 
 def make_policy(name: str, devices: Sequence[Device], spec: ActionSpec, **kwargs: Any) -> Policy:
     """A built-in policy by name; a ValueError naming an unknown one."""
     if name not in POLICIES:
-        raise ValueError(f"unknown policy {name!r} (valid: {sorted(POLICIES)})")
+        hint = (" ('zero' was renamed 'idle': no intervention, PV uncurtailed)"
+                if name == "zero" else "")
+        raise ValueError(f"unknown policy {name!r} (valid: {sorted(POLICIES)}){hint}")
     if name == "random":
         return RandomPolicy(devices, spec, seed=kwargs.get("seed"))
     if name == "rule":
         return RulePolicy(devices, spec, price=kwargs.get("price"),
                           steps_per_day=kwargs.get("steps_per_day", 24))
-    return ZeroPolicy(devices, spec)
+    return IdlePolicy(devices, spec)

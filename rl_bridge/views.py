@@ -9,11 +9,13 @@ in, those buses, the lines and transformers between them and the PCCs named
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from powergrid.data import load_dataset
+from powergrid.devices import Device
 from powergrid.observation import AgentView
 from scenarios.config import AgentConfig
 from scenarios.world import PreparedScenario, agent_zone_name
@@ -38,58 +40,87 @@ def agent_zone(prepared: PreparedScenario, agent: AgentConfig) -> str:
     return zone
 
 
+@dataclass(frozen=True)
+class _Selection:
+    """Devices, bus, line, transformer and PCC positions of a part of the grid."""
+
+    devices: list[Device]
+    buses: np.ndarray
+    lines: np.ndarray
+    trafos: np.ndarray
+    pccs: np.ndarray
+
+
+def _everything(prepared: PreparedScenario) -> _Selection:
+    net = prepared.net
+    return _Selection(list(prepared.devices), np.arange(len(net.bus)), np.arange(len(net.line)),
+                      np.arange(len(net.trafo)), np.arange(len(prepared.pccs)))
+
+
+def _zone(prepared: PreparedScenario, agent: AgentConfig, zone: str) -> _Selection:
+    """The devices on the zone's buses (and the agent's own), the zone's buses, the lines
+    inside it, the transformers touching it and the PCCs named ``"<zone>.*"``."""
+    net = prepared.net
+    in_zone = (net.bus["zone"].astype(str) == zone).to_numpy()
+    bus_pos = {b: k for k, b in enumerate(net.bus.index)}
+    zone_buses = {str(n) for n, z in zip(net.bus["name"], in_zone, strict=True) if z}
+    devices = [d for d in prepared.devices if getattr(d, "bus", "") in zone_buses
+               or d.name in agent.devices]
+    lines = np.array([k for k, (f, t) in enumerate(zip(net.line.from_bus, net.line.to_bus,
+                                                       strict=True))
+                      if in_zone[bus_pos[f]] and in_zone[bus_pos[t]]], dtype=np.intp)
+    trafos = np.array([k for k, (h, lo) in enumerate(zip(net.trafo.hv_bus, net.trafo.lv_bus,
+                                                         strict=True))
+                       if in_zone[bus_pos[lo]] or in_zone[bus_pos[h]]], dtype=np.intp)
+    pccs = np.array([k for k, p in enumerate(prepared.pccs) if p.name.startswith(f"{zone}.")],
+                    dtype=np.intp)
+    return _Selection(devices, np.flatnonzero(in_zone), lines, trafos, pccs)
+
+
 def build_view(prepared: PreparedScenario, agent: AgentConfig, scope: str = "all") -> AgentView:
     """The :class:`AgentView` of ``agent`` with ``scope`` ``"all"`` or ``"zone"``.
 
-    Members of a coordination protocol also observe its message features; a
-    coordinator answers for the energy it buys at its zone's PCC less the bills it
-    collects at the other PCCs.
+    ``scope`` sets what the agent *observes*. What it is *charged for* does not depend
+    on it: in a scenario with several agents, each agent answers for its own zone (the
+    costs of the devices there, the energy bill of its zone's PCC, the voltages of its
+    buses and the loading of its lines and transformers; plus the grid-wide terms), so
+    the agents' costs add up to the microgrids' total; a single agent answers for the
+    whole scenario. Members of a coordination protocol also observe its message
+    features; a coordinator answers for the energy it buys at its zone's PCC less the
+    bills it collects at the other PCCs.
     """
     from powergrid.protocols.coordination import PROTOCOLS
 
     net = prepared.net
     cfg = prepared.config
-    n_bus, n_line, n_trafo = len(net.bus), len(net.line), len(net.trafo)
-    pcc_names = [p.name for p in prepared.pccs]
     if scope == "all" or (agent.coordinator and agent.zone is None):
-        devices = list(prepared.devices)
-        buses = np.arange(n_bus)
-        lines = np.arange(n_line)
-        trafos = np.arange(n_trafo)
-        pccs = np.arange(len(pcc_names))
+        seen = _everything(prepared)
         series = list(prepared.series)
     elif scope == "zone":
-        zone = agent_zone(prepared, agent)
-        in_zone = (net.bus["zone"].astype(str) == zone).to_numpy()
-        bus_pos = {b: k for k, b in enumerate(net.bus.index)}
-        zone_buses = {str(n) for n, z in zip(net.bus["name"], in_zone, strict=True) if z}
-        devices = [d for d in prepared.devices if getattr(d, "bus", "") in zone_buses
-                   or d.name in agent.devices]
-        buses = np.flatnonzero(in_zone)
-        lines = np.array([k for k, (f, t) in enumerate(zip(net.line.from_bus, net.line.to_bus,
-                                                           strict=True))
-                          if in_zone[bus_pos[f]] and in_zone[bus_pos[t]]], dtype=np.intp)
-        trafos = np.array([k for k, (h, lo) in enumerate(zip(net.trafo.hv_bus, net.trafo.lv_bus,
-                                                             strict=True))
-                           if in_zone[bus_pos[lo]] or in_zone[bus_pos[h]]], dtype=np.intp)
-        pccs = np.array([k for k, n in enumerate(pcc_names) if n.startswith(f"{zone}.")],
-                        dtype=np.intp)
-        own = {d.name for d in devices}
+        seen = _zone(prepared, agent, agent_zone(prepared, agent))
+        own = {d.name for d in seen.devices}
         series = sorted({cfg.price} | {s for d, s in cfg.profiles.items() if d in own}
                         | set(prepared.load_profiles.values()))
     else:
         raise ValueError(f"unknown view scope {scope!r} (valid: 'all', 'zone')")
+    zone = agent_zone_name(prepared, agent)
+    charged = (_zone(prepared, agent, zone) if len(cfg.agents) > 1 and zone is not None
+               else _everything(prepared))
     total_load_mw = float((net.load.p_mw * net.load.scaling).abs().sum()) or 1.0
-    billed, revenue = pccs, np.zeros(0, dtype=np.intp)
+    billed, revenue = charged.pccs, np.zeros(0, dtype=np.intp)
     if agent.coordinator:
         zone = agent_zone(prepared, agent)
+        pcc_names = [p.name for p in prepared.pccs]
         billed = np.array([k for k, n in enumerate(pcc_names) if n.startswith(f"{zone}.")],
                           dtype=np.intp)
         revenue = np.array([k for k, n in enumerate(pcc_names) if not n.startswith(f"{zone}.")],
                            dtype=np.intp)
     features = () if agent.coordinator else PROTOCOLS[cfg.protocol].FEATURES
     return AgentView(
-        devices=devices, bus_positions=buses, line_positions=lines, trafo_positions=trafos,
-        pcc_positions=pccs, series_bounds={s: series_bounds(s, cfg.dataset) for s in series},
+        devices=seen.devices, bus_positions=seen.buses, line_positions=seen.lines,
+        trafo_positions=seen.trafos, pcc_positions=seen.pccs,
+        series_bounds={s: series_bounds(s, cfg.dataset) for s in series},
         pcc_scale_mw=total_load_mw, billed_pcc_positions=billed,
-        revenue_pcc_positions=revenue, message_features=features)
+        revenue_pcc_positions=revenue, message_features=features,
+        charged_devices=charged.devices, charged_bus_positions=charged.buses,
+        charged_line_positions=charged.lines, charged_trafo_positions=charged.trafos)

@@ -1,6 +1,6 @@
 """``powergrid evaluate``: policies over consecutive test-period days, one table.
 
-Every policy -- ``zero``, ``rule``, ``oracle`` (the perfect-foresight day-ahead optimum,
+Every policy -- ``idle`` (no intervention), ``rule``, ``oracle`` (the perfect-foresight day-ahead optimum,
 :mod:`powergrid.baselines.oracle`) or a trained model's path -- runs through the same
 co-simulation over the same days, and is measured from its ``timeseries.csv`` by the
 same code:
@@ -14,6 +14,10 @@ column                   unit    meaning
 ``energy_import_mwh``    MWh     energy bought at the (first) PCC
 ``battery_cycles``       --      equivalent full cycles, summed over batteries
                                  (throughput / (2 x capacity))
+``recovered_share``      --      share of the idle-to-oracle saving the policy
+                                 recovers, ``(idle - policy) / (idle - oracle)`` in
+                                 total cost (1 = the oracle, 0 = no better than
+                                 idle; present when idle and oracle both ran)
 =======================  ======  ===================================================
 """
 
@@ -36,7 +40,7 @@ from scenarios.config import ScenarioConfig
 from scenarios.run import run_scenario
 from scenarios.world import PreparedScenario, prepare
 
-BUILT_IN = ("zero", "rule", "oracle")
+BUILT_IN = ("idle", "rule", "oracle")
 
 
 def oracle_setpoints(prepared: PreparedScenario) -> list[dict[str, dict[str, float]]]:
@@ -108,7 +112,7 @@ def evaluate(scenario: str, policies: Sequence[str], days: int = 7,
             cfg = config
             if policy == "oracle":
                 override = {agent: SchedulePolicy(oracle_setpoints(prepared), config.step_s)}
-            elif policy in ("zero", "rule"):
+            elif policy in ("idle", "rule"):
                 cfg = config.with_(policy=policy)
             else:
                 from rl_bridge.policies import ModelPolicy
@@ -116,15 +120,36 @@ def evaluate(scenario: str, policies: Sequence[str], days: int = 7,
                 override = {agent: ModelPolicy(policy, prepared)}
             run_scenario(cfg, run_dir, progress=False, plot=False, policies=override)
             results[policy] = metrics(run_dir / "timeseries.csv", config, batteries)
+    add_recovered_share(results)
     return results
 
 
+def recovered_share(cost_idle: float, cost_policy: float, cost_oracle: float) -> float:
+    """``(cost_idle - cost_policy) / (cost_idle - cost_oracle)``: the share of the saving
+    from no intervention to the perfect-foresight optimum that a policy recovers (0 when
+    the oracle saves nothing)."""
+    gap = cost_idle - cost_oracle
+    return float((cost_idle - cost_policy) / gap) if gap > 0 else 0.0
+
+
+def add_recovered_share(results: dict[str, dict[str, float]]) -> None:
+    """Set ``recovered_share`` on every row when ``idle`` and ``oracle`` both ran."""
+    if "idle" not in results or "oracle" not in results:
+        return
+    idle, oracle = results["idle"]["total_cost"], results["oracle"]["total_cost"]
+    for m in results.values():
+        m["recovered_share"] = recovered_share(idle, m["total_cost"], oracle)
+
+
 def format_table(results: dict[str, dict[str, float]], scenario: str, days: int) -> str:
+    share = all("recovered_share" in m for m in results.values())
     lines = [f"{scenario}, {days} test days", "",
-             "| policy | total cost ($) | total safety | voltage violations |"
-             " energy imported (MWh) | battery cycles |", "|---|---|---|---|---|---|"]
+             "| policy | total cost ($) | recovered share | total safety | voltage violations |"
+             " energy imported (MWh) | battery cycles |", "|---|---|---|---|---|---|---|"]
     for policy, m in results.items():
-        lines.append(f"| {policy} | {m['total_cost']:,.0f} | {m['total_safety']:.3f} |"
+        recovered = f"{100 * m['recovered_share']:.0f} %" if share else "n/a"
+        lines.append(f"| {policy} | {m['total_cost']:,.0f} | {recovered} |"
+                     f" {m['total_safety']:.3f} |"
                      f" {m['voltage_violations']} | {m['energy_import_mwh']:,.1f} |"
                      f" {m['battery_cycles']:.2f} |")
     return "\n".join(lines)

@@ -187,7 +187,7 @@ def scenario_main(make_config: Callable[..., ScenarioConfig],
                                      description=default.description)
     parser.add_argument("--until", type=int, default=default.steps,
                         help=f"steps to run (of {default.step_s} s; default {default.steps})")
-    parser.add_argument("--policy", choices=["zero", "random", "rule"], default=None)
+    parser.add_argument("--policy", choices=["idle", "random", "rule"], default=None)
     parser.add_argument("--seed", type=int, default=default.seed)
     parser.add_argument("--out", default=f"results/{default.name}")
     args = parser.parse_args(argv)

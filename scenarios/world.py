@@ -740,9 +740,11 @@ def _visible(prepared: PreparedScenario, agent: AgentConfig) -> dict[str, Any]:
                                                                 net.trafo.lv_bus, strict=True)])
     pccs = np.array([p.name.startswith(f"{zone}.") for p in prepared.pccs])
     zone_devices = {d["name"] for d in facts.get("zone_devices", [])} | set(agent.devices)
+    # a coordinator collects the other zones' bills: it sees what it bills, not their flows
+    billed = np.ones(len(pccs), dtype=bool) if agent.coordinator else pccs
     grid_mask = _Mask({"vm_pu": in_zone, "va_degree": in_zone, "line_loading_percent": lines,
                        "trafo_loading_percent": trafos, "pcc_p_mw": pccs, "pcc_q_mvar": pccs,
-                       "pcc_cost": pccs})
+                       "pcc_cost": billed})
     return {"grid": grid_mask, "devices": zone_devices}
 
 

@@ -130,7 +130,7 @@ class AgentsSim(mosaik_api_v3.Simulator):
     a ``redis://`` URL (unreachable: an error at start, naming the URL).
 
     ``Agent`` params: ``name``; ``devices`` (configs of the devices it controls);
-    ``policy`` (``"zero"``, ``"random"``, ``"rule"``, or in-process a callable / an
+    ``policy`` (``"idle"``, ``"random"``, ``"rule"``, or in-process a callable / an
     object with ``act(observation)`` returning ``(c, d)`` or a setpoints dict);
     ``seed``; ``price`` (series name); ``steps_per_day``; ``period_steps`` (acts
     every that many steps); ``coordinator`` (a coordinating agent without devices);
@@ -164,7 +164,7 @@ class AgentsSim(mosaik_api_v3.Simulator):
         return self.meta
 
     def create(self, num: int, model: str, name: str = "agent",
-               devices: list[dict[str, Any]] | None = None, policy: Any = "zero",
+               devices: list[dict[str, Any]] | None = None, policy: Any = "idle",
                seed: int | None = None, price: str | None = None, steps_per_day: int = 24,
                period_steps: int = 1, coordinator: bool = False,
                zone_devices: list[dict[str, Any]] | None = None, load_mw: float = 0.0,

@@ -76,7 +76,8 @@ class _BatchEntity:
         c = actions.get("c", np.zeros((b.n, b.spec.dim_c)))
         d = actions.get("d", np.zeros((b.n, b.spec.dim_d), dtype=np.int64))
         grid = _one(data.get("grid")) or {}
-        out = b.step(c, d, _one(data.get("values")), grid.get("vm_pu"), dt_h)
+        out = b.step(c, d, _one(data.get("values")), grid.get("vm_pu"), dt_h,
+                     grid.get("converged"))
         self.outputs = {
             "injections": {"p_mw": out.p_mw, "q_mvar": out.q_mvar, "position": out.position},
             "report": {"features": b.features(self.features), "cost": out.cost,
@@ -157,8 +158,9 @@ class DevicesSim(mosaik_api_v3.Simulator):
                     value = next(iter(data[key].values()))
                     exogenous.setdefault(name, {})[key] = float(
                         "nan" if value is None else value)
-            if "converged" in data and not all(data["converged"].values()):
-                exogenous[name]["vm_pu"] = float("nan")  # no valid measurement: hold
+            if "converged" in data:
+                exogenous.setdefault(name, {})["converged"] = float(
+                    all(data["converged"].values()))
         self.reports = self.set.step(setpoints, exogenous, self.dt_h)
         return time + self.step_size
 

@@ -1,4 +1,4 @@
-"""Baselines (zero, rule, the perfect-foresight oracle), ``powergrid evaluate`` and the
+"""Baselines (idle, rule, the perfect-foresight oracle), ``powergrid evaluate`` and the
 training examples, on the real co-simulation."""
 
 from __future__ import annotations
@@ -20,26 +20,26 @@ from scenarios.world import prepare
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 #: ieee13, the first 7 days of the test split: total cost ($) of each baseline, as
 #: measured when the oracle was written (powergrid evaluate ieee13 --days 7)
-WEEK_COST = {"zero": 22_184.0, "rule": 21_895.0, "oracle": 21_486.0}
+WEEK_COST = {"idle": 22_184.0, "rule": 21_895.0, "oracle": 21_486.0}
 
 
 @pytest.fixture(scope="module")
 def week(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     out = tmp_path_factory.mktemp("evaluate")
-    return evaluate("ieee13", ["zero", "rule", "oracle"], days=7, out_dir=out), out
+    return evaluate("ieee13", ["idle", "rule", "oracle"], days=7, out_dir=out), out
 
 
-def test_oracle_no_dearer_than_rule_no_dearer_than_zero(week: tuple[dict, Path]) -> None:
+def test_oracle_no_dearer_than_rule_no_dearer_than_idle(week: tuple[dict, Path]) -> None:
     results, _ = week
     costs = {p: results[p]["total_cost"] for p in WEEK_COST}
-    assert costs["oracle"] <= costs["rule"] <= costs["zero"]
+    assert costs["oracle"] <= costs["rule"] <= costs["idle"]
     for policy, expected in WEEK_COST.items():
         assert costs[policy] == pytest.approx(expected, rel=2e-3), policy
     for policy in WEEK_COST:  # and none of them buys its savings with the voltages
         assert results[policy]["voltage_violations"] == 0
         assert results[policy]["total_safety"] == pytest.approx(0.0, abs=1e-6)
-    # the savings come from using the battery (zero never touches it)
-    assert results["zero"]["battery_cycles"] == 0.0
+    # the savings come from using the battery (idle never touches it)
+    assert results["idle"]["battery_cycles"] == 0.0
     assert results["oracle"]["battery_cycles"] > 1.0
 
 
@@ -92,11 +92,11 @@ def test_sb3_ppo_example_trains_and_its_model_acts_in_evaluate(tmp_path: Path) -
     for name in ("model.zip", "model.vecnormalize.pkl", "learning_curve.csv",
                  "learning_curve.png"):
         assert (tmp_path / name).exists(), name
-    results = evaluate("ieee13", [str(tmp_path / "model.zip"), "zero"], days=1)
+    results = evaluate("ieee13", [str(tmp_path / "model.zip"), "idle"], days=1)
     model = results[str(tmp_path / "model.zip")]
     # the model's actions reach the devices: its day differs from doing nothing
     assert model["battery_cycles"] > 0.0
-    assert model["total_cost"] != pytest.approx(results["zero"]["total_cost"])
+    assert model["total_cost"] != pytest.approx(results["idle"]["total_cost"])
 
 
 def test_rllib_example_one_iteration_shared_policy(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from mosaik import AsyncWorld
 
-from powergrid.policies import ZeroPolicy
+from powergrid.policies import IdlePolicy
 from scenarios import get_config
 from scenarios.run import run_scenario
 from scenarios.world import REPO_ROOT, build_world, export_feeds_csv, prepare, sim_config
@@ -31,11 +31,11 @@ class ScriptedBattery:
         from powergrid.devices import ActionSpec
 
         self.spec = ActionSpec.concat([d.action_spec() for d in devices])
-        self.zero = ZeroPolicy(devices, self.spec)
+        self.idle = IdlePolicy(devices, self.spec)
         self.k = 0
 
     def act(self, obs):
-        c, d = self.zero.act(obs)
+        c, d = self.idle.act(obs)
         c[self.spec.names_c.index("ess1.p_mw")] = ESS_SETPOINTS_MW[self.k % len(ESS_SETPOINTS_MW)]
         self.k += 1
         return c, d
@@ -101,13 +101,13 @@ def test_battery_soc_follows_its_charge(scripted_run):
 def test_rule_policy_costs_less_than_doing_nothing(tmp_path):
     # one test week of ieee13, hourly; measured: zero 22,184 $, rule 21,895 $, neither
     # with a bus outside 0.95-1.05 (2026-11)
-    zero = run_scenario(get_config("ieee13", policy="zero"), tmp_path / "zero",
+    idle = run_scenario(get_config("ieee13", policy="idle"), tmp_path / "idle",
                         progress=False, plot=False)
     rule = run_scenario(get_config("ieee13", policy="rule"), tmp_path / "rule",
                         progress=False, plot=False)
-    assert rule["total_cost"] < zero["total_cost"] - 100.0
-    assert rule["total_safety"] <= zero["total_safety"] + 1e-9
-    assert rule["voltage_violations"] <= zero["voltage_violations"]
+    assert rule["total_cost"] < idle["total_cost"] - 100.0
+    assert rule["total_safety"] <= idle["total_safety"] + 1e-9
+    assert rule["voltage_violations"] <= idle["voltage_violations"]
 
 
 def _columns_equal(a: pd.DataFrame, b: pd.DataFrame, rtol: float = 1e-12) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numbers
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -158,6 +158,25 @@ class Device(ABC):
             nvec=np.array(list(disc.values()), dtype=np.int64),
         )
 
+    # -- no intervention ----------------------------------------------------
+    def neutral_setpoints(self) -> dict[str, float]:
+        """The continuous setpoints of no intervention, ``{control: value}`` in physical
+        units: 0 (clipped into the control's range) unless the class says otherwise."""
+        return {k: min(max(0.0, lo), hi) for k, (lo, hi) in self.continuous_controls().items()}
+
+    def neutral_categories(self, state: Mapping[str, float]) -> dict[str, int]:
+        """The discrete setpoints of no intervention given the device's current
+        ``state`` (its last reported state; empty at the start): the class decides."""
+        return {}
+
+    def idle_action(self, state: Mapping[str, float]) -> tuple[list[float], list[int]]:
+        """No intervention over :meth:`action_spec`: :meth:`neutral_setpoints` and
+        :meth:`neutral_categories`, in the spec's order."""
+        neutral_c = self.neutral_setpoints()
+        neutral_d = self.neutral_categories(state)
+        return ([neutral_c[k] for k in self.continuous_controls()],
+                [neutral_d[k] for k in self.discrete_controls()])
+
     # -- what an agent observes of it ------------------------------------
     def observation_spec(self) -> list[Feature]:
         """The features of this device's state an agent observes (see :class:`Feature`)."""
@@ -214,6 +233,8 @@ class Fleet(ABC):
     CONTROLS_D: ClassVar[tuple[str, ...]] = ()
     #: names of exogenous inputs ``step`` reads (arrays of shape ``(n,)``)
     EXOGENOUS: ClassVar[tuple[str, ...]] = ()
+    #: the value of an exogenous input a host does not provide (default 0)
+    EXOGENOUS_DEFAULTS: ClassVar[dict[str, float]] = {}
 
     def __init__(self, devices: Sequence[Device]) -> None:
         self.devices = list(devices)
@@ -224,6 +245,12 @@ class Fleet(ABC):
         """Stack attribute ``attr`` of every device as a float array (None -> default)."""
         values = [getattr(d, attr) for d in self.devices]
         return np.array([default if v is None else v for v in values], dtype=float)
+
+    def exogenous_inputs(self) -> dict[str, np.ndarray]:
+        """Every exogenous input at its default (``EXOGENOUS_DEFAULTS``, else 0), for a
+        host to fill in."""
+        return {key: np.full(self.n, self.EXOGENOUS_DEFAULTS.get(key, 0.0))
+                for key in self.EXOGENOUS}
 
     def reactive_box(self) -> tuple[np.ndarray, np.ndarray]:
         """``(q_min_mvar, q_max_mvar)`` of devices with Q control; ``(0, 0)`` for the others."""

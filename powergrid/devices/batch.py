@@ -106,23 +106,27 @@ class DeviceBatch:
 
     # -- one step ------------------------------------------------------------------
     def step(self, action_c: np.ndarray, action_d: np.ndarray, values: np.ndarray,
-             vm_pu: np.ndarray | None, dt_h: float) -> BatchOutput:
+             vm_pu: np.ndarray | None, dt_h: float,
+             converged: np.ndarray | None = None) -> BatchOutput:
         """Advance every copy one step of ``dt_h`` hours.
 
         ``action_c`` ``(N, dim_c)`` / ``action_d`` ``(N, dim_d)`` over :attr:`spec`;
         ``values`` ``(N, S)`` the series of the step; ``vm_pu`` ``(N, n_bus)`` the
-        last step's voltages (for automatic tap changers; nan = unknown).
+        last step's voltages (for automatic tap changers; nan = unknown) and
+        ``converged`` ``(N,)`` whether they come from a converged power flow (None:
+        all did).
         """
         controls = [f.default_controls(s) for f, s in zip(self.fleets, self.states, strict=True)]
         for f, rows, column, j in self._action_c:
             controls[f][0][rows, column] = action_c[:, j]
         for f, rows, column, j in self._action_d:
             controls[f][1][rows, column] = action_d[:, j]
-        exog = [{key: np.zeros(fleet.n) for key in fleet.EXOGENOUS} for fleet in self.fleets]
+        exog = [fleet.exogenous_inputs() for fleet in self.fleets]
         for f, rows, k in self._profiles:
             exog[f]["profile"][rows] = values[:, k]
         for f, rows, bus in self._regulated:
             exog[f]["vm_pu"][rows] = np.nan if vm_pu is None else vm_pu[:, bus]
+            exog[f]["converged"][rows] = 1.0 if converged is None else converged
         outs = []
         for f, fleet in enumerate(self.fleets):
             self.states[f], out = fleet.step(self.states[f], controls[f][0], controls[f][1],

@@ -73,7 +73,7 @@ class DeviceSet:
         for k, fleet in enumerate(self.fleets):
             state = self.states[k]
             c, d = fleet.default_controls(state)
-            exog = {key: np.zeros(fleet.n) for key in fleet.EXOGENOUS}
+            exog = fleet.exogenous_inputs()
             for i, name in enumerate(fleet.names):
                 for control, value in setpoints.get(name, {}).items():
                     _apply_control(fleet, name, c, d, i, control, value)

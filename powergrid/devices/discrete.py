@@ -8,6 +8,7 @@ their position.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -67,7 +68,7 @@ class PositionFleet(Fleet):
         return z, z.copy()
 
 
-class _PositionDevice(Device):
+class PositionDevice(Device):
     """Shared controls of the position devices (a mixin over the dataclasses)."""
 
     controllable: bool
@@ -81,6 +82,17 @@ class _PositionDevice(Device):
     def discrete_controls(self) -> dict[str, int]:
         return {"position": self.position_count()} if self.controllable else {}
 
+    def held_category(self, state: Mapping[str, float]) -> int:
+        """The category that keeps the position where ``state`` has it (the initial
+        position when ``state`` is empty)."""
+        position = state.get(self.fleet_class().POSITION, self.initial_position())
+        return int(round(float(position))) - getattr(self, "tap_min", 0)
+
+    def neutral_categories(self, state: Mapping[str, float]) -> dict[str, int]:
+        """No intervention holds the position (an automatic tap changer is not an
+        agent's to move anyway)."""
+        return {"position": self.held_category(state)}
+
     def observation_spec(self) -> list[Feature]:
         """The position as a fraction of its range (0 = first, 1 = last position)."""
         fleet = self.fleet_class()
@@ -91,7 +103,7 @@ class _PositionDevice(Device):
 
 
 @dataclass(kw_only=True)
-class Shunt(_PositionDevice):
+class Shunt(PositionDevice):
     """A switched capacitor or reactor bank with ``max_step`` equal steps.
 
     ================================  ======  ==============================================
@@ -159,7 +171,7 @@ class ShuntFleet(PositionFleet):
 
 
 @dataclass(kw_only=True)
-class Transformer(_PositionDevice):
+class Transformer(PositionDevice):
     """An on-load tap changer on an existing transformer: ``name`` is the
     transformer's name in ``net.trafo``.
 
@@ -247,11 +259,16 @@ class Transformer(_PositionDevice):
 
 
 class TransformerFleet(PositionFleet):
-    """OLTCs stepped together. State: ``tap_pos``. Exogenous input ``vm_pu``: the
-    regulated bus voltage of the last step (used by automatic ones; nan = unknown)."""
+    """OLTCs stepped together. State: ``tap_pos``. Exogenous inputs (used by automatic
+    ones): ``vm_pu``, the regulated bus voltage of the last step (nan = unknown), and
+    ``converged``, whether that voltage comes from a converged power flow (1) or is the
+    grid's last good solution held over a failed one (0). An automatic tap changer holds
+    its tap while its measurement is unknown or stale: this rule lives here only, so
+    every host (one device set, a batch of copies) moves taps the same way."""
 
     POSITION = "tap_pos"
-    EXOGENOUS = ("vm_pu",)
+    EXOGENOUS = ("vm_pu", "converged")
+    EXOGENOUS_DEFAULTS: ClassVar[dict[str, float]] = {"vm_pu": np.nan, "converged": 1.0}
 
     def __init__(self, devices: list[Transformer]) -> None:
         super().__init__(devices)
@@ -267,7 +284,10 @@ class TransformerFleet(PositionFleet):
              exog: dict[str, np.ndarray], dt_h: float) -> tuple[State, FleetOutput]:
         if self.automatic.any():
             d = d.copy()
-            vm = np.asarray(exog.get("vm_pu", np.full(self.n, np.nan)), dtype=float)
+            defaults = self.exogenous_inputs()
+            vm = np.asarray(exog.get("vm_pu", defaults["vm_pu"]), dtype=float)
+            vm = np.where(np.asarray(exog.get("converged", defaults["converged"])) > 0, vm,
+                          np.nan)
             error = self.vm_set - vm
             move = np.where(np.isfinite(error) & (vm > 0) & (np.abs(error) > self.deadband),
                             clip(np.round(error / self.step_pu), -self.max_change,
@@ -284,7 +304,7 @@ class TransformerFleet(PositionFleet):
 
 
 @dataclass(kw_only=True)
-class Switch(_PositionDevice):
+class Switch(PositionDevice):
     """A controllable switch: ``name`` is the switch's name in ``net.switch``.
 
     ====================  =====  =======================================

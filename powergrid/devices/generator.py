@@ -5,6 +5,7 @@ Both live in pandapower's ``sgen`` table (generation positive).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -104,6 +105,17 @@ class Generator(Device):
 
     def discrete_controls(self) -> dict[str, int]:
         return {"on": 2} if (self.controllable and self.commitment) else {}
+
+    def neutral_setpoints(self) -> dict[str, float]:
+        """No intervention: the lowest output (``p_min_mw``), no reactive power."""
+        out = super().neutral_setpoints()
+        if "p_mw" in out:
+            out["p_mw"] = self.p_min_mw
+        return out
+
+    def neutral_categories(self, state: Mapping[str, float]) -> dict[str, int]:
+        """No intervention: a unit with commitment is not started (off)."""
+        return {"on": 0}
 
     def observation_spec(self) -> list[Feature]:
         """Output per unit of ``p_max_mw`` (and Q per unit of its range), commitment state."""
@@ -288,6 +300,13 @@ class RES(Device):
             out["p_limit_mw"] = (0.0, self.sn_mva)
         if self.has_q_control:
             out["q_mvar"] = (self.q_min_mvar, self.q_max_mvar)
+        return out
+
+    def neutral_setpoints(self) -> dict[str, float]:
+        """No intervention: no curtailment (the limit at the rating), no reactive power."""
+        out = super().neutral_setpoints()
+        if "p_limit_mw" in out:
+            out["p_limit_mw"] = self.sn_mva
         return out
 
     def observation_spec(self) -> list[Feature]:
