@@ -2,8 +2,8 @@
 
 Every policy -- ``idle`` (no intervention), ``rule``, ``oracle`` (the perfect-foresight
 day-ahead optimum, :mod:`powergrid.baselines.oracle`) or a trained model's path -- runs
-through the same co-simulation over the same days, and is measured from its ``timeseries.csv`` by the
-same code:
+through the same co-simulation over the same days, and is measured from its
+``timeseries.csv`` by the same code:
 
 =======================  ======  ===================================================
 column                   unit    meaning
