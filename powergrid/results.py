@@ -13,6 +13,8 @@ column                   unit   meaning
 ``price``                $/MWh  energy price
 ``pcc_p_mw``             MW     import at the main PCC (the first one)
 ``pcc_p_mw:<pcc>``       MW     import at each PCC
+``pcc_cost:<pcc>``       $      each PCC's energy bill (an internal PCC's bill is a
+                                transfer inside the system: not in ``cost``)
 ``vm_pu:<bus>``          p.u.   every bus voltage (0 = not energised)
 ``soc:<ess>``            --     every battery's state of charge after the step
 ``p_mw:<device>``        MW     every injecting device's active power
@@ -64,6 +66,8 @@ def step_record(time_s: int, grid: Mapping[str, Any], devices: Mapping[str, Mapp
     }
     for name, p in zip(pcc_names, pcc_p, strict=False):
         row[f"pcc_p_mw:{name}"] = float(p)
+    for name, bill in zip(pcc_names, grid.get("pcc_cost") or [], strict=False):
+        row[f"pcc_cost:{name}"] = float(bill)
     for name, vm in zip(bus_names, grid.get("vm_pu") or [], strict=False):
         row[f"vm_pu:{name}"] = float(vm)
     for name in sorted(devices):

@@ -36,9 +36,14 @@ class MultiAgentGridEnv(ParallelEnv):
     |                   | or of its own zone only (``centralized=False``), the    |
     |                   | series of the coming step, time of day and year         |
     | reward            | ``-reward_scale * cost - min(safety_scale * safety,     |
-    |                   | max_penalty)`` over its devices, its PCC's energy bill  |
-    |                   | and the safety of the buses and lines it observes; with |
-    |                   | ``share_reward`` the mean over all agents               |
+    |                   | max_penalty)`` over its own zone, whatever it observes: |
+    |                   | the costs of the devices in its zone, its PCC's energy  |
+    |                   | bill, the voltages of its buses and the loading of its  |
+    |                   | lines and transformers, and the grid-wide terms (failed |
+    |                   | power flow, unsupplied load); a coordinator (DSO) pays  |
+    |                   | for its feeder's import less the bills it collects.     |
+    |                   | With ``share_reward`` every agent gets the mean of the  |
+    |                   | agents' rewards                                         |
     | episode end       | every agent truncated after ``episode_length`` steps    |
 
     Options: as :class:`~rl_bridge.env.GridEnv` plus ``centralized`` (default

@@ -137,3 +137,47 @@ def test_multi_agent_env_and_run_agree(tmp_path: Path) -> None:
                                        atol=OBS_TOL, err_msg=f"{agent} step {k}")
             for device, col in soc_cols.items():
                 assert obs[agent][col] == pytest.approx(df[f"soc:{device}"].iloc[k], abs=1e-6)
+
+
+def test_each_microgrid_agent_answers_for_its_own_zone(tmp_path: Path) -> None:
+    """Centralized agents see the whole grid but are charged for their own zone: each
+    MG's cost is its zone's device costs plus its PCC's bill (as recorded by ``powergrid
+    run`` for the same actions), so the three differ; ``share_reward`` gives each the
+    mean of the three rewards."""
+    steps = 8
+    rng = np.random.default_rng(11)
+    own = MultiAgentGridEnv(scenario="microgrids", episode_length=steps, train=False)
+    shared = MultiAgentGridEnv(scenario="microgrids", episode_length=steps, train=False,
+                               share_reward=True)
+    try:
+        actions = {a: _actions(own.action_space(a), rng, steps) for a in own.possible_agents}
+        own.reset(seed=2)
+        shared.reset(seed=2)
+        infos, rewards = [], []
+        for k in range(steps):
+            joint = {a: actions[a][k] for a in own.possible_agents}
+            _, r_own, _, _, info = own.step(joint)
+            _, r_shared, _, _, _ = shared.step(joint)
+            infos.append(info)
+            rewards.append(r_own)
+            mean = float(np.mean(list(r_own.values())))
+            assert all(r == pytest.approx(mean, rel=1e-9) for r in r_shared.values())
+        zone_devices = {a: [d.name for d in own.scenario.views[a].charged_devices or ()]
+                        for a in own.possible_agents}
+        specs = own.scenario.specs
+    finally:
+        own.close()
+        shared.close()
+    assert all(set(devs) == {d for d in devs if d.startswith(f"{a}.")}
+               for a, devs in zone_devices.items())
+    config = get_config("microgrids", split="test", start_step=0, steps=steps)
+    run_scenario(config, tmp_path, progress=False, plot=False,
+                 policies={a: Replay(specs[a], actions[a], a) for a in actions})
+    df = pd.read_csv(tmp_path / "timeseries.csv")
+    for k, info in enumerate(infos):
+        costs = [info[a]["cost"] for a in info]
+        assert len(set(np.round(costs, 9))) == len(costs), k  # not one shared figure
+        for agent, devices in zone_devices.items():
+            recorded = sum(df[f"cost:{d}"].iloc[k] for d in devices) \
+                + df[f"pcc_cost:{agent}.pcc"].iloc[k]
+            assert info[agent]["cost"] == pytest.approx(recorded, rel=1e-6, abs=1e-6), (k, agent)
