@@ -78,6 +78,20 @@ class NormalizeActionWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     The count is ``info["clipped_actions"]`` (each value once). Discrete values are
     checked by the environment (``ValueError`` as without the wrapper).
+
+    Action 0 is the *middle* of each range, which is not doing nothing:
+
+    | control                  | what 0 means                 | no intervention (``idle``) |
+    |--------------------------|------------------------------|----------------------------|
+    | ``<ess>.p_mw`` (+-P)     | 0 MW (symmetric range)       | 0 MW: the same             |
+    | ``<ess>.q_mvar`` (+-Q)   | 0 Mvar                       | 0 Mvar: the same           |
+    | ``<dg>.p_mw``            | ``(p_min + p_max) / 2``      | ``p_min`` (and off when it |
+    |                          |                              | has unit commitment)       |
+    | ``<pv>.p_limit_mw``      | half the rating: curtails    | the rating: no curtailment |
+    |                          | PV above 50 %                | (action +1)                |
+
+    The neutral setpoints are defined per device class in one place
+    (:meth:`powergrid.devices.Device.idle_action`, the ``idle`` policy).
     """
 
     def __init__(self, env: gym.Env) -> None:
