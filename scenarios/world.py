@@ -22,6 +22,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,7 +37,7 @@ from mosaik_api_v3.connection import Channel, RemoteException
 
 from powergrid.data import KINDS, Dataset, load_dataset
 from powergrid.devices import RES, Device, DeviceSet, device_from_config, device_to_config
-from powergrid.devices.discrete import PositionFleet
+from powergrid.devices.discrete import PositionFleet, Transformer
 from powergrid.networks import build_network
 from powergrid.protocols.coordination import AgentRole
 from scenarios.config import FEDERATES, AgentConfig, ScenarioConfig
@@ -95,6 +96,7 @@ def prepare(config: ScenarioConfig) -> PreparedScenario:
         if reg is not None and reg not in bus_names:
             raise ValueError(f"device {device.name!r}: regulated bus {reg!r} is not in the"
                              " network")
+    _warn_fixed_regulators(net, devices)
     series = sorted(set(load_profiles.values()) | set(config.profiles.values())
                     | ({config.price} if config.price else set()))
     available = {f"{k}:{n}" for k in KINDS for n in dataset.names(k)}
@@ -103,6 +105,29 @@ def prepare(config: ScenarioConfig) -> PreparedScenario:
         raise ValueError(f"series {missing} not in the data set"
                          f" ({config.dataset or 'default'}); it has {sorted(available)}")
     return PreparedScenario(config, net, devices, pccs, load_profiles, series, bus_names)
+
+
+class UncontrolledRegulatorWarning(UserWarning):
+    """The network has voltage regulators that no device of the scenario controls."""
+
+
+def _warn_fixed_regulators(net: pp.pandapowerNet, devices: list[Device]) -> None:
+    """Warn (naming them) about step-voltage regulators -- 1:1 transformers with a tap
+    changer -- that no Transformer device controls: their taps stay at the network's base
+    position whatever the load, which on a long feeder means voltages far outside the
+    band (ieee34 without its regulator devices reaches 1.26 p.u.)."""
+    trafo = net.trafo
+    if len(trafo) == 0:
+        return
+    regulators = trafo.index[(trafo.vn_hv_kv == trafo.vn_lv_kv)
+                             & trafo.tap_changer_type.apply(lambda v: isinstance(v, str))]
+    controlled = {d.name for d in devices if isinstance(d, Transformer)}
+    fixed = [str(n) for n in trafo.loc[regulators, "name"] if str(n) not in controlled]
+    if fixed:
+        warnings.warn(f"regulator(s) {fixed} have no Transformer device: their taps stay"
+                      " fixed at the network's base position (add a Transformer device,"
+                      " automatic with vm_set_pu or agent-controlled)",
+                      UncontrolledRegulatorWarning, stacklevel=3)
 
 
 def series_for_dataset(config: ScenarioConfig, dataset: Dataset) -> ScenarioConfig:
