@@ -117,14 +117,25 @@ class CsvAppender:
             self._synced_at = time.monotonic()
 
     def _write_all(self, data: bytes) -> None:
+        """Append ``data`` whole or not at all: a write that fails part-way (a full disk)
+        is cut back to the last complete line and raised as an OSError naming the file."""
+        end = self._file.tell()
         view = memoryview(data)
-        while view:  # one call for a regular file; the loop only covers a short write
-            view = view[self._file.write(view):]
+        try:
+            while view:  # one call for a regular file; the loop only covers a short write
+                view = view[self._file.write(view):]
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._file.fileno(), end)
+                self._file.seek(end)
+            raise OSError(exc.errno, f"cannot write {self.path}: {exc.strerror}") from None
 
     def close(self) -> None:
         if not self._file.closed:
-            os.fsync(self._file.fileno())
-            self._file.close()
+            try:
+                os.fsync(self._file.fileno())
+            finally:
+                self._file.close()
 
 
 def read_timeseries(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -178,8 +189,28 @@ def summarize(timeseries_csv: str | os.PathLike[str], wall_s: float | None = Non
     return summary
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (nan, inf) as None, so strict JSON parsers
+    read it (``json.dump`` would write ``NaN``/``Infinity``, which are not JSON)."""
+    if isinstance(value, Mapping):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_json_atomic(path: str | os.PathLike[str], data: Mapping[str, Any]) -> None:
     """Write JSON so that ``path`` holds either the old or the whole new file, never half.
+    Non-finite numbers are written as ``null`` (:func:`json_safe`); the file gets the
+    same permissions as any file the process creates (0644 under the usual umask).
 
     The JSON goes to a temporary file in the same folder, is fsynced, then renamed over
     ``path``; anything that fails before the rename (an object JSON cannot encode, a
@@ -187,13 +218,18 @@ def write_json_atomic(path: str | os.PathLike[str], data: Mapping[str, Any]) -> 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(json_safe(data), indent=2, sort_keys=True, allow_nan=False)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # as any other output (mkstemp makes it 0600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -203,3 +239,64 @@ def write_json_atomic(path: str | os.PathLike[str], data: Mapping[str, Any]) -> 
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+class OutputFolderBusyError(ValueError):
+    """Another run writes to the same output folder."""
+
+
+class RunFolder:
+    """A run's ownership of its output folder, for as long as the run lasts.
+
+    On entry: an exclusive lock on ``<folder>/.powergrid-run.lock`` (another run into
+    the same folder fails at once with :class:`OutputFolderBusyError` naming the folder and
+    the pid that holds it; the lock dies with its process, even a SIGKILLed one), then
+    the outputs of any earlier run (``timeseries.csv``, ``summary.json``,
+    ``overview.png``, temporary files of an interrupted summary write) are removed and
+    a provisional ``summary.json`` says ``"completed": false, "status": "running"``.
+    So a folder never shows a summary of another run: a run that is killed before it
+    can write its own (SIGKILL, the machine's OOM killer) leaves that provisional one,
+    and its ``timeseries.csv`` holds every step it completed.
+    """
+
+    LOCK = ".powergrid-run.lock"
+    OUTPUTS = ("timeseries.csv", "summary.json", "overview.png")
+
+    def __init__(self, path: str | os.PathLike[str], provisional: Mapping[str, Any]) -> None:
+        self.path = Path(path)
+        self.provisional = dict(provisional)
+        self._fd: int | None = None
+
+    def __enter__(self) -> RunFolder:
+        import fcntl
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path / self.LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise OutputFolderBusyError(f"output folder '{self.path}' is in use by another run"
+                                   f" (pid {holder}); wait for it or choose another --out"
+                                   ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        try:
+            for name in self.OUTPUTS:
+                (self.path / name).unlink(missing_ok=True)
+            for stale in self.path.glob(".summary.json.*.tmp"):
+                stale.unlink(missing_ok=True)
+            write_json_atomic(self.path / "summary.json",
+                              {**self.provisional, "completed": False, "status": "running",
+                               "pid": os.getpid()})
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # releases the lock
+            self._fd = None

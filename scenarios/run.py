@@ -19,7 +19,7 @@ from typing import Any
 
 from mosaik import AsyncWorld
 
-from powergrid.results import summarize, write_json_atomic
+from powergrid.results import RunFolder, summarize, write_json_atomic
 from scenarios import check_data_span
 from scenarios.config import ScenarioConfig
 from scenarios.world import (
@@ -147,27 +147,39 @@ def run_scenario(config: ScenarioConfig, out_dir: str | Path, progress: bool = T
     check_data_span(config)
     sims = sim_config(config.placement, config.feeds_csv, timeout_s=config.federate_timeout_s)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     csv_path = out / "timeseries.csv"
-    csv_path.unlink(missing_ok=True)  # no row of an earlier run is counted as this one's
     interrupted: list[int] = []
-    try:
-        asyncio.run(_run_world(prepared, sims, out, progress, policies, interrupted))
-    except BaseException as exc:
-        if interrupted and isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
-            name = signal.Signals(interrupted[0]).name
-            summary = _write_summary(config, csv_path, time.perf_counter() - t0,
-                                     completed=False, interrupted=name)
-            raise InterruptedRunError(interrupted[0], summary) from None
-        _write_summary(config, csv_path, time.perf_counter() - t0, completed=False,
-                       error=f"{type(exc).__name__}: {exc}".splitlines()[0])
-        raise
-    summary = _write_summary(config, csv_path, time.perf_counter() - t0, completed=True)
-    if plot:
-        from powergrid.plots import plot_overview
+    # the folder is this run's alone until it ends: no other run's rows or summary in it
+    with RunFolder(out, {"scenario": config.name, "steps_planned": config.steps}):
+        try:
+            asyncio.run(_run_world(prepared, sims, out, progress, policies, interrupted))
+            if plot:
+                _plot(config, csv_path, out / "overview.png")
+        except BaseException as exc:
+            if interrupted and isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+                name = signal.Signals(interrupted[0]).name
+                summary = _write_summary(config, csv_path, time.perf_counter() - t0,
+                                         completed=False, interrupted=name)
+                raise InterruptedRunError(interrupted[0], summary) from None
+            # the failure is what the user must see: a summary that cannot be written
+            # too (a full disk) leaves the provisional one, which says not completed
+            with contextlib.suppress(OSError):
+                _write_summary(config, csv_path, time.perf_counter() - t0, completed=False,
+                               error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+            raise
+        return _write_summary(config, csv_path, time.perf_counter() - t0, completed=True)
 
-        plot_overview(csv_path, out / "overview.png", title=config.name)
-    return summary
+
+def _plot(config: ScenarioConfig, csv_path: Path, png: Path) -> None:
+    """The overview figure; a failure to write it (a full disk) names the file and leaves
+    no half-written PNG."""
+    from powergrid.plots import plot_overview
+
+    try:
+        plot_overview(csv_path, png, title=config.name)
+    except OSError as exc:
+        png.unlink(missing_ok=True)
+        raise OSError(exc.errno, f"cannot write {png}: {exc.strerror}") from None
 
 
 def _write_summary(config: ScenarioConfig, csv_path: Path, wall_s: float,

@@ -264,7 +264,10 @@ def test_sigkill_leaves_every_completed_step_readable(tmp_path):
     assert len(df) >= 3 and not df.isna().any().any()
     assert list(df["time"]) == [k * STEP_S for k in range(len(df))]
     assert summarize(tmp_path / "timeseries.csv")["steps"] == len(df)
-    assert not (tmp_path / "summary.json").exists()  # no half file either
+    # no half file either: the provisional summary the run wrote when it took the folder
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["completed"] is False and summary["status"] == "running"
+    assert summary["pid"] == run.pid and summary["steps_planned"] == 1500
 
 
 def test_a_half_written_last_line_is_left_out_when_reading(tmp_path):

@@ -1,0 +1,133 @@
+"""A run owns its output folder: outputs that cannot lie (issue: two runs into one
+``--out``, a killed run beside an old summary, a full disk, strict JSON)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from test_faults import csv_rows, powergrid_run, wait_until
+
+from powergrid.results import write_json_atomic
+
+
+def _strict_json(path: Path) -> dict:
+    def refuse(token: str) -> None:
+        raise ValueError(f"not JSON: {token}")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_a_second_run_into_the_same_folder_is_refused_and_the_first_is_intact(tmp_path):
+    # long enough to be running when the second starts (devices out of process: slower)
+    first = powergrid_run(tmp_path, "--steps", "1500", "--placement", "devices=cmd")
+    try:
+        wait_until(lambda: (tmp_path / "timeseries.csv").exists()
+                   and csv_rows(tmp_path / "timeseries.csv") >= 2 or first.poll() is not None,
+                   60, "the first run's rows")
+        second = subprocess.run(first.args, capture_output=True, cwd=first_cwd(first))
+        assert first.poll() is None, "the first run ended before the second started"
+        out, err = first.communicate(timeout=300)
+    finally:
+        first.kill()
+    assert second.returncode == 2
+    lines = second.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and "is in use by another run (pid" in lines[0], lines
+    assert first.returncode == 0, err.decode()[-2000:]
+    summary = _strict_json(tmp_path / "summary.json")
+    assert summary["completed"] is True and summary["steps"] == 1500
+    assert len(pd.read_csv(tmp_path / "timeseries.csv")) == 1500
+
+
+def first_cwd(proc: subprocess.Popen[bytes]) -> str:
+    return os.readlink(f"/proc/{proc.pid}/cwd")
+
+
+def test_a_killed_run_never_leaves_an_earlier_runs_summary_or_figure(tmp_path):
+    done = powergrid_run(tmp_path, "--steps", "3")
+    assert done.wait(timeout=300) == 0
+    assert _strict_json(tmp_path / "summary.json")["completed"] is True
+    assert (tmp_path / "overview.png").exists()
+    (tmp_path / ".summary.json.abc123.tmp").write_text("{")  # left by an old kill
+    run = powergrid_run(tmp_path, "--steps", "1500", "--placement", "devices=cmd")
+
+    def second_run_has_rows() -> bool:
+        if run.poll() is not None:
+            return True
+        try:
+            running = _strict_json(tmp_path / "summary.json").get("pid") == run.pid
+            return running and csv_rows(tmp_path / "timeseries.csv") >= 3
+        except (OSError, ValueError):
+            return False
+
+    try:
+        wait_until(second_run_has_rows, 60, "rows of the second run")
+        assert run.poll() is None
+        run.send_signal(signal.SIGKILL)
+        run.communicate(timeout=30)
+    finally:
+        run.kill()
+    summary = _strict_json(tmp_path / "summary.json")
+    assert summary["completed"] is False and summary["status"] == "running"
+    assert summary["steps_planned"] == 1500 and summary["pid"] == run.pid
+    assert not (tmp_path / "overview.png").exists()
+    assert not list(tmp_path.glob(".summary.json.*.tmp"))
+    assert (tmp_path / "timeseries.csv").read_bytes().endswith(b"\n")
+
+
+def test_summary_json_is_strict_json_and_readable_by_others(tmp_path):
+    path = tmp_path / "summary.json"
+    write_json_atomic(path, {"min_vm_pu": float("nan"), "total": float("inf"), "ok": 1.5})
+    assert _strict_json(path) == {"min_vm_pu": None, "total": None, "ok": 1.5}
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert (path.stat().st_mode & 0o777) == (0o666 & ~mask)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 64 kB tmpfs: too small for a week's CSV of ieee13 (skipped where the machine
+    does not let the test mount one)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+                          capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {made.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_during_the_run_names_the_file_and_keeps_whole_lines(small_disk):
+    out = small_disk / "run"
+    run = powergrid_run(out, "--steps", "168")
+    _, err = run.communicate(timeout=300)
+    lines = err.decode().strip().splitlines()
+    assert run.returncode != 0
+    assert len(lines) == 1 and "timeseries.csv" in lines[0] and "No space left" in lines[0]
+    data = (out / "timeseries.csv").read_bytes()
+    assert data.endswith(b"\n")  # never a line cut mid-number
+    df = pd.read_csv(out / "timeseries.csv")
+    assert 0 < len(df) < 168 and not df.isna().any().any()
+    summary = _strict_json(out / "summary.json")  # the provisional one, or the final one
+    assert summary["completed"] is False
+
+
+def test_a_full_disk_at_the_figure_is_not_a_completed_run(small_disk):
+    out = small_disk / "run"
+    run = powergrid_run(out, "--steps", "12")  # the CSV fits, the PNG does not
+    _, err = run.communicate(timeout=300)
+    lines = err.decode().strip().splitlines()
+    assert run.returncode == 2
+    assert len(lines) == 1 and "overview.png" in lines[0] and "No space left" in lines[0]
+    summary = _strict_json(out / "summary.json")
+    assert summary["completed"] is False and "overview.png" in summary["error"]
+    assert summary["steps"] == 12 and not (out / "overview.png").exists()
