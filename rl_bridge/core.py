@@ -94,11 +94,17 @@ class BridgedScenario:
         self.views = {a.name: build_view(self.prepared, a, scope) for a in config.agents}
         self.observation_spaces = {a: observation_space(v) for a, v in self.views.items()}
         self.action_spaces = {a: action_space(s) for a, s in self.specs.items()}
-        self.episode_length = int(options["episode_length"])
-        if self.episode_length < 1:
-            raise ValueError("episode_length must be at least 1")
+        length = options["episode_length"]
+        if isinstance(length, bool) or not isinstance(length, int | np.integer) or length < 1:
+            raise ValueError(f"episode_length must be a whole number of steps >= 1, not"
+                             f" {length!r}")
+        self.episode_length = int(length)
         self.starts = EpisodeStarts(split, config.dt_h, self.episode_length,
                                     options["dataset_path"])
+        if self.episode_length > self.starts.n_steps:
+            raise ValueError(f"episode_length {self.episode_length} is longer than the"
+                             f" {split} split ({self.starts.n_steps} steps of"
+                             f" {config.dt_h:g} h)")
         self.hours, self.days = step_calendar(split, config.dt_h, options["dataset_path"])
         self._bridge: CoSimBridge | None = None
         self.test_episode = 0

@@ -8,6 +8,8 @@ checks every key and names the offending one.
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,35 @@ FEDERATES = {
     "grid": "simulators.grid:GridSim",
     "recorder": "simulators.recorder:RecorderSim",
 }
+
+
+#: a scenario's name: it becomes a folder name (``results/<name>``), so no path in it
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,63}")
+#: the numeric keys of a scenario and their ranges, inclusive: whatever is outside is a
+#: mistake (a unit slip, a sign, a typo of zeros) that would otherwise run silently
+RANGES: dict[str, tuple[float, float]] = {
+    "step_s": (1, 7 * 86400),             # a second to a week
+    "steps": (1, 10_000_000),             # 10 M steps: over a year of 5 s steps
+    "start_step": (0, 10_000_000),
+    "seed": (0, 2**32 - 1),               # numpy's seed range
+    "load_scale": (0.0, 100.0),           # 0 = no load; 100 x the feeder's own load
+    "message_delay_steps": (1, 10_000),
+    "federate_timeout_s": (0.001, 86_400.0),
+}
+#: an agent acts every 1 .. 10,000 steps
+PERIOD_STEPS_RANGE = (1, 10_000)
+#: nesting a config file may have (a scenario needs 4)
+MAX_JSON_DEPTH = 32
+#: size a config file may have
+MAX_JSON_BYTES = 16 * 2**20
+
+
+def check_range(what: str, value: Any, low: float, high: float) -> None:
+    """A ValueError naming ``what`` unless ``value`` is a finite number in [low, high]."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool) \
+        and math.isfinite(value) and low <= value <= high
+    if not ok:
+        raise ValueError(f"{what} must be a number in [{low:g}, {high:g}], not {value!r}")
 
 
 @dataclass
@@ -114,19 +145,27 @@ class ScenarioConfig:
     def __post_init__(self) -> None:
         self.agents = [a if isinstance(a, AgentConfig) else _agent_from_dict(a)
                        for a in self.agents]
+        if not NAME_PATTERN.fullmatch(str(self.name)):
+            raise ValueError(f"scenario name {self.name!r} must be 1-64 letters, digits, '_',"
+                             " '-' or '.', not starting with '.' (it names the results"
+                             " folder)")
         bad = sorted(set(self.placement) - set(FEDERATES))
         if bad:
             raise ValueError(f"placement: unknown federate(s) {bad} (valid: {sorted(FEDERATES)})")
         if self.split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', not {self.split!r}")
-        if self.step_s <= 0 or self.steps < 0:
-            raise ValueError("step_s must be positive and steps not negative")
-        delays = [self.message_delay_steps, *self.route_delays.values()]
-        if any(int(d) < 1 for d in delays):
-            raise ValueError("message delays are whole steps, at least 1")
-        if not self.federate_timeout_s > 0:
-            raise ValueError("federate_timeout_s must be positive, not"
-                             f" {self.federate_timeout_s!r}")
+        for key, (low, high) in RANGES.items():
+            check_range(f"scenario config: {key}", getattr(self, key), low, high)
+        for route, delay in self.route_delays.items():
+            check_range(f"route_delays[{route!r}]", delay, *RANGES["message_delay_steps"])
+        from powergrid.protocols.coordination import PROTOCOLS
+
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {self.protocol!r} (valid: {sorted(PROTOCOLS)})")
+        PROTOCOLS[self.protocol].check_params(self.protocol_params)
+        for agent in self.agents:
+            check_range(f"agent {agent.name!r}: period_steps", agent.period_steps,
+                        *PERIOD_STEPS_RANGE)
 
     @property
     def dt_h(self) -> float:
@@ -164,13 +203,50 @@ class ScenarioConfig:
     def from_json(cls, path: str | Path) -> ScenarioConfig:
         """Read a config file; a malformed file gives one line naming it and the position."""
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            if Path(path).stat().st_size > MAX_JSON_BYTES:
+                raise ValueError(f"{path}: larger than {MAX_JSON_BYTES // 2**20} MiB; a"
+                                 " scenario config is a few kB")
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"{path}: cannot read ({exc.strerror})") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not UTF-8 text") from None
+        depth = _json_depth(text)
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"{path}: nested {depth} levels deep; a scenario config needs"
+                             f" a few (at most {MAX_JSON_DEPTH})")
+        try:
+            data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno},"
                              f" column {exc.colno})") from None
-        except OSError as exc:
-            raise ValueError(f"{path}: cannot read ({exc.strerror})") from None
-        return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+
+
+def _json_depth(text: str) -> int:
+    """The deepest nesting of brackets in JSON ``text`` (outside strings), found without
+    parsing, so that a hostile file cannot exhaust the parser's recursion."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
 
 
 def _agent_from_dict(data: Any) -> AgentConfig:

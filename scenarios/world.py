@@ -97,6 +97,10 @@ def prepare(config: ScenarioConfig) -> PreparedScenario:
             raise ValueError(f"device {device.name!r}: regulated bus {reg!r} is not in the"
                              " network")
     _warn_fixed_regulators(net, devices)
+    if config.feeds_csv is not None:
+        check_feeds_csv(config.feeds_csv, sorted(set(load_profiles.values())
+                                                 | set(config.profiles.values())
+                                                 | ({config.price} if config.price else set())))
     series = sorted(set(load_profiles.values()) | set(config.profiles.values())
                     | ({config.price} if config.price else set()))
     available = {f"{k}:{n}" for k in KINDS for n in dataset.names(k)}
@@ -105,6 +109,33 @@ def prepare(config: ScenarioConfig) -> PreparedScenario:
         raise ValueError(f"series {missing} not in the data set"
                          f" ({config.dataset or 'default'}); it has {sorted(available)}")
     return PreparedScenario(config, net, devices, pccs, load_profiles, series, bus_names)
+
+
+def check_feeds_csv(path: str, series: list[str]) -> None:
+    """A ValueError naming ``path`` unless it is a readable CSV in mosaik-csv's layout
+    (a ``Date`` column, then a column for every series in ``series``) whose first row
+    holds numbers: mosaik-csv itself fails on anything else without naming the file."""
+    where = f"feeds_csv {path!r}"
+    try:
+        with open(path, encoding="utf-8") as f:
+            header = f.readline(1 << 20).rstrip("\n").split(",")
+            first = f.readline(1 << 20).rstrip("\n").split(",")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ValueError(f"{where}: cannot read ({reason})") from None
+    if header[:1] != ["Date"]:
+        raise ValueError(f"{where}: not in mosaik-csv's layout (its first column must be"
+                         f" 'Date', not {header[0][:40]!r})")
+    missing = [s for s in series if s not in header]
+    if missing:
+        raise ValueError(f"{where}: no column for series {missing}")
+    try:
+        values = [float(v) for v in first[1:]]
+        if len(values) != len(header) - 1 or not all(np.isfinite(values)):
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"{where}: line 2 does not hold {len(header) - 1} finite"
+                         " numbers after its date") from None
 
 
 class UncontrolledRegulatorWarning(UserWarning):

@@ -6,6 +6,7 @@ config dicts (``{"type": "ESS", "name": "bat1", ...}``) with
 :func:`device_from_config`, which is how they cross process boundaries.
 """
 
+import math
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
@@ -51,6 +52,7 @@ def device_from_config(config: Mapping[str, Any]) -> Device:
     if unknown:
         raise ValueError(f"device {name!r}: unknown parameter(s) {unknown} for {kind}")
     check_field_types(cls, params, f"device {name!r}")
+    check_param_ranges(params, f"device {name!r}")
     for key in ("cost_coefs",):
         if key in params and params[key] is not None:
             params[key] = tuple(params[key])
@@ -60,6 +62,48 @@ def device_from_config(config: Mapping[str, Any]) -> Device:
         return cls(**params)
     except TypeError as exc:
         raise ValueError(f"device {name!r}: {exc}") from None
+
+
+#: ranges of device parameters by the unit their name ends with, inclusive: a value
+#: outside is a slip (a unit, a sign, a run of zeros), never a real device
+PARAM_RANGES: dict[str, tuple[float, float]] = {
+    "_per_mwh": (-1e6, 1e6), "_per_mw": (-1e6, 1e6),  # prices and costs ($) first
+    "_mw": (-1e4, 1e4), "_mvar": (-1e4, 1e4), "_mva": (0.0, 1e4),  # up to 10 GW
+    "_mwh": (0.0, 1e6), "_mw_per_h": (0.0, 1e5), "_h": (0.0, 8760.0),
+    "_pu": (0.0, 2.0), "_percent": (-100.0, 100.0),
+}
+#: parameters named outright (positions, counts, efficiencies, costs)
+NAMED_RANGES: dict[str, tuple[float, float]] = {
+    "tap_min": (-256, 256), "tap_max": (-256, 256), "tap_init": (-256, 256),
+    "max_tap_change": (0, 512), "max_step": (0, 1000), "step_init": (0, 1000),
+    "soc_min": (0.0, 1.0), "soc_max": (0.0, 1.0), "soc_init": (0.0, 1.0),
+    "eta_charge": (0.0, 1.0), "eta_discharge": (0.0, 1.0), "min_pf": (0.0, 1.0),
+    "sell_discount": (0.0, 10.0),
+}
+#: any other number (costs in $, $/MWh, ...)
+OTHER_RANGE = (-1e9, 1e9)
+
+
+def check_param_ranges(params: Mapping[str, Any], where: str) -> None:
+    """A ValueError naming the first number in ``params`` (nested in lists too) that is
+    not finite or lies outside its range (:data:`NAMED_RANGES`, else by the unit suffix
+    of its name, :data:`PARAM_RANGES`, else :data:`OTHER_RANGE`)."""
+    for key, value in params.items():
+        low, high = NAMED_RANGES.get(key) or next(
+            (r for suffix, r in PARAM_RANGES.items() if key.endswith(suffix)), OTHER_RANGE)
+        for number in _numbers_in(value):
+            if not (math.isfinite(number) and low <= number <= high):
+                raise ValueError(f"{where}: {key} = {number!r} is outside [{low:g}, {high:g}]")
+
+
+def _numbers_in(value: Any) -> list[float]:
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int | float):
+        return [float(value)]
+    if isinstance(value, list | tuple):
+        return [x for v in value for x in _numbers_in(v)]
+    return []
 
 
 def device_to_config(device: Device) -> dict[str, Any]:

@@ -24,10 +24,11 @@ protocol           effect
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -89,6 +90,23 @@ class Coordination:
     NAME = "none"
     FEATURES: tuple[tuple[str, float, float, float], ...] = ()
     TOPICS: tuple[str, ...] = ()
+    #: the protocol's user parameters and their ranges ``(low, high)``, inclusive
+    PARAMS: ClassVar[dict[str, tuple[float, float]]] = {}
+
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any]) -> None:
+        """A ValueError naming the first parameter of ``params`` the protocol does not
+        know, or whose value is not a finite number within its range."""
+        for key, value in params.items():
+            if key not in cls.PARAMS:
+                raise ValueError(f"protocol {cls.NAME!r}: unknown parameter {key!r}"
+                                 f" (valid: {sorted(cls.PARAMS)})")
+            low, high = cls.PARAMS[key]
+            ok = isinstance(value, int | float) and not isinstance(value, bool) \
+                and math.isfinite(value) and low <= value <= high
+            if not ok:
+                raise ValueError(f"protocol {cls.NAME!r}: {key} must be a number in"
+                                 f" [{low:g}, {high:g}], not {value!r}")
 
     def __init__(self, roles: Sequence[AgentRole], price_series: str | None,
                  load_scale: float = 1.0, **params: Any) -> None:
@@ -128,6 +146,7 @@ class PriceSignal(Coordination):
     """The coordinator sets its members' retail price: ``market + a * band_per_mwh``."""
 
     NAME = "price_signal"
+    PARAMS: ClassVar[dict[str, tuple[float, float]]] = {"band_per_mwh": (0.0, 1e4)}
     FEATURES = (("price", 100.0, -10.0, 20.0),)
     TOPICS = ("price",)
 
@@ -212,6 +231,7 @@ class P2PTrading(Coordination):
     """Members trade their forecast net positions in a double auction (fee per MWh)."""
 
     NAME = "p2p"
+    PARAMS: ClassVar[dict[str, tuple[float, float]]] = {"fee_per_mwh": (0.0, 1e4)}
     FEATURES = (("traded_mwh", 1.0, -10.0, 10.0), ("trade_price", 100.0, -10.0, 20.0))
 
     def net_demand_mw(self, member: str, setpoints: Setpoints, obs: Any) -> float:
@@ -269,6 +289,9 @@ class ConsensusCoordination(Coordination):
     """
 
     NAME = "consensus"
+    #: rounds are messages over the broker within one step: bounded, so a step ends
+    PARAMS: ClassVar[dict[str, tuple[float, float]]] = {"tolerance": (1e-12, 1e3),
+                                                        "max_iterations": (0, 1000)}
     FEATURES = (("consensus", 1.0, -1.0, 1.0),)
     TOPICS = ("consensus",)
 
