@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -31,6 +33,25 @@ from scenarios.world import PreparedScenario, build_world, mosaik_config, sim_co
 
 class CoSimulationError(RuntimeError):
     """The co-simulation stopped with an error (the message names the cause)."""
+
+
+class ConcurrentUseError(RuntimeError):
+    """Two threads used one environment at once."""
+
+
+@contextlib.contextmanager
+def _one_caller(lock: threading.Lock) -> Iterator[None]:
+    """Enter only if no other call is running: a second thread gets a clear error at
+    once instead of waiting forever on an event loop that another thread is running."""
+    if not lock.acquire(blocking=False):
+        raise ConcurrentUseError(
+            f"this environment is already being stepped by another thread (here:"
+            f" {threading.current_thread().name}); an environment is not thread-safe: give"
+            " each thread its own, or use the batched vector environment")
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 class CoSimBridge:
@@ -55,6 +76,7 @@ class CoSimBridge:
         self._action: asyncio.Future[Any] | None = None
         self.steps = 0
         self.done = True
+        self._busy = threading.Lock()
 
     def _grid_model(self, prepared: PreparedScenario) -> Any:
         cfg = prepared.config
@@ -74,7 +96,15 @@ class CoSimBridge:
     # -- called by the environment ---------------------------------------------
     def reset(self, start_step: int, seed: int, steps: int
               ) -> tuple[int, dict[str, Observation], list[str]]:
-        """Start a new episode of ``steps`` decisions from ``start_step`` of the split."""
+        """Start a new episode of ``steps`` decisions from ``start_step`` of the split
+        (after :meth:`close` too: the bridge opens a new event loop)."""
+        with _one_caller(self._busy):
+            if self.loop.is_closed():
+                self.loop = asyncio.new_event_loop()
+            return self._reset(start_step, seed, steps)
+
+    def _reset(self, start_step: int, seed: int, steps: int
+               ) -> tuple[int, dict[str, Observation], list[str]]:
         self.close_world()
         config = self.prepared.config.with_(start_step=int(start_step), seed=int(seed),
                                             steps=int(steps))
@@ -112,11 +142,12 @@ class CoSimBridge:
 
     def step(self, actions: dict[str, Any]) -> tuple[int, dict[str, Observation], list[str]]:
         """Apply ``actions`` and return the next ``(time_s, observations, due)``."""
-        if self.done or self._action is None:
-            raise RuntimeError("step() called before reset() or after the episode ended")
-        self._offer = self.loop.create_future()
-        self._action.set_result(actions)
-        return self._next()
+        with _one_caller(self._busy):
+            if self.done or self._action is None:
+                raise RuntimeError("step() called before reset() or after the episode ended")
+            self._offer = self.loop.create_future()
+            self._action.set_result(actions)
+            return self._next()
 
     def _next(self) -> tuple[int, dict[str, Observation], list[str]]:
         assert self._offer is not None and self.run_task is not None
