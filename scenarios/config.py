@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from powergrid.devices.base import check_field_types
+from powergrid.jsontext import json_depth
 
 #: federates of a scenario and the class that implements each
 FEDERATES = {
@@ -211,7 +212,7 @@ class ScenarioConfig:
             raise ValueError(f"{path}: cannot read ({exc.strerror})") from None
         except UnicodeDecodeError:
             raise ValueError(f"{path}: not UTF-8 text") from None
-        depth = _json_depth(text)
+        depth = json_depth(text)
         if depth > MAX_JSON_DEPTH:
             raise ValueError(f"{path}: nested {depth} levels deep; a scenario config needs"
                              f" a few (at most {MAX_JSON_DEPTH})")
@@ -224,29 +225,6 @@ class ScenarioConfig:
             return cls.from_dict(data)
         except ValueError as exc:
             raise ValueError(f"{path}: {exc}") from None
-
-
-def _json_depth(text: str) -> int:
-    """The deepest nesting of brackets in JSON ``text`` (outside strings), found without
-    parsing, so that a hostile file cannot exhaust the parser's recursion."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    return deepest
 
 
 def _agent_from_dict(data: Any) -> AgentConfig:

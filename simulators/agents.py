@@ -222,7 +222,8 @@ class AgentsSim(mosaik_api_v3.Simulator):
                                        if isinstance(v, int | float) and k != "round"})
             obs = observation_from_inputs(time, data)
             obs.messages = dict(agent.messages)
-            obs.own = {"settlement": agent.settlement, "info": dict(agent.info)}
+            obs.own = {"settlement": agent.settlement,
+                       "info": {**agent.info, "dropped_messages": self.broker.dropped(name)}}
             observations[name] = obs
         return observations
 

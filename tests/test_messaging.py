@@ -262,7 +262,7 @@ def test_receivers_get_their_own_payload_copies(broker: Broker) -> None:
 json_values = st.recursive(
     st.none()
     | st.booleans()
-    | st.integers()
+    | st.integers(-(10**20) + 1, 10**20 - 1)  # powergrid.jsontext.MAX_INT_DIGITS
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),

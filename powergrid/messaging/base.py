@@ -22,9 +22,14 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
+from powergrid.jsontext import loads_bounded
+
 __all__ = ["Broker", "BrokerError", "BrokerUnavailableError", "Message"]
 
 _WIRE_KEYS = frozenset({"sender", "recipient", "topic", "timestamp", "payload"})
+#: bounds of a message on the wire: the protocols send a few numbers each
+MAX_WIRE_BYTES = 64 * 1024
+MAX_WIRE_DEPTH = 16
 
 
 class BrokerError(RuntimeError):
@@ -38,10 +43,6 @@ class BrokerUnavailableError(BrokerError, ConnectionError):
 def _encode(value: Any) -> str:
     """Compact, strict JSON (no NaN/Infinity; non-ASCII escaped)."""
     return json.dumps(value, allow_nan=False, separators=(",", ":"))
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"non-finite number {name} is not valid JSON")
 
 
 def _why_not_json(value: Any, path: str) -> str | None:
@@ -100,7 +101,10 @@ class Message:
         except (TypeError, ValueError) as exc:
             reason = _why_not_json(self.payload, "payload") or str(exc)
             raise ValueError(f"payload is not JSON-clean: {reason}") from exc
-        copy = json.loads(text)
+        try:  # what the wire refuses is refused here, when the message is built
+            copy = loads_bounded(text, MAX_WIRE_DEPTH - 1, MAX_WIRE_BYTES - 1024)
+        except ValueError as exc:
+            raise ValueError(f"payload is not a message payload: {exc}") from None
         if copy != self.payload:  # tuples, non-string keys: JSON would change them
             reason = _why_not_json(self.payload, "payload") or "it changes in a JSON round trip"
             raise ValueError(f"payload is not JSON-clean: {reason}")
@@ -157,9 +161,9 @@ class Message:
             BrokerError: ``text`` is not a message in the wire form.
         """
         try:
-            data = json.loads(text, parse_constant=_reject_constant)
-        except ValueError as exc:
-            raise BrokerError(f"malformed message on the wire: {exc}") from exc
+            data = loads_bounded(text, MAX_WIRE_DEPTH, MAX_WIRE_BYTES)
+        except (ValueError, RecursionError) as exc:
+            raise BrokerError(f"malformed message on the wire: {exc}") from None
         if (
             not isinstance(data, dict)
             or data.keys() != _WIRE_KEYS
@@ -220,6 +224,23 @@ class Broker(ABC):
     @abstractmethod
     def receive(self, agent: str) -> list[Message]:
         """Drain ``agent``'s mailbox: all waiting messages, in delivery order."""
+
+    def dropped(self, agent: str) -> int:
+        """Messages for ``agent`` dropped so far because they were not messages in the
+        wire form (written into the mailbox by another client of the server: malformed
+        JSON, extra keys, too deep or too large, numbers out of range)."""
+        return self._dropped.get(agent, 0) if hasattr(self, "_dropped") else 0
+
+    def _decode(self, agent: str, wires: list[Any]) -> list[Message]:
+        """The messages among ``wires``; the others are dropped and counted."""
+        out: list[Message] = []
+        for wire in wires:
+            try:
+                out.append(Message.from_json(wire))
+            except BrokerError:
+                counts = self.__dict__.setdefault("_dropped", {})
+                counts[agent] = counts.get(agent, 0) + 1
+        return out
 
     @abstractmethod
     def pending(self, agent: str) -> int:

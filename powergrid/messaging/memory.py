@@ -81,7 +81,7 @@ class InMemoryBroker(Broker):
         with self._lock:
             self._check_open()
             box = self._mailboxes.pop(agent, None)
-        return [Message.from_json(wire) for wire in box] if box else []
+        return self._decode(agent, box) if box else []
 
     def pending(self, agent: str) -> int:
         check_name("agent", agent)

@@ -245,7 +245,7 @@ class RedisBroker(Broker):
             pipe.lrange(key, 0, -1)
             pipe.delete(key)
             wires, _ = pipe.execute()
-        return [Message.from_json(wire) for wire in wires]
+        return self._decode(agent, wires)
 
     def pending(self, agent: str) -> int:
         key = self._mbox_prefix + check_name("agent", agent)
