@@ -14,10 +14,10 @@ import json
 
 import numpy as np
 import pytest
+from test_messaging import REDIS_URL, need_redis
 
 from powergrid.messaging import Message, RedisBroker
 from rl_bridge import microgrids_v0
-from test_messaging import REDIS_URL, need_redis
 
 GOOD = Message("MG2", {"price": 42.0}, 0.0, recipient="MG1").to_json()
 HOSTILE = {
