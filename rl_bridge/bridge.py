@@ -125,7 +125,8 @@ class CoSimBridge:
     async def _start(self, prepared: PreparedScenario) -> None:
         cfg = prepared.config
         world = AsyncWorld(sim_config(cfg.placement, cfg.feeds_csv, learner=self.LEARNER,
-                                      timeout_s=cfg.federate_timeout_s),
+                                      timeout_s=cfg.federate_timeout_s,
+                                      dataset=cfg.dataset),
                            mosaik_config(cfg.federate_timeout_s), cache=False)
         self.world = world
         await self._build(world, prepared)

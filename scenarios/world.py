@@ -214,13 +214,15 @@ class FederateError(RuntimeError):
 
 def sim_config(placement: dict[str, str], feeds_csv: str | None = None,
                learner: bool | str = False,
-               timeout_s: float = DEFAULT_FEDERATE_TIMEOUT_S) -> dict[str, Any]:
+               timeout_s: float = DEFAULT_FEDERATE_TIMEOUT_S,
+               dataset: str | None = None) -> dict[str, Any]:
     """mosaik's sim config: in-process by default; ``"cmd"`` starts the federate's module
     as a subprocess, ``"cmd:<command line>"`` starts that command instead (an outside
     federate of the same interface; ``%(addr)s`` is mosaik's address, ``%(python)s`` this
     Python), ``"<host>:<port>"`` connects to a running federate; with ``feeds_csv``
     mosaik-csv stands in for the feeds; with ``learner`` the agents take their actions
-    from an RL bridge.
+    from an RL bridge; a feeds federate started as a subprocess is told (``--data``)
+    that it may open ``dataset``.
 
     A federate out of process that does not connect, answer a request within
     ``timeout_s`` seconds, or exits, raises :class:`FederateError`; its process is
@@ -232,7 +234,8 @@ def sim_config(placement: dict[str, str], feeds_csv: str | None = None,
         if where == "python":
             out[name] = {"python": cls}
         elif where == "cmd" or where.startswith("cmd:"):
-            cmd = (f"%(python)s -m simulators.{name} %(addr)s" if where == "cmd"
+            data = (f" --data {shlex.quote(dataset)}" if name == "feeds" and dataset else "")
+            cmd = (f"%(python)s -m simulators.{name}{data} %(addr)s" if where == "cmd"
                    else where[len("cmd:"):].strip())
             if not cmd:
                 raise ValueError(f"placement of {name!r}: 'cmd:' needs a command line")

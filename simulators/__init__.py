@@ -14,6 +14,7 @@ Every federate module runs as ``python -m simulators.<name> [options] [HOST:PORT
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 
@@ -59,7 +60,8 @@ def run_federate(simulator: object, description: str, name: str,
                  argv: Sequence[str] | None = None) -> int:
     """Run ``simulator`` (a mosaik_api_v3.Simulator) with the command line of the module
     docstring; ``name`` is the federate's (for its default port). Returns the exit code:
-    0 when mosaik stopped it, 1 when mosaik's connection broke off (one line on stderr)."""
+    0 when mosaik stopped it, 1 when mosaik's connection broke off, 2 when its address
+    cannot be used (taken, say), 130 on Ctrl-C -- each with one line on stderr."""
     import mosaik_api_v3
     from mosaik_api_v3.connection import EndOfRequests
 
@@ -75,6 +77,14 @@ def run_federate(simulator: object, description: str, name: str,
         print(f"{name} federate: mosaik closed the connection without stopping it; exiting",
               file=sys.stderr)
         return 1
+    except OSError as exc:  # the address is taken, or cannot be listened on / reached
+        addr = next((a for a in args if ":" in a and not a.startswith("-")), "?")
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        print(f"{name} federate: cannot use {addr}: {reason}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{name} federate: interrupted", file=sys.stderr)
+        return 130
 
 
 def _end_on_reset_connection() -> None:

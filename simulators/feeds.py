@@ -9,7 +9,9 @@ step and kept as numpy arrays; a step is an array lookup.
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import mosaik_api_v3
@@ -65,10 +67,19 @@ class FeedsSim(mosaik_api_v3.Simulator):
     ``Feed`` params: ``split`` (``"train"``/``"test"``) and ``start_step``
     (index of the first value, in scenario steps); reading past the end of the
     split wraps around to its start.
+
+    ``allowed_data``: the data-set paths this federate may open (None: any, as for a
+    federate in the process that configures it). A federate started as its own process
+    (``python -m simulators.feeds [--data PATH ...] ...``) opens only the data sets its
+    command line names (and the shipped default): whoever reaches its port cannot make
+    it read another file.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, allowed_data: Sequence[str] | None = None) -> None:
         super().__init__({**META, "models": {k: dict(v) for k, v in META["models"].items()}})
+        self.allowed = (None if allowed_data is None
+                        else {os.path.realpath(p) for p in allowed_data})
+        self.series: dict[tuple[str, str], np.ndarray] = {}
         self.entities: dict[str, tuple[str, int]] = {}
         self.batches: dict[str, _Clock] = {}
         self.path: str | None = None
@@ -81,6 +92,10 @@ class FeedsSim(mosaik_api_v3.Simulator):
         self.step_size = int(step_size)
         self.step_h = self.step_size * time_resolution / 3600.0
         self.path = None if dataset is None else str(dataset)
+        if self.path is not None and self.allowed is not None \
+                and os.path.realpath(self.path) not in self.allowed:
+            raise ValueError(f"feeds federate: data set {self.path!r} is not named on its"
+                             " command line (start it with --data PATH to serve it)")
         self.columns = series_columns(load_dataset(self.path))
         self.meta["models"]["Feed"]["attrs"] = list(self.columns)
         return self.meta
@@ -117,11 +132,34 @@ class FeedsSim(mosaik_api_v3.Simulator):
             split, start = self.entities[eid]
             values = {}
             for attr in attrs:
-                series = series_at_step(attr, split, self.step_h, self.path)
+                series = self.series.get((split, attr))
+                if series is None:  # resampled once per run: a step is an array lookup
+                    series = series_at_step(attr, split, self.step_h, self.path)
+                    self.series[(split, attr)] = series
                 values[attr] = float(series[(start + self.index) % len(series)])
             data[eid] = values
         return data
 
 
+def pop_data_options(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``argv`` without its ``--data PATH`` options, and the paths they name."""
+    rest: list[str] = []
+    paths: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg == "--data":
+            path = next(args, None)
+            if path is None:
+                raise SystemExit("feeds federate: --data needs a path")
+            paths.append(path)
+        elif arg.startswith("--data="):
+            paths.append(arg[len("--data="):])
+        else:
+            rest.append(arg)
+    return rest, paths
+
+
 if __name__ == "__main__":
-    sys.exit(run_federate(FeedsSim(), "powergrid feeds federate", "feeds"))
+    argv, data_paths = pop_data_options(sys.argv[1:])
+    sys.exit(run_federate(FeedsSim(allowed_data=data_paths), "powergrid feeds federate",
+                          "feeds", argv))

@@ -1,0 +1,72 @@
+"""Federate servers: an address in use is one line, and a feeds federate opens only the
+data sets its own command line names (whoever reaches its port cannot make it read
+another file)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from test_faults import REPO_ROOT, free_port, listening, powergrid_run, wait_until
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "powergrid_default.csv.gz"
+
+
+def test_a_federate_port_in_use_is_one_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "simulators.devices", "--remote",
+                                 f"127.0.0.1:{port}"], capture_output=True, text=True,
+                                cwd=REPO_ROOT, timeout=60)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2
+    assert lines[-1] == f"devices federate: cannot use 127.0.0.1:{port}: Address already in use"
+    assert not any("Traceback" in line for line in lines)
+
+
+def _feeds_server(*argv: str) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "simulators.feeds", *argv, "--remote",
+                               f"127.0.0.1:{port}"], cwd=REPO_ROOT, stderr=subprocess.PIPE)
+    wait_until(lambda: listening(server.pid) or server.poll() is not None, 30, "the feeds")
+    return server, port
+
+
+@pytest.mark.parametrize("named", [False, True])
+def test_a_feeds_server_opens_only_the_data_its_command_line_names(tmp_path: Path,
+                                                                   named: bool) -> None:
+    data = tmp_path / "mine.csv.gz"
+    data.write_bytes(DATA.read_bytes())
+    server, port = _feeds_server(*(["--data", str(data)] if named else []))
+    try:
+        run = powergrid_run(tmp_path / "out", "--steps", "3", "--dataset", str(data),
+                            "--placement", f"feeds=127.0.0.1:{port}")
+        _, err = run.communicate(timeout=300)
+    finally:
+        server.kill()
+        _, server_err = server.communicate(timeout=30)
+    if named:
+        assert run.returncode == 0, err.decode()[-2000:]
+    else:  # the server refuses (and says why on its side); the run fails naming it
+        lines = err.decode().strip().splitlines()
+        assert run.returncode == 1 and len(lines) == 1, lines
+        assert "federate 'feeds' (remote" in lines[0] and "'init'" in lines[0]
+        assert "is not named on its command line (start it with --data PATH" \
+            in server_err.decode()
+        assert not (tmp_path / "out" / "timeseries.csv").exists() or \
+            (tmp_path / "out" / "timeseries.csv").read_bytes().count(b"\n") <= 1
+
+
+def test_a_feeds_subprocess_is_told_the_data_set_it_may_open(tmp_path: Path) -> None:
+    data = tmp_path / "mine.csv.gz"
+    data.write_bytes(DATA.read_bytes())
+    run = powergrid_run(tmp_path / "out", "--steps", "3", "--dataset", str(data),
+                        "--placement", "feeds=cmd")
+    _, err = run.communicate(timeout=300)
+    assert run.returncode == 0, err.decode()[-2000:]
