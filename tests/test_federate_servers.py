@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from test_faults import REPO_ROOT, free_port, listening, powergrid_run, wait_until
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "powergrid_default.csv.gz"
