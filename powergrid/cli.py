@@ -23,6 +23,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from scenarios.run import InterruptedRunError, run_scenario
     from scenarios.world import FederateError
 
+    _check_count("--steps", args.steps, "steps")
+    if args.seed is not None and args.seed < 0:
+        raise ValueError(f"--seed must be a non-negative integer, not {args.seed}")
     overrides = {k: v for k, v in (("seed", args.seed), ("solver", args.solver)) if v is not None}
     if args.steps is not None:
         overrides["steps"] = args.steps
@@ -50,6 +53,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise ValueError("give a scenario name (see 'powergrid list') or --config FILE.json")
     else:
         config = get_config(args.scenario, **{"seed": 0, "solver": "lightsim2grid", **overrides})
+    where = f" in {args.config}" if args.config is not None else ""
+    if config.steps < 1:  # from a config file (the options were checked above)
+        raise ValueError(f"'steps'{where} must be a positive number of steps,"
+                         f" not {config.steps}")
+    if config.seed < 0:
+        raise ValueError(f"'seed'{where} must be a non-negative integer, not {config.seed}")
     out = Path(args.out or f"results/{config.name}")
     try:
         summary = run_scenario(config, out, progress=not args.quiet)
@@ -66,6 +75,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
           f" outside 0.95-1.05")
     print(f"results: {out}/timeseries.csv, {out}/summary.json, {out}/overview.png")
     return 0
+
+
+def _check_count(option: str, value: int | None, unit: str) -> None:
+    """``ValueError`` (one line naming ``option``) unless ``value`` is None or >= 1."""
+    if value is not None and value < 1:
+        raise ValueError(f"{option} must be a positive number of {unit}, not {value}")
 
 
 def _placement(items: Sequence[str]) -> dict[str, str]:
@@ -103,6 +118,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from powergrid.results import write_json_atomic
     from scenarios.evaluate import evaluate, format_table
 
+    _check_count("--days", args.days, "days")
     results = evaluate(args.scenario, args.policy, days=args.days, out_dir=args.out)
     print(format_table(results, args.scenario, args.days))
     if args.json:
@@ -171,12 +187,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: optional packages by import name: (what needs it, its name on PyPI, the extra with it)
+OPTIONAL_PACKAGES = {
+    "redis": ("the Redis broker", "redis", "redis"),
+    "stable_baselines3": ("a trained model policy (MODEL.zip)", "stable-baselines3", "rl"),
+    "torch": ("a trained model policy (MODEL.zip)", "torch", "rl"),
+    "ray": ("RLlib training", "ray[rllib]", "rllib"),
+    "simbench": ("building the data set", "simbench", "build-data"),
+}
+
+
+def missing_optional_package(exc: BaseException) -> str | None:
+    """One line naming the extra to install if ``exc`` (or an error it was raised from)
+    is the import of an absent optional package; None for any other error."""
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        name = error.name if isinstance(error, ModuleNotFoundError) else None
+        top = (name or "").partition(".")[0]
+        if top in OPTIONAL_PACKAGES:
+            purpose, package, extra = OPTIONAL_PACKAGES[top]
+            return f"{purpose} needs the '{package}' package: pip install \"powergrid[{extra}]\""
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except (ValueError, OSError) as exc:  # input and environment mistakes: one line
         print(f"powergrid: error: {exc}", file=sys.stderr)
+        return 2
+    except ImportError as exc:  # an optional package not installed: one line naming the extra
+        message = missing_optional_package(exc)
+        if message is None:
+            raise
+        print(f"powergrid: error: {message}", file=sys.stderr)
         return 2
 
 

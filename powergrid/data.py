@@ -18,9 +18,18 @@ layouts:
   optional ``split`` column (``train``/``test``). Rows must be evenly spaced; the step must
   divide a day. Without a ``split`` column the split is made by :func:`auto_split`.
 * **Classic pickle** (``.pkl``/``.pickle``): ``{"train"|"test": {"load"|"solar"|"wind"|"price":
-  {name: array}}}``, hourly. It is read by a restricted unpickler that only accepts numpy
-  arrays/dtypes/scalars and builtin containers and scalars; any other global (such as
-  ``os.system``) is refused before anything from the file runs.
+  {name: array}}}``, hourly. The file is never unpickled: :mod:`powergrid._pickle_reader`
+  parses the opcode stream itself and builds only dicts, lists of numbers, strings,
+  numbers and numpy arrays rebuilt from raw bytes with a plain numeric dtype of its own
+  choosing; any other global (such as ``os.system``), opcode or crafted numpy state is
+  refused, naming the byte offset, before anything is built.
+
+Both layouts are read with bounds, checked while reading so that a small file cannot
+make a large data set: at most :data:`MAX_VALUES` numbers, :data:`MAX_CSV_ROWS` CSV rows,
+:data:`MAX_CSV_TEXT_BYTES` of CSV text, pickles of at most
+:data:`~powergrid._pickle_reader.MAX_FILE_BYTES`; time stamps in :data:`TIME_RANGE`;
+values inside :data:`VALUE_BOUNDS` per kind; a NUL byte anywhere in a CSV file is refused
+(pandas would silently end a number there).
 
 Every input mistake raises :class:`DatasetError` (a ``ValueError``) with a one-line message
 naming the file and the offending column, series, row or value.
@@ -33,13 +42,14 @@ numpy arrays (read-only), so nothing in a simulation step touches pandas.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import functools
 import gzip
-import importlib
+import hashlib
 import io
 import math
 import os
-import pickle
+import time
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,6 +57,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from powergrid._pickle_reader import (
+    MAX_FILE_BYTES as MAX_PICKLE_BYTES,
+)
+from powergrid._pickle_reader import (
+    MAX_NUMBERS,
+    NumberList,
+    PickleRefusedError,
+    read_classic_pickle,
+)
 
 __all__ = [
     "DEFAULT_DATASET_PATH",
@@ -71,9 +91,44 @@ TEST_FRACTION = 0.2
 TIME_COLUMN = "time_utc"
 SPLIT_COLUMN = "split"
 
+#: Most numbers (rows x series, both splits) in a data set of either layout: 400 MB as
+#: float64, e.g. ten years of 1-minute data for nine series.
+MAX_VALUES = MAX_NUMBERS
+#: Most data rows of a CSV file: ten years of 1-minute rows (10 x 366 x 1440).
+MAX_CSV_ROWS = 10 * 366 * 1440
+#: Most columns of a CSV file.
+MAX_CSV_COLUMNS = 10_000
+#: Most bytes of CSV text (after gzip); also the largest CSV file read.
+MAX_CSV_TEXT_BYTES = 2**30
+#: Longest CSV line in bytes.
+MAX_CSV_LINE_BYTES = 2**20
+#: Supported time stamps, UTC, ``[first, end)``: well inside numpy's and pandas'
+#: nanosecond range (1677-2262), and every plausible power-system data set.
+TIME_RANGE: tuple[str, str] = ("1900-01-01T00:00:00Z", "2200-01-01T00:00:00Z")
+#: ``[low, high]`` of every value, per kind. Profiles are per-unit of a rating: 100 times
+#: the rating is beyond any physical overload (the fault tests use 60 p.u. to force a
+#: diverging power flow) and a larger number is a unit mistake (kW or W written as
+#: per-unit). Prices in $/MWh: 10^5 is 20 times the highest market price caps (ERCOT,
+#: EU day-ahead, NEM); a 1e308 price would turn costs into inf. Within these bounds every
+#: cost and power of a run stays finite.
+VALUE_BOUNDS: dict[str, tuple[float, float]] = {
+    "load": (-100.0, 100.0),
+    "solar": (-100.0, 100.0),
+    "wind": (-100.0, 100.0),
+    "price": (-1e5, 1e5),
+}
+_VALUE_UNITS = {"load": "p.u.", "solar": "p.u.", "wind": "p.u.", "price": "$/MWh"}
+
 _CSV_SUFFIXES = (".csv", ".csv.gz")
 _PICKLE_SUFFIXES = (".pkl", ".pickle")
 _SECONDS_PER_DAY = 86_400
+_CSV_CHUNK_ROWS = 100_000
+_READ_BLOCK = 256 * 1024
+#: A file changed this recently may change again within one tick of the file system's
+#: clock (a few ms on Linux, 1-2 s on ext3, HFS+ or FAT) without a visible stat change: its
+#: cache key adds a content hash. Hashing stops once the window has passed, so the cost
+#: is bounded by the window even for callers that ask every step.
+_RACY_WINDOW_NS = 3 * 10**9
 
 
 class DatasetError(ValueError):
@@ -119,7 +174,8 @@ class Dataset:
     def from_dict(
         cls, data: Mapping[str, Any], step_h: float = PICKLE_STEP_H, source: str = "<dict>"
     ) -> Dataset:
-        """Validate ``{"train"|"test": {kind: {name: array}}}`` and build a Dataset."""
+        """Validate ``{"train"|"test": {kind: {name: array}}}`` and build a Dataset (values
+        finite and inside :data:`VALUE_BOUNDS`)."""
         return _dataset_from_mapping(data, step_h, source)
 
     @property
@@ -197,30 +253,14 @@ def load_dataset(path: str | os.PathLike[str] | None = None) -> Dataset:
     """Read a data set; ``None`` reads the shipped default (15-minute SimBench profiles).
 
     Accepts the CSV layout (``.csv``, ``.csv.gz``) and the classic pickle layout (``.pkl``,
-    ``.pickle``), see the module docstring. Results are cached per file (path, size and
-    modification time); the arrays are read-only and shared, the dicts are fresh copies.
+    ``.pickle``), see the module docstring. Results are cached per file version (see
+    :func:`_dataset_key`); the arrays are read-only and shared, the dicts are fresh copies.
 
     Raises:
         DatasetNotFoundError: the file does not exist.
         DatasetError: anything else wrong with the file (a ``ValueError``).
     """
-    if path is None:
-        resolved = DEFAULT_DATASET_PATH
-        if not resolved.is_file():
-            raise DatasetNotFoundError(
-                f"the default data set {resolved} is missing; rebuild it with "
-                "'python data/build_dataset.py' (needs pip install -e '.[build-data]') "
-                "or pass a dataset path"
-            )
-    else:
-        resolved = Path(os.fspath(path)).expanduser()
-        if not resolved.exists():
-            raise DatasetNotFoundError(f"data set file {resolved} does not exist")
-        if not resolved.is_file():
-            raise DatasetError(f"data set path {resolved} is not a file")
-        resolved = resolved.resolve()
-    stat = resolved.stat()
-    cached = _load_cached(str(resolved), stat.st_size, stat.st_mtime_ns)
+    cached = _load_cached(_dataset_key(path))
     return Dataset(
         step_h=cached.step_h,
         train={k: dict(v) for k, v in cached.train.items()},
@@ -232,9 +272,67 @@ def load_dataset(path: str | os.PathLike[str] | None = None) -> Dataset:
     )
 
 
+def _resolve(path: str | os.PathLike[str] | None) -> Path:
+    if path is None:
+        resolved = DEFAULT_DATASET_PATH
+        if not resolved.is_file():
+            raise DatasetNotFoundError(
+                f"the default data set {resolved} is missing; rebuild it with "
+                "'python data/build_dataset.py' (needs pip install -e '.[build-data]') "
+                "or pass a dataset path"
+            )
+        return resolved
+    resolved = Path(os.fspath(path)).expanduser()
+    if not resolved.exists():
+        raise DatasetNotFoundError(f"data set file {resolved} does not exist")
+    if not resolved.is_file():
+        raise DatasetError(f"data set path {resolved} is not a file")
+    return resolved.resolve()
+
+
+_DatasetKey = tuple[str, int, int, int, int, int, str]
+
+
+def _dataset_key(path: str | os.PathLike[str] | None) -> _DatasetKey:
+    """Identity of one version of a data file: the cache key of everything read from it.
+
+    ``(path, device, inode, size, mtime_ns, ctime_ns, digest)``. Rewriting a file changes
+    its inode (write-and-rename) or its mtime and ctime (in place). A file changed within
+    :data:`_RACY_WINDOW_NS` of now could be changed again inside one tick of the file
+    system's clock without a visible stat change, so its key also holds a BLAKE2 hash of
+    the content. Files above the size limits are refused here, before anything is read.
+    """
+    resolved = _resolve(path)
+    text = str(resolved)
+    stat = resolved.stat()
+    limit = MAX_PICKLE_BYTES if text.lower().endswith(_PICKLE_SUFFIXES) else MAX_CSV_TEXT_BYTES
+    if stat.st_size > limit:
+        raise DatasetError(
+            f"{resolved}: {stat.st_size:,} bytes, more than the {limit // 2**20:,} MiB "
+            "limit for a data set file"
+        )
+    digest = ""
+    now = time.time_ns()
+    if min(abs(now - stat.st_mtime_ns), abs(now - stat.st_ctime_ns)) < _RACY_WINDOW_NS:
+        digest = _file_digest(resolved)
+    return (text, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns,
+            stat.st_ctime_ns, digest)
+
+
+def _file_digest(path: Path) -> str:
+    hasher = hashlib.blake2b(digest_size=16)
+    try:
+        with open(path, "rb") as handle:
+            while block := handle.read(1 << 20):
+                hasher.update(block)
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read ({_one_line(exc)})") from None
+    return hasher.hexdigest()
+
+
 @functools.lru_cache(maxsize=8)
-def _load_cached(path: str, size: int, mtime_ns: int) -> Dataset:
-    del size, mtime_ns  # part of the cache key only
+def _load_cached(key: _DatasetKey) -> Dataset:
+    path = key[0]
     lowered = path.lower()
     if lowered.endswith(_CSV_SUFFIXES):
         return _read_csv(Path(path))
@@ -250,16 +348,115 @@ def _load_cached(path: str, size: int, mtime_ns: int) -> Dataset:
 # CSV layout
 
 
+class _CsvLimitError(Exception):
+    """Raised by :class:`_BoundedStream`: a NUL byte, or a size bound passed."""
+
+    def __init__(self, what: str, line: int, column: int | None = None) -> None:
+        super().__init__(what)
+        self.what, self.line, self.column = what, line, column
+
+
+class _BoundedStream(io.RawIOBase):
+    """The bytes of a CSV file (gzip undone), refused at the first NUL byte, at a line
+    longer than :data:`MAX_CSV_LINE_BYTES` and after :data:`MAX_CSV_TEXT_BYTES`.
+
+    pandas' parser ends a number at a NUL byte (``0.<NUL>75`` reads as 0.0), so NUL must
+    never reach it; the error names the line and the column index of the NUL.
+    """
+
+    _PREFIX_CAP = 64 * 1024
+
+    def __init__(self, raw: Any) -> None:
+        super().__init__()
+        self._raw = raw
+        self._total = 0
+        self._line = 1  # the line the next byte belongs to
+        self._line_bytes = 0
+        self._prefix = b""  # the start of the current line (capped), to find a column
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(min(len(buffer), _READ_BLOCK))
+        if not data:
+            return 0
+        self._check(data)
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        try:
+            self._raw.close()
+        finally:
+            super().close()
+
+    def _check(self, data: bytes) -> None:
+        self._total += len(data)
+        if self._total > MAX_CSV_TEXT_BYTES:
+            raise _CsvLimitError(
+                f"more than {MAX_CSV_TEXT_BYTES // 2**20:,} MiB of text", self._line
+            )
+        nul = data.find(b"\0")
+        if nul >= 0:
+            head = data[:nul]
+            cut = head.rfind(b"\n")
+            prefix = head[cut + 1 :] if cut >= 0 else self._prefix + head
+            fields = next(csv.reader([prefix.decode("utf-8", "replace")]), [])
+            raise _CsvLimitError("NUL byte", self._line + head.count(b"\n"),
+                                 max(len(fields) - 1, 0))
+        cut = data.rfind(b"\n")
+        if cut >= 0:
+            self._line += data.count(b"\n")
+            self._prefix = data[cut + 1 : cut + 1 + self._PREFIX_CAP]
+            self._line_bytes = len(data) - cut - 1
+        else:
+            if len(self._prefix) < self._PREFIX_CAP:
+                self._prefix += data[: self._PREFIX_CAP - len(self._prefix)]
+            self._line_bytes += len(data)
+        if self._line_bytes > MAX_CSV_LINE_BYTES:
+            raise _CsvLimitError(
+                f"a line longer than {MAX_CSV_LINE_BYTES // 2**20:,} MiB", self._line
+            )
+
+
 def _open_text(path: Path) -> io.TextIOBase:
-    if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
-    return open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115
+    gz = path.name.lower().endswith(".gz")
+    raw: Any = gzip.open(path, "rb") if gz else open(path, "rb")  # noqa: SIM115
+    stream = _BoundedStream(raw)
+    return io.TextIOWrapper(
+        io.BufferedReader(stream, _READ_BLOCK), encoding="utf-8-sig", newline=""
+    )
+
+
+def _limit_message(path: Path, exc: _CsvLimitError, header: list[str]) -> str:
+    if exc.column is None:
+        return f"{path}: refused at line {exc.line}: {exc.what}"
+    column = header[exc.column] if exc.column < len(header) else f"field {exc.column + 1}"
+    return (
+        f"{path}: column {column!r}: NUL byte inside a value at line {exc.line} (a NUL "
+        "would silently cut the number short)"
+    )
 
 
 def _read_header(path: Path) -> list[str]:
+    gz = path.name.lower().endswith(".gz")
+    head = b""
     try:
-        with _open_text(path) as handle:
-            first = next(csv.reader(handle), None)
+        with gzip.open(path, "rb") if gz else open(path, "rb") as raw:
+            while b"\n" not in head and len(head) <= MAX_CSV_LINE_BYTES:
+                block = raw.read(_READ_BLOCK)
+                if not block:
+                    break
+                head += block
+        line = head.split(b"\n", 1)[0]
+        if len(line) > MAX_CSV_LINE_BYTES:
+            raise DatasetError(
+                f"{path}: header line longer than {MAX_CSV_LINE_BYTES // 2**20:,} MiB"
+            )
+        if b"\0" in line:
+            raise DatasetError(f"{path}: NUL byte in the header line")
+        first = next(csv.reader([line.decode("utf-8-sig")]), None)
     except (OSError, EOFError, zlib.error, UnicodeDecodeError, csv.Error) as exc:
         raise DatasetError(f"{path}: cannot read as CSV text ({_one_line(exc)})") from None
     if not first:
@@ -271,6 +468,8 @@ def _check_header(header: list[str], path: Path) -> None:
     if TIME_COLUMN not in header:
         shown = ", ".join(repr(c) for c in header[:6]) + (", ..." if len(header) > 6 else "")
         raise DatasetError(f"{path}: no {TIME_COLUMN!r} column (header has {shown})")
+    if len(header) > MAX_CSV_COLUMNS:
+        raise DatasetError(f"{path}: {len(header):,} columns, more than {MAX_CSV_COLUMNS:,}")
     seen: set[str] = set()
     for column in header:
         if column in seen:
@@ -290,23 +489,9 @@ def _check_header(header: list[str], path: Path) -> None:
         raise DatasetError(f"{path}: no load column (need at least one 'load:<name>' column)")
 
 
-def _read_csv(path: Path) -> Dataset:
-    import pandas as pd  # only while loading
-
-    header = _read_header(path)
-    _check_header(header, path)
-    try:
-        frame = pd.read_csv(
-            path,
-            header=0,
-            names=header,
-            dtype={TIME_COLUMN: str, SPLIT_COLUMN: str},
-            skip_blank_lines=False,
-            encoding="utf-8-sig",
-            compression="gzip" if path.name.lower().endswith(".gz") else None,
-            low_memory=False,
-        )
-    except (
+def _csv_chunks(path: Path, header: list[str], pd: Any) -> Any:
+    """pandas frames of at most :data:`_CSV_CHUNK_ROWS` rows; every read error one line."""
+    parse_errors = (
         pd.errors.ParserError,
         pd.errors.EmptyDataError,
         OSError,
@@ -314,14 +499,72 @@ def _read_csv(path: Path) -> Dataset:
         zlib.error,
         UnicodeDecodeError,
         ValueError,
-    ) as exc:
-        raise DatasetError(f"{path}: cannot parse CSV ({_one_line(exc)})") from None
+    )
+    try:
+        handle = _open_text(path)
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read as CSV text ({_one_line(exc)})") from None
+    with handle:
+        try:
+            reader = pd.read_csv(
+                handle,
+                header=0,
+                names=header,
+                dtype={TIME_COLUMN: str, SPLIT_COLUMN: str},
+                skip_blank_lines=False,
+                chunksize=_CSV_CHUNK_ROWS,
+            )
+            with reader:
+                while True:
+                    try:
+                        chunk = next(reader)
+                    except StopIteration:
+                        return
+                    yield chunk
+        except _CsvLimitError as exc:
+            raise DatasetError(_limit_message(path, exc, header)) from None
+        except parse_errors as exc:
+            if isinstance(exc, DatasetError):
+                raise
+            raise DatasetError(f"{path}: cannot parse CSV ({_one_line(exc)})") from None
 
-    n_rows = len(frame)
+
+def _read_csv(path: Path) -> Dataset:
+    import pandas as pd  # only while loading
+
+    header = _read_header(path)
+    _check_header(header, path)
+    value_columns = [c for c in header if c not in (TIME_COLUMN, SPLIT_COLUMN)]
+    max_rows = min(MAX_CSV_ROWS, MAX_VALUES // len(value_columns))
+    times_parts: list[np.ndarray] = []
+    test_parts: list[np.ndarray] = []
+    value_parts: dict[str, list[np.ndarray]] = {c: [] for c in value_columns}
+    n_rows = 0
+    for frame in _csv_chunks(path, header, pd):
+        first_row = n_rows
+        n_rows += len(frame)
+        if n_rows > max_rows:
+            raise DatasetError(
+                f"{path}: more than {max_rows:,} data rows (refused at line {max_rows + 2}; "
+                f"the limits are {MAX_CSV_ROWS:,} rows, ten years of 1-minute data, and "
+                f"{MAX_VALUES:,} values in all)"
+            )
+        time_text = frame[TIME_COLUMN]
+
+        def where(row: int, time_text: Any = time_text, first_row: int = first_row) -> str:
+            return f"line {first_row + row + 2} ({TIME_COLUMN} {time_text.iloc[row]})"
+
+        times_parts.append(_parse_times(time_text, path, pd, first_row))
+        for column in value_columns:
+            value_parts[column].append(
+                _numeric_column(frame[column], column, path, where, pd)
+            )
+        if SPLIT_COLUMN in frame.columns:
+            test_parts.append(_split_labels(frame[SPLIT_COLUMN], path, where))
+
     if n_rows == 0:
         raise DatasetError(f"{path}: no data rows after the header")
-    time_text = frame[TIME_COLUMN]
-    times_s = _parse_times(time_text, path, pd)
+    times_s = np.concatenate(times_parts)
     step_s = _check_time_axis(times_s, path)
     rows_per_day = _SECONDS_PER_DAY // step_s
     if n_rows < rows_per_day:
@@ -330,18 +573,17 @@ def _read_csv(path: Path) -> Dataset:
             f"(need at least {rows_per_day})"
         )
 
-    def where(row: int) -> str:
-        return f"line {row + 2} ({TIME_COLUMN} {time_text.iloc[row]})"
-
     columns: dict[str, dict[str, np.ndarray]] = {k: {} for k in KINDS}
-    for column in header:
-        if column in (TIME_COLUMN, SPLIT_COLUMN):
-            continue
+    for column in value_columns:
         kind, _, name = column.partition(":")
-        columns[kind][name] = _numeric_column(frame[column], column, path, where, pd)
+        parts = value_parts.pop(column)
+        columns[kind][name] = parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    if SPLIT_COLUMN in frame.columns:
-        is_test = _split_column(frame[SPLIT_COLUMN], path, where)
+    if test_parts:
+        is_test = np.concatenate(test_parts)
+        for split, mask in (("train", ~is_test), ("test", is_test)):
+            if not mask.any():
+                raise DatasetError(f"{path}: the {SPLIT_COLUMN} column marks no {split!r} rows")
         rule = "split column"
     else:
         try:
@@ -367,22 +609,52 @@ def _read_csv(path: Path) -> Dataset:
     )
 
 
-def _parse_times(text: Any, path: Path, pd: Any) -> np.ndarray:
+def _time_range_s() -> tuple[int, int]:
+    first, end = (np.datetime64(t.rstrip("Z"), "s").astype(np.int64) for t in TIME_RANGE)
+    return int(first), int(end)
+
+
+def _is_iso8601(text: str) -> bool:
+    try:
+        dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_times(text: Any, path: Path, pd: Any, first_row: int = 0) -> np.ndarray:
     """UTC seconds since the epoch (int64) of the time_utc column."""
     missing = text.isna().to_numpy()
     if missing.any():
         row = int(np.argmax(missing))
-        raise DatasetError(f"{path}: {TIME_COLUMN} is empty at line {row + 2}")
+        raise DatasetError(f"{path}: {TIME_COLUMN} is empty at line {first_row + row + 2}")
+    out_of_range = (
+        f"is out of the supported range {TIME_RANGE[0]} to {TIME_RANGE[1]} (exclusive)"
+    )
     parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
     bad = parsed.isna().to_numpy()
     if bad.any():
         row = int(np.argmax(bad))
+        value = text.iloc[row]
+        reason = (
+            out_of_range
+            if _is_iso8601(value)
+            else "is not an ISO 8601 time (e.g. 2023-01-01T08:00:00Z)"
+        )
         raise DatasetError(
-            f"{path}: {TIME_COLUMN} value {text.iloc[row]!r} at line {row + 2} is not an "
-            "ISO 8601 time (e.g. 2023-01-01T08:00:00Z)"
+            f"{path}: {TIME_COLUMN} value {value!r} at line {first_row + row + 2} {reason}"
         )
     naive = parsed.dt.tz_localize(None).to_numpy().astype("datetime64[s]")
-    return naive.astype(np.int64)
+    seconds = naive.astype(np.int64)
+    first, end = _time_range_s()
+    outside = (seconds < first) | (seconds >= end)
+    if outside.any():
+        row = int(np.argmax(outside))
+        raise DatasetError(
+            f"{path}: {TIME_COLUMN} value {text.iloc[row]!r} at line {first_row + row + 2} "
+            f"{out_of_range}"
+        )
+    return seconds
 
 
 def _check_time_axis(times_s: np.ndarray, path: Path) -> int:
@@ -428,10 +700,32 @@ def _numeric_column(values: Any, column: str, path: Path, where: Any, pd: Any) -
         raise DatasetError(
             f"{path}: column {column!r}: non-finite value {array[row]} at {where(row)}"
         )
+    kind = column.partition(":")[0]
+    outside = _outside_bounds(array, kind)
+    if outside is not None:
+        raise DatasetError(
+            f"{path}: column {column!r}: value {array[outside]:g} at {where(outside)} "
+            f"{_bounds_text(kind)}"
+        )
     return array
 
 
-def _split_column(values: Any, path: Path, where: Any) -> np.ndarray:
+def _outside_bounds(array: np.ndarray, kind: str) -> int | None:
+    """Index of the first value of ``array`` outside ``VALUE_BOUNDS[kind]``, or None."""
+    low, high = VALUE_BOUNDS[kind]
+    outside = (array < low) | (array > high)
+    return int(np.argmax(outside)) if outside.any() else None
+
+
+def _bounds_text(kind: str) -> str:
+    low, high = VALUE_BOUNDS[kind]
+    return (
+        f"is outside the {kind} bounds [{low:g}, {high:g}] {_VALUE_UNITS[kind]} "
+        "(see powergrid.data.VALUE_BOUNDS)"
+    )
+
+
+def _split_labels(values: Any, path: Path, where: Any) -> np.ndarray:
     labels = values.fillna("").astype(str).str.strip().str.lower().to_numpy()
     bad = (labels != "train") & (labels != "test")
     if bad.any():
@@ -440,11 +734,7 @@ def _split_column(values: Any, path: Path, where: Any) -> np.ndarray:
             f"{path}: {SPLIT_COLUMN} value {values.iloc[row]!r} at {where(row)} is not "
             "'train' or 'test'"
         )
-    is_test = labels == "test"
-    for split, mask in (("train", ~is_test), ("test", is_test)):
-        if not mask.any():
-            raise DatasetError(f"{path}: the {SPLIT_COLUMN} column marks no {split!r} rows")
-    return is_test
+    return labels == "test"
 
 
 def auto_split(times_s: np.ndarray, step_h: float) -> tuple[int, str]:
@@ -498,82 +788,38 @@ def auto_split(times_s: np.ndarray, step_h: float) -> tuple[int, str]:
 # classic pickle layout
 
 
-def _numpy_global(submodule: str, name: str) -> Any:
-    for package in ("numpy._core", "numpy.core"):
-        try:
-            module = importlib.import_module(f"{package}.{submodule}")
-        except ImportError:
-            continue
-        found = getattr(module, name, None)
-        if found is not None:
-            return found
-    raise ImportError(f"numpy has no {submodule}.{name}")
-
-
-@functools.cache
-def _allowed_globals() -> dict[tuple[str, str], Any]:
-    """The only globals a data-set pickle may name: numpy array machinery and builtins."""
-    allowed: dict[tuple[str, str], Any] = {
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): np.dtype,
-        ("collections", "OrderedDict"): __import__("collections").OrderedDict,
-        ("_codecs", "encode"): __import__("codecs").encode,  # bytes in protocol-2 pickles
-    }
-    for submodule, name in (
-        ("multiarray", "_reconstruct"),
-        ("multiarray", "scalar"),
-        ("numeric", "_frombuffer"),
-    ):
-        target = _numpy_global(submodule, name)
-        for package in ("numpy.core", "numpy._core"):
-            allowed[(f"{package}.{submodule}", name)] = target
-    for builtin in (
-        "dict", "list", "tuple", "set", "frozenset", "bytes", "bytearray",
-        "str", "int", "float", "complex", "bool",
-    ):  # fmt: skip
-        allowed[("builtins", builtin)] = getattr(__import__("builtins"), builtin)
-    return allowed
-
-
-class _RefusedGlobalError(Exception):
-    """Raised by the restricted unpickler for a global that is not allowed."""
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only :func:`_allowed_globals`; nothing else is imported."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        try:
-            return _allowed_globals()[(module, name)]
-        except KeyError:
-            label = f"global '{module}.{name}'"
-            if module in ("posix", "nt") and hasattr(os, name):
-                label += f" (os.{name})"
-            raise _RefusedGlobalError(label) from None
-
-    def persistent_load(self, pid: Any) -> Any:
-        raise _RefusedGlobalError(f"persistent id {pid!r}")
-
-
 def _read_pickle(path: Path) -> Dataset:
+    """The classic layout, parsed by :func:`~powergrid._pickle_reader.read_classic_pickle`
+    (never unpickled: nothing in the file is imported, called or given a state)."""
     try:
         with open(path, "rb") as handle:
-            data = _RestrictedUnpickler(handle).load()
-    except _RefusedGlobalError as exc:
+            data = handle.read(MAX_PICKLE_BYTES + 1)
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read ({_one_line(exc)})") from None
+    try:
+        content = read_classic_pickle(data)
+    except PickleRefusedError as exc:
         raise DatasetError(
-            f"{path}: refused to unpickle {exc}: only numpy arrays and builtin containers "
-            "and scalars are allowed (nothing from the file was run)"
+            f"{path}: not a classic data set pickle: {exc.what}, at byte {exc.pos} "
+            "(nothing from the file was run)"
         ) from None
-    except Exception as exc:  # any malformed pickle: report, never a deep traceback
-        raise DatasetError(f"{path}: not a readable pickle ({_one_line(exc)})") from None
-    return _dataset_from_mapping(data, PICKLE_STEP_H, str(path))
+    except Exception as exc:  # a reader bug must still be one line, never a traceback
+        raise DatasetError(
+            f"{path}: not a classic data set pickle: {_one_line(exc)}"
+        ) from None
+    del data
+    return _dataset_from_mapping(content, PICKLE_STEP_H, str(path))
+
+
+def _type_name(value: Any) -> str:
+    return "list" if isinstance(value, NumberList) else type(value).__name__
 
 
 def _dataset_from_mapping(data: Any, step_h: float, source: str) -> Dataset:
     """Validate the classic ``{split: {kind: {name: array}}}`` layout."""
     if not isinstance(data, Mapping):
         raise DatasetError(
-            f"{source}: top level is a {type(data).__name__}, expected a dict with "
+            f"{source}: top level is a {_type_name(data)}, expected a dict with "
             "'train' and 'test'"
         )
     for key in data:
@@ -604,19 +850,19 @@ def _dataset_from_mapping(data: Any, step_h: float, source: str) -> Dataset:
 def _split_from_mapping(part: Any, step_h: float, source: str, split: str) -> Series:
     where = f"{source}: {split}"
     if not isinstance(part, Mapping):
-        raise DatasetError(f"{where}: is a {type(part).__name__}, expected a dict of kinds")
+        raise DatasetError(f"{where}: is a {_type_name(part)}, expected a dict of kinds")
     series: Series = {k: {} for k in KINDS}
     first: tuple[str, int] | None = None
     for kind, by_name in part.items():
         if kind not in KINDS:
             raise DatasetError(f"{where}: unknown kind {kind!r} (expected {', '.join(KINDS)})")
         if not isinstance(by_name, Mapping):
-            raise DatasetError(f"{where}/{kind}: is a {type(by_name).__name__}, expected a dict")
+            raise DatasetError(f"{where}/{kind}: is a {_type_name(by_name)}, expected a dict")
         for name, values in by_name.items():
             label = f"{split}/{kind}/{name}"
             if not isinstance(name, str) or not name:
                 raise DatasetError(f"{where}/{kind}: series name {name!r} is not a non-empty str")
-            array = _numeric_array(values, f"{source}: {label}")
+            array = _numeric_array(values, f"{source}: {label}", kind)
             if first is None:
                 first = (label, len(array))
             elif len(array) != first[1]:
@@ -635,7 +881,7 @@ def _split_from_mapping(part: Any, step_h: float, source: str, split: str) -> Se
     return series
 
 
-def _numeric_array(values: Any, label: str) -> np.ndarray:
+def _numeric_array(values: Any, label: str, kind: str) -> np.ndarray:
     try:
         array = np.asarray(values)
     except Exception as exc:
@@ -650,6 +896,11 @@ def _numeric_array(values: Any, label: str) -> np.ndarray:
         index = int(np.argmax(bad))
         value = "NaN" if np.isnan(array[index]) else str(array[index])
         raise DatasetError(f"{label}: {value} at index {index}")
+    outside = _outside_bounds(array, kind)
+    if outside is not None:
+        raise DatasetError(
+            f"{label}: value {array[outside]:g} at index {outside} {_bounds_text(kind)}"
+        )
     return array
 
 
@@ -717,34 +968,45 @@ def resample(values: np.ndarray, from_step_h: float, to_step_h: float) -> np.nda
     return np.concatenate([head, tail], axis=0)
 
 
-@functools.lru_cache(maxsize=256)
 def series_at_step(column: str, split: str, step_h: float,
-                   path: str | None = None) -> np.ndarray:
+                   path: str | os.PathLike[str] | None = None) -> np.ndarray:
     """The series ``column`` (``"<kind>:<name>"``) of ``split`` at ``step_h`` hours per row.
 
     Read from the data set at ``path`` (None: the shipped default), resampled with
-    :func:`resample`, read-only and cached per process: every feed and environment that
-    asks for the same series at the same step shares one array.
+    :func:`resample`, read-only and cached per process and file version (as
+    :func:`load_dataset`): every feed and environment that asks for the same series at the
+    same step shares one array, and a rewritten file is read afresh.
     """
     kind, sep, name = column.partition(":")
     if not sep:
         raise DatasetError(f"series {column!r} is not named '<kind>:<name>'")
-    dataset = load_dataset(path)
+    return _series_at_step(column, split, step_h, _dataset_key(path))
+
+
+@functools.lru_cache(maxsize=256)
+def _series_at_step(column: str, split: str, step_h: float, key: _DatasetKey) -> np.ndarray:
+    kind, _, name = column.partition(":")
+    dataset = _load_cached(key)
     return _frozen(resample(dataset.series(kind, name, split), dataset.step_h, step_h))
 
 
-@functools.lru_cache(maxsize=32)
 def step_calendar(split: str, step_h: float,
-                  path: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  path: str | os.PathLike[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Hour of day (UTC, 0-24) and day of year (0-366) at the start of every step of
     ``split`` resampled to ``step_h`` hours (as :func:`series_at_step` rows).
 
     Without time stamps (the pickle layout) the split is taken to start on
-    1 January at 00:00.
+    1 January at 00:00. Cached per file version, as :func:`series_at_step`.
     """
-    dataset = load_dataset(path)
+    return _step_calendar(split, step_h, _dataset_key(path))
+
+
+@functools.lru_cache(maxsize=32)
+def _step_calendar(split: str, step_h: float,
+                   key: _DatasetKey) -> tuple[np.ndarray, np.ndarray]:
+    dataset = _load_cached(key)
     times = dataset.time_utc(split)
-    n_rows = len(series_at_step(f"load:{dataset.names('load')[0]}", split, step_h, path))
+    n_rows = len(_series_at_step(f"load:{dataset.names('load')[0]}", split, step_h, key))
     if times is None:
         hours = np.arange(n_rows) * step_h
         return _frozen(hours % 24.0), _frozen((hours // 24.0) % 365.0)

@@ -288,8 +288,10 @@ def _bus_999() -> dict[str, object]:
     (lambda: _ieee13_dict(network_params={"size": 3}), ["network 'ieee13'", "'size'"]),
     (lambda: _ieee13_dict(price="price:DA"), ["'price:DA'", "not in the data set"]),
     (lambda: [1, 2], ["must be a mapping"]),
+    (lambda: _ieee13_dict(steps=0), ["'steps'", "scenario.json", "positive", "not 0"]),
+    (lambda: _ieee13_dict(seed=-1), ["'seed'", "scenario.json", "non-negative", "not -1"]),
 ], ids=["device-bus", "unknown-key", "wrong-type", "device-not-a-mapping",
-        "network-option", "unknown-series", "not-a-mapping"])
+        "network-option", "unknown-series", "not-a-mapping", "steps-0", "seed-negative"])
 def test_a_bad_config_file_is_one_line_naming_the_culprit(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         content: Callable[[], object], names: list[str]) -> None:
@@ -347,6 +349,69 @@ def test_an_unknown_scenario_on_the_command_line_is_one_line(tmp_path: Path) -> 
                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert_one_line_error(done.returncode, done.stderr, "'nosuch'", "ieee13")
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize("argv, names", [
+    (["run", "ieee13", "--steps", "0"], ["--steps must be a positive number of steps, not 0"]),
+    (["run", "ieee13", "--steps", "-3"], ["--steps", "not -3"]),
+    (["run", "ieee13", "--seed", "-1"], ["--seed must be a non-negative integer, not -1"]),
+    (["evaluate", "ieee13", "--policy", "zero", "--days", "0"],
+     ["--days must be a positive number of days, not 0"]),
+], ids=["steps-0", "steps-negative", "seed-negative", "days-0"])
+def test_a_count_out_of_range_is_one_line_naming_the_option(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
+        names: list[str]) -> None:
+    code, stdout, err = cli(capsys, *argv, "--out", str(tmp_path / "run"),
+                            *(["--quiet"] if argv[0] == "run" else []))
+    assert_one_line_error(code, err, *names)
+    assert stdout == "" and not (tmp_path / "run").exists()
+
+
+def _without(package: str, *argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``powergrid ARGV`` in a fresh interpreter in which ``package`` cannot be imported
+    (as on a machine without it: ``sys.modules[package] = None`` makes every import of it
+    raise ModuleNotFoundError)."""
+    code = (f"import sys; sys.modules[{package!r}] = None; from powergrid.cli import main; "
+            "sys.exit(main(sys.argv[1:]))")
+    return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+def test_without_redis_py_the_redis_broker_is_one_line_naming_the_extra(
+        tmp_path: Path) -> None:
+    done = _without("redis", "run", "microgrids", "--protocol", "p2p", "--distributed",
+                    "--message-broker", "redis://127.0.0.1:6379/0", "--steps", "2",
+                    "--quiet", "--out", str(tmp_path / "run"), cwd=tmp_path)
+    line = assert_one_line_error(done.returncode, done.stderr, "the Redis broker",
+                                 "'redis' package", 'pip install "powergrid[redis]"')
+    assert line == ('powergrid: error: the Redis broker needs the \'redis\' package:'
+                    ' pip install "powergrid[redis]"')
+
+
+def test_without_stable_baselines3_a_model_policy_is_one_line_naming_the_extra(
+        tmp_path: Path) -> None:
+    done = _without("stable_baselines3", "evaluate", "ieee13", "--policy",
+                    str(tmp_path / "model.zip"), "--days", "1", cwd=tmp_path)
+    assert_one_line_error(done.returncode, done.stderr, "trained model",
+                          "'stable-baselines3' package", 'pip install "powergrid[rl]"')
+
+
+def test_only_absent_optional_packages_are_named() -> None:
+    from powergrid.cli import missing_optional_package
+
+    try:
+        try:
+            import redis_that_is_not_there  # type: ignore[import-not-found]  # noqa: F401
+        except ModuleNotFoundError as exc:
+            exc.name = "redis"  # as raised for ``import redis`` without redis-py
+            raise ImportError("RedisBroker needs redis-py") from exc
+    except ImportError as wrapped:
+        assert "powergrid[redis]" in (missing_optional_package(wrapped) or "")
+    assert "powergrid[rllib]" in (missing_optional_package(
+        ModuleNotFoundError("No module named 'ray'", name="ray")) or "")
+    # a core dependency or a name missing from an installed package is a real fault
+    assert missing_optional_package(ModuleNotFoundError("x", name="numpy")) is None
+    assert missing_optional_package(ImportError("cannot import name 'X'", name="redis")) is None
 
 
 # -- 7. security ------------------------------------------------------------------------

@@ -85,7 +85,8 @@ def _example(name: str):
 
 
 def test_sb3_ppo_example_trains_and_its_model_acts_in_evaluate(tmp_path: Path) -> None:
-    pytest.importorskip("stable_baselines3")
+    pytest.importorskip("stable_baselines3", reason="needs stable-baselines3 and torch,"
+                        " the 'rl' extra: pip install -e \".[rl]\"")
     train = _example("train_ppo_ieee13")
     rows = train.main(["--timesteps", "3072", "--num-envs", "8", "--out", str(tmp_path)])
     assert rows and all(math.isfinite(r[1]) and r[2] > 0 for r in rows)
@@ -100,7 +101,8 @@ def test_sb3_ppo_example_trains_and_its_model_acts_in_evaluate(tmp_path: Path) -
 
 
 def test_rllib_example_one_iteration_shared_policy(tmp_path: Path) -> None:
-    pytest.importorskip("ray.rllib")
+    pytest.importorskip("ray.rllib", reason="needs ray[rllib], the 'rllib' extra:"
+                        " pip install -e \".[rllib]\"")
     train = _example("train_mappo_microgrids")
     rows = train.main(["--iterations", "1", "--num-workers", "0", "--no-cuda",
                        "--episode-length", "8", "--train-batch-size", "48",

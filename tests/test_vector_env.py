@@ -120,7 +120,8 @@ def test_a_copy_with_its_own_topology_falls_back_and_says_so():
 
 
 def test_sb3_ppo_trains_on_the_vector_env_unchanged():
-    pytest.importorskip("stable_baselines3")
+    pytest.importorskip("stable_baselines3", reason="needs stable-baselines3 and torch,"
+                        " the 'rl' extra: pip install -e \".[rl]\"")
     import torch
     from stable_baselines3 import PPO
 

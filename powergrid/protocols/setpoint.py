@@ -46,6 +46,16 @@ def _water_fill(amount: float, caps: np.ndarray, weights: np.ndarray) -> np.ndar
 
     Only entries with ``weights > 0`` receive anything; if their caps sum to
     less than ``amount`` they are all saturated.
+
+    The level ``t`` itself is never formed: weights may span more than the
+    float range (a subnormal next to a normal one), where ``t = c / w``
+    overflows to ``inf`` though the share ``w * t`` it stands for is finite.
+    Instead, each pass shares what the saturated entries left among the rest in
+    proportion to their weights, as ratios ``w_i / sum(w)`` in ``[0, 1]`` of
+    weights rescaled (exactly, by a power of two) so that the largest is in
+    ``[0.5, 1)``; every entry whose share exceeds its cap is saturated (it is
+    saturated at the true level too, which is only higher), and the rest are
+    shared again. At most one pass per entry.
     """
     out = np.zeros_like(caps)
     active = np.flatnonzero((weights > 0) & (caps > 0))
@@ -55,15 +65,22 @@ def _water_fill(amount: float, caps: np.ndarray, weights: np.ndarray) -> np.ndar
     if amount >= c.sum():
         out[active] = c
         return out
-    t_break = c / w                                   # t at which each entry saturates
-    order = np.argsort(t_break, kind="stable")
-    c_s, w_s, t_s = c[order], w[order], t_break[order]
-    cap_before = np.concatenate([[0.0], np.cumsum(c_s)[:-1]])   # caps of entries saturated before k
-    w_from = np.cumsum(w_s[::-1])[::-1]                          # weights of entries k..end
-    filled_at_break = cap_before + t_s * w_from                  # sum(min(c, w t)) at t = t_s[k]
-    k = int(np.searchsorted(filled_at_break, amount, side="left"))
-    t = (amount - cap_before[k]) / w_from[k]
-    out[active] = np.minimum(c, w * t)
+    share = np.zeros_like(c)
+    filling = np.ones(c.size, dtype=bool)
+    remaining = amount
+    while remaining > 0 and filling.any():
+        idx = np.flatnonzero(filling)
+        w_f = np.ldexp(w[idx], -np.frexp(w[idx].max())[1])  # largest in [0.5, 1): no overflow
+        level = remaining * (w_f / w_f.sum())
+        over = level > c[idx]
+        if not over.any():
+            share[idx] = level
+            break
+        full = idx[over]
+        share[full] = c[full]
+        filling[full] = False
+        remaining = amount - c[~filling].sum()
+    out[active] = share
     return out
 
 
