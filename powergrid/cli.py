@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -18,6 +20,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from mosaik.exceptions import SimulationError
+
+    from powergrid.messaging import BrokerError
     from scenarios import get_config
     from scenarios.config import ScenarioConfig
     from scenarios.run import InterruptedRunError, run_scenario
@@ -62,7 +67,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out or f"results/{config.name}")
     try:
         summary = run_scenario(config, out, progress=not args.quiet)
-    except FederateError as exc:  # summary.json of the steps done is written
+    except (FederateError, BrokerError, SimulationError) as exc:  # a federate failed;
+        # summary.json of the steps done is written
         print(f"powergrid: error: {exc}", file=sys.stderr)
         return 1
     except InterruptedRunError as exc:  # SIGTERM/SIGINT: federates stopped, files complete
@@ -213,10 +219,19 @@ def missing_optional_package(exc: BaseException) -> str | None:
     return None
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str,
+                      lineno: int, file: Any = None, line: str | None = None) -> None:
+    print(f"powergrid: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings.showwarning = _one_line_warning
     try:
         return args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C before the run's own handler is in place
+        print("powergrid: interrupted", file=sys.stderr)
+        return 130
     except (ValueError, OSError) as exc:  # input and environment mistakes: one line
         print(f"powergrid: error: {exc}", file=sys.stderr)
         return 2

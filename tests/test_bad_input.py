@@ -110,7 +110,7 @@ def test_a_diverging_step_is_recorded_penalised_and_the_run_goes_on(
     data = write_data(tmp_path / "spike.csv", spike)
     out = tmp_path / "run"
     code, stdout, err = cli(capsys, "run", "ieee13", "--dataset", str(data), "--steps", "5",
-                            "--policy", "zero", "--quiet", "--out", str(out))
+                            "--policy", "idle", "--quiet", "--out", str(out))
     assert code == 0, err
     df = pd.read_csv(out / "timeseries.csv")
     assert df["load:mv_urban"].tolist()[1:3] == [EXTREME_LOAD, EXTREME_LOAD]
@@ -178,7 +178,7 @@ def _feeder_2_share(net: object) -> float:
 
 def test_a_switch_that_islands_a_feeder_is_reported_and_the_run_goes_on(
         tmp_path: Path) -> None:
-    config = get_config("cigre_mv", steps=5, policy="zero")
+    config = get_config("cigre_mv", steps=5, policy="idle")
     config = config.with_(
         devices=[*config.devices, {"type": "Switch", "name": BREAKER}],
         agents=[*config.agents, AgentConfig(name="breaker", devices=[BREAKER])])
@@ -355,7 +355,7 @@ def test_an_unknown_scenario_on_the_command_line_is_one_line(tmp_path: Path) -> 
     (["run", "ieee13", "--steps", "0"], ["--steps must be a positive number of steps, not 0"]),
     (["run", "ieee13", "--steps", "-3"], ["--steps", "not -3"]),
     (["run", "ieee13", "--seed", "-1"], ["--seed must be a non-negative integer, not -1"]),
-    (["evaluate", "ieee13", "--policy", "zero", "--days", "0"],
+    (["evaluate", "ieee13", "--policy", "idle", "--days", "0"],
      ["--days must be a positive number of days, not 0"]),
 ], ids=["steps-0", "steps-negative", "seed-negative", "days-0"])
 def test_a_count_out_of_range_is_one_line_naming_the_option(

@@ -104,3 +104,42 @@ def test_a_run_under_hostile_messages_equals_a_clean_run() -> None:
     assert dropped[-1] >= len(HOSTILE) and dropped == sorted(dropped)
     assert all(i["MG2"]["dropped_messages"] == 0 for i in infos)
     assert all(i["MG1"]["dropped_messages"] == 0 for i in clean_infos)
+
+
+def test_a_broker_that_dies_mid_run_is_one_line_exit_1_and_every_step_kept(tmp_path) -> None:
+    need_redis()
+    import shutil
+    import subprocess
+    import sys
+
+    from test_faults import REPO_ROOT, csv_rows, free_port, wait_until
+
+    port = free_port()
+    server = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--bind",
+                               "127.0.0.1", "--port", str(port), "--save", "",
+                               "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    out = tmp_path / "out"
+    run = subprocess.Popen([sys.executable, "-m", "powergrid.cli", "run", "microgrids",
+                            "--protocol", "p2p", "--distributed", "--message-broker",
+                            f"redis://127.0.0.1:{port}/0", "--steps", "1500", "--quiet",
+                            "--out", str(out)], cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+    try:
+        wait_until(lambda: (out / "timeseries.csv").exists()
+                   and csv_rows(out / "timeseries.csv") >= 3 or run.poll() is not None,
+                   120, "rows of the run")
+        assert run.poll() is None, run.communicate()[1].decode()[-2000:]
+        server.kill()
+        _, err = run.communicate(timeout=120)
+    finally:
+        server.kill()
+        run.kill()
+    lines = err.decode().strip().splitlines()
+    assert run.returncode == 1 and len(lines) == 1, lines
+    assert f"Redis broker at redis://127.0.0.1:{port}/0 is unavailable" in lines[0]
+    data = (out / "timeseries.csv").read_bytes()
+    assert data.endswith(b"\n")
+    rows = data.count(b"\n") - 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["completed"] is False and summary["steps"] == rows >= 3
+    assert "is unavailable" in summary["error"]
