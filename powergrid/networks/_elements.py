@@ -16,17 +16,14 @@ from powergrid.networks.line_configs import M_PER_FT
 XY = tuple[float, float]
 XYTransform = Callable[[XY], XY]
 
-# Regulator series impedance, shared by every IEEE step-voltage regulator here, on the
-# regulator's CT-based rating. The IEEE reports give none; X = 1 % is the XHL of the
-# regulators in OpenDSS' ieee34Mod1.dss, R = 0.1 % (X/R = 10) is our choice. OpenDSS'
-# IEEE 13 uses a near-ideal 0.01 %: with that, a tapped regulator in series with the
-# 8 % substation transformer makes pandapower's Newton-Raphson diverge from a flat
-# start for |tap| >= 5; at 1 % every IEEE 13 tap converges, and the drop across the
-# regulator stays below 1 % at rated current. On the long IEEE 34 / microgrids
-# feeders a flat start can still diverge at valid tap settings: start from
-# :func:`powergrid.networks.initial_voltage.tap_aware_vm_pu` instead.
-REGULATOR_VKR_PERCENT = 0.1
-REGULATOR_VK_PERCENT = (REGULATOR_VKR_PERCENT**2 + 1.0**2) ** 0.5
+# Regulator series impedance: each builder passes its regulators' published
+# impedance on the published per-phase rating (:class:`RegulatorImpedance`); it is
+# converted to the model's three-phase ``sn_mva`` here. The IEEE reports give none;
+# the values are those of OpenDSS' models of the same feeders (cited where used).
+# The project's solvers start Newton-Raphson from a flat profile, from which a
+# near-ideal off-nominal regulator behind a weak upstream diverges; each builder
+# therefore also passes a measured floor for X (``min_x_percent``), documented there.
+
 # IEEE standard step regulator: +/-16 steps of 5/8 % (+/-10 %), published in both reports.
 REGULATOR_TAP_MAX = 16
 REGULATOR_TAP_STEP_PERCENT = 0.625
@@ -34,6 +31,31 @@ REGULATOR_TAP_STEP_PERCENT = 0.625
 # ANSI C84.1 range A service-voltage band, stored as bus limits for OPF / safety checks.
 VM_MIN_PU = 0.95
 VM_MAX_PU = 1.05
+
+
+@dataclass(frozen=True)
+class RegulatorImpedance:
+    """Series impedance of one single-phase step regulator, R % and X % on its own
+    per-phase rating ``kva_per_phase``.
+
+    A bank of three on a three-phase line is one three-phase transformer of
+    ``3 * kva_per_phase`` with the same percentages; :meth:`on_base` restates
+    them on another three-phase rating (the ohms stay the same).
+    """
+
+    r_percent: float
+    x_percent: float
+    kva_per_phase: float
+
+    def on_base(self, sn_mva: float, min_x_percent: float = 0.0) -> tuple[float, float]:
+        """(vkr_percent, vk_percent) on a three-phase rating of ``sn_mva``; X is
+        raised to ``min_x_percent`` (on ``sn_mva``) if below it, R kept in
+        proportion (same X/R)."""
+        scale = sn_mva / (3.0 * self.kva_per_phase / 1000.0)
+        r, x = self.r_percent * scale, self.x_percent * scale
+        if x < min_x_percent:
+            r, x = r * min_x_percent / x, min_x_percent
+        return r, (r**2 + x**2) ** 0.5
 
 
 def identity_xy(xy: XY) -> XY:
@@ -202,15 +224,20 @@ class Builder:
         *,
         vn_kv: float,
         sn_mva: float,
-        tap_pos: int,
+        impedance: RegulatorImpedance,
+        min_x_percent: float,
+        tap_pos: float,
         local_name: str,
     ) -> int:
         """Three-phase step-voltage regulator as a 1:1 OLTC transformer.
 
         Taps on the output (lv) side, so a positive ``tap_pos`` raises the
         output voltage by ``tap_pos * 0.625 %``. ``tap_changer_type="Ratio"`` is
-        needed: pandapower >= 3 ignores ``tap_pos`` without it.
+        needed: pandapower >= 3 ignores ``tap_pos`` without it. ``impedance``
+        (published, per phase) is restated on ``sn_mva``, its X raised to at
+        least ``min_x_percent`` (the builder's flat-start convergence floor).
         """
+        vkr_percent, vk_percent = impedance.on_base(sn_mva, min_x_percent)
         return pp.create_transformer_from_parameters(
             self.net,
             hv_bus=self.buses[from_bus],
@@ -218,8 +245,8 @@ class Builder:
             sn_mva=sn_mva,
             vn_hv_kv=vn_kv,
             vn_lv_kv=vn_kv,
-            vkr_percent=REGULATOR_VKR_PERCENT,
-            vk_percent=REGULATOR_VK_PERCENT,
+            vkr_percent=vkr_percent,
+            vk_percent=vk_percent,
             pfe_kw=0.0,
             i0_percent=0.0,
             tap_side="lv",

@@ -18,17 +18,42 @@ and nF/kft), which encodes the same data.
 
 Balanced reduction
 ------------------
-A balanced positive-sequence model keeps one impedance per line::
+A balanced positive-sequence model keeps one impedance per line. For a line
+with n phases carrying a balanced set of phase currents (120 degrees apart),
+the voltage drop on phase i is ``sum_k Z_ik I_k``; each of the other n - 1
+phases adds ``Z_m I_k`` with ``I_k = I_i e^(+-j120)``. Over the phases the two
+rotations occur equally often and average to -1/2, so each neighbour phase
+counts ``-Z_m / 2`` and the per-phase ("sequence") impedance of the lateral is::
 
-    Z1 = mean(diag(Z)) - mean(offdiag(Z))
+    Z_n = mean(diag(Z)) - (n - 1) / 2 * mean(offdiag(Z))
 
-over the phases present (the positive-sequence element of A^-1 Z A for a
-transposed line). Single- and two-phase laterals use the Z1 of their 1x1 / 2x2
-matrix (a 1x1 matrix has no mutual term) and are modelled as three-phase
-lines. The shunt susceptance is reduced the same way, and converted to the
-capacitance pandapower wants::
+n = 3: ``Z_s - Z_m``, the positive-sequence element of A^-1 Z A for a
+transposed line; n = 2: ``Z_s - Z_m / 2`` (one neighbour phase); n = 1:
+``Z_s`` (no mutual term). The shunt susceptance reduces the same way
+(``B_n``). :func:`positive_sequence` returns these per-phase values.
 
-    c_nf_per_km = B1[uS/km] / (2 pi f) * 1e3      (f = 60 Hz)
+Balanced equivalent of an n-phase lateral (:func:`balanced_equivalent`)
+-----------------------------------------------------------------------
+The balanced model carries a single- or two-phase lateral's load S on three
+phases. With phase voltage V, the real lateral carries ``I_n = S / (n V)``
+per phase, the three-phase equivalent ``I_3 = S / (3 V) = (n / 3) I_n``.
+
+* Same voltage drop: ``Z_eq I_3 = Z_n I_n``  =>  ``Z_eq = (3 / n) Z_n``.
+* Then the same losses too: ``3 |I_3|^2 R_eq = 3 (n/3)^2 |I_n|^2 (3/n) R_n
+  = n |I_n|^2 R_n`` (and the same series reactive loss).
+* Same charging: n phases give ``n B_n V^2``; three give ``3 B_eq V^2``
+  =>  ``B_eq = (n / 3) B_n`` (so ``C_eq = (n / 3) C_n``).
+* Same loading: a rated current ``I_max`` on the real lateral is
+  ``(n / 3) I_max`` on the equivalent, so ``max_i_eq = (n / 3) I_max`` keeps
+  ``loading_percent`` that of the real conductors.
+
+Modelled as a three-phase line with its own per-phase impedance (the earlier
+choice), a single-phase lateral showed a third of its voltage drop and three
+times its charging. Three-phase configurations are unchanged (n = 3).
+
+pandapower wants capacitance::
+
+    c_nf_per_km = B_eq[uS/km] / (2 pi f) * 1e3      (f = 60 Hz)
 """
 
 from __future__ import annotations
@@ -90,28 +115,58 @@ class PositiveSequence:
     max_i_ka: float
 
 
-def _self_minus_mutual(m: np.ndarray) -> complex:
-    """mean(diagonal) - mean(off-diagonal); the diagonal alone for a 1x1 matrix."""
+def _sequence_value(m: np.ndarray) -> complex:
+    """mean(diagonal) - (n - 1) / 2 * mean(off-diagonal) of an n x n phase matrix.
+
+    The per-phase value under balanced phase currents (voltages): each of the
+    n - 1 other phases adds its mutual term rotated by +-120 degrees, on
+    average -1/2 of it (see the module docstring). n = 1: the diagonal alone.
+    """
     n = m.shape[0]
     self_mean = np.trace(m) / n
     if n == 1:
         return complex(self_mean)
     mutual_mean = (m.sum() - np.trace(m)) / (n * n - n)
-    return complex(self_mean - mutual_mean)
+    return complex(self_mean - (n - 1) / 2.0 * mutual_mean)
+
+
+def _to_pandapower_units(
+    z_ohm_per_mile: complex, b_us_per_mile: float, max_i_a: float, f_hz: float
+) -> PositiveSequence:
+    b_us_per_km = b_us_per_mile / KM_PER_MILE
+    # B = omega C  ->  C[nF] = B[uS] / omega * 1e3
+    c_nf_per_km = b_us_per_km / (2.0 * math.pi * f_hz) * 1e3
+    return PositiveSequence(
+        r_ohm_per_km=z_ohm_per_mile.real / KM_PER_MILE,
+        x_ohm_per_km=z_ohm_per_mile.imag / KM_PER_MILE,
+        c_nf_per_km=c_nf_per_km,
+        max_i_ka=max_i_a / 1000.0,
+    )
 
 
 def positive_sequence(config: LineConfig, f_hz: float = FREQUENCY_HZ) -> PositiveSequence:
-    """Positive-sequence r, x (ohm/km), c (nF/km) and max current (kA) of ``config``."""
-    z1_ohm_per_mile = _self_minus_mutual(config.z_matrix_ohm_per_mile())
-    b1_us_per_mile = _self_minus_mutual(config.b_matrix_us_per_mile()).real
-    b1_us_per_km = b1_us_per_mile / KM_PER_MILE
-    # B = omega C  ->  C[nF] = B[uS] / omega * 1e3
-    c1_nf_per_km = b1_us_per_km / (2.0 * math.pi * f_hz) * 1e3
-    return PositiveSequence(
-        r_ohm_per_km=z1_ohm_per_mile.real / KM_PER_MILE,
-        x_ohm_per_km=z1_ohm_per_mile.imag / KM_PER_MILE,
-        c_nf_per_km=c1_nf_per_km,
-        max_i_ka=config.max_i_a / 1000.0,
+    """Per-phase sequence r, x (ohm/km), c (nF/km) and max current (kA) of ``config``.
+
+    These are the lateral's own per-phase values (``Z_n``, ``B_n``); the
+    three-phase line that stands for it in the balanced model is
+    :func:`balanced_equivalent`.
+    """
+    z_n = _sequence_value(config.z_matrix_ohm_per_mile())
+    b_n = _sequence_value(config.b_matrix_us_per_mile()).real
+    return _to_pandapower_units(z_n, b_n, config.max_i_a, f_hz)
+
+
+def balanced_equivalent(config: LineConfig, f_hz: float = FREQUENCY_HZ) -> PositiveSequence:
+    """The three-phase line that carries an n-phase lateral's load with the same
+    voltage drop, losses, charging and loading (module docstring):
+    ``Z_eq = (3/n) Z_n``, ``B_eq = (n/3) B_n``, ``I_max,eq = (n/3) I_max``.
+    Identical to :func:`positive_sequence` for three-phase configurations.
+    """
+    n = len(config.phases)
+    z_n = _sequence_value(config.z_matrix_ohm_per_mile())
+    b_n = _sequence_value(config.b_matrix_us_per_mile()).real
+    return _to_pandapower_units(
+        z_n * 3.0 / n, b_n * n / 3.0, config.max_i_a * n / 3.0, f_hz
     )
 
 
@@ -121,9 +176,10 @@ def std_type_name(config: LineConfig) -> str:
 
 
 def register_line_std_types(net: pp.pandapowerNet, configs: dict[str, LineConfig]) -> None:
-    """Register every config as a pandapower line std type ("IEEE 601", ...)."""
+    """Register every config as a pandapower line std type ("IEEE 601", ...), with
+    the parameters of its :func:`balanced_equivalent`."""
     for config in configs.values():
-        seq = positive_sequence(config, f_hz=float(net.f_hz))
+        seq = balanced_equivalent(config, f_hz=float(net.f_hz))
         data = {
             "r_ohm_per_km": seq.r_ohm_per_km,
             "x_ohm_per_km": seq.x_ohm_per_km,

@@ -10,17 +10,24 @@ published IEEE 13 substation impedance), with the DSO node as its HV bus.
 Loading: an IEEE 13 draws ~3.5 MW, twice what the IEEE 34 (built for ~1.8 MW)
 carries, so the microgrid loads (P and Q) are scaled by ``mg_load_scale``
 (default :data:`MG_LOAD_SCALE` = 0.1); DSO loads stay as published. Without
-generation in the microgrids the feeder is already stressed at 0.1 (0.7 MW of
+generation in the microgrids the feeder is already stressed at 0.1 (0.78 MW of
 losses for 2.8 MW of load: the 50 km of 1/0 and #2 ACSR lines); at 0.15 the
-DSO far end drops to 0.78 pu and at 0.2 (the seed's value, which came with
+DSO far end drops to 0.75 pu and at 0.2 (the seed's value, which came with
 ~0.5-0.7 MW of DG per microgrid) the base case does not converge at all.
 
 Microgrid capacitors keep their published ratings and are all in: at 0.1 they
 over-compensate the microgrids and export ~1 Mvar into the DSO, which props up
 the DSO voltages (with them out, or scaled with the load, the far end of the
 DSO falls to ~0.75 pu). Base-case taps (:data:`DSO_REGULATOR_TAP_POS`,
-:data:`MG_REGULATOR_TAP_POS`) keep every bus within 0.95-1.05 pu except DSO node
-890 (0.904 pu; the balanced IEEE 34 alone has it at 0.919 pu).
+:data:`MG_REGULATOR_TAP_POS`): the base case converges; measured with the
+balanced-equivalent laterals and published-based regulator impedances of
+:mod:`~powergrid.networks.ieee34` / :mod:`~powergrid.networks.ieee13`, every bus
+is within 0.95-1.05 pu except DSO nodes 852 (0.943 pu) and 890 (0.890 pu; the
+balanced IEEE 34 alone has it at 0.917 pu). MG1 hangs off the end of the
+single-phase 816-822 lateral, whose balanced equivalent now carries its full
+drop: DSO 822 sits at 0.957 pu and MG1 at 0.963-0.975 pu (MG2 1.009-1.022, MG3
+0.976-0.988). These taps were chosen before that correction; re-tuning them is
+the scenario's business.
 
 Names: every element name gets its area prefix ("DSO.800", "MG1.load 671",
 "MG2.cap 675", "DSO.source"); ``net.bus.zone`` is the area ("DSO", "MG1", ...).
@@ -56,6 +63,14 @@ MG_LOAD_SCALE = 0.1
 
 DSO_REGULATOR_TAP_POS: dict[str, int] = {"reg1": 9, "reg2": 13}
 MG_REGULATOR_TAP_POS: dict[str, int] = {"MG1": 0, "MG2": -2, "MG3": 0}
+
+# Microgrid regulators' flat-start convergence floor, X on their 5.04 MVA: each IEEE 13
+# hangs behind its published 8 % PCC transformer and a weak DSO node (tens of km of
+# line), where the published near-ideal 0.01 % lets the solvers' flat-start
+# Newton-Raphson diverge at taps that solve from the tap-aware start (the standalone
+# IEEE 13 has a stiff source); 1 % (the earlier model's value) converges there. At
+# 0.1 x load its drop is below 0.0005 pu.
+MG_REGULATOR_MIN_X_PERCENT = 1.0
 
 MG_LAYOUT_SCALE = 0.5
 
@@ -102,6 +117,7 @@ def microgrids(
             xy=_mg_xy(_point(pcc_xy), direction),
             load_scale=mg_load_scale,
             regulator_tap_pos=mg_taps[area],
+            regulator_min_x_percent=MG_REGULATOR_MIN_X_PERCENT,
         )
     return net
 
