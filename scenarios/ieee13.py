@@ -2,6 +2,10 @@
 
 One operator agent controls every controllable device. Run it with
 ``python -m scenarios.ieee13 --until 96``.
+
+Voltages (ANSI C84.1 Range A, 0.95-1.05 p.u.; whole test split, 1,680 hours, fast
+backend, ``tests/test_credible.py``): every power flow converges and every bus stays in
+the band, idle 0.979-1.044 p.u., rule 0.972-1.041.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ from scenarios.config import AgentConfig, ScenarioConfig
 from scenarios.run import scenario_main
 
 DESCRIPTION = "IEEE 13-bus feeder: battery, generator, PV, wind, OLTC and capacitor banks"
+
+#: where and when the scenario may leave Range A: nowhere
+RANGE_A_EXCEPTIONS: dict[str, Any] = {}
 
 DEVICES: list[dict[str, Any]] = [
     # 0.5 MW / 2 MWh battery at the end of the 671-692-675 branch
@@ -30,9 +37,11 @@ DEVICES: list[dict[str, Any]] = [
     {"type": "RES", "name": "pv2", "bus": "652", "sn_mva": 0.25, "source": "solar"},
     {"type": "RES", "name": "wt1", "bus": "611", "sn_mva": 0.3, "source": "wind"},
     # the substation regulator as an agent-controlled OLTC and both capacitor banks;
-    # initial tap and steps: no bus outside 0.95-1.05 over two test weeks without control
-    # (the network's base tap REGULATOR_TAP_POS is set for the published peak load)
-    {"type": "Transformer", "name": "reg1", "tap_min": -16, "tap_max": 16, "tap_init": 8,
+    # initial tap and steps: no bus outside 0.95-1.05 over the whole test split without
+    # control (idle: 0.979-1.044 p.u.; +7 reaches 1.050 at 611 in one light hour, +8
+    # 1.056; the network's base tap REGULATOR_TAP_POS = +10 is the published one, for the
+    # published peak load)
+    {"type": "Transformer", "name": "reg1", "tap_min": -16, "tap_max": 16, "tap_init": 6,
      "tap_side": "lv", "tap_change_cost": 1.0},
     {"type": "Shunt", "name": "cap 675", "bus": "675", "q_mvar": -0.2, "max_step": 3,
      "step_init": 2, "switching_cost_per_step": 2.0},
