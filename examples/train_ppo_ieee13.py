@@ -1,7 +1,7 @@
 """Train Stable-Baselines3 PPO on the IEEE 13 feeder, through the co-simulation.
 
     python examples/train_ppo_ieee13.py --timesteps 2000000 --out results/ppo_ieee13
-    powergrid evaluate ieee13 --policy results/ppo_ieee13/model.zip --policy zero \\
+    powergrid evaluate ieee13 --policy results/ppo_ieee13/model.zip --policy idle \\
         --policy rule --policy oracle --days 30
 
 Many copies of the feeder run in one batched co-simulation world

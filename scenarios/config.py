@@ -33,7 +33,7 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,63}")
 #: mistake (a unit slip, a sign, a typo of zeros) that would otherwise run silently
 RANGES: dict[str, tuple[float, float]] = {
     "step_s": (1, 7 * 86400),             # a second to a week
-    "steps": (1, 10_000_000),             # 10 M steps: over a year of 5 s steps
+    "steps": (1, 10**9),                  # a batched RL world runs 10^9 steps: "forever"
     "start_step": (0, 10_000_000),
     "seed": (0, 2**32 - 1),               # numpy's seed range
     "load_scale": (0.0, 100.0),           # 0 = no load; 100 x the feeder's own load
