@@ -99,13 +99,13 @@ def test_battery_soc_follows_its_charge(scripted_run):
 
 
 def test_rule_policy_costs_less_than_doing_nothing(tmp_path):
-    # one test week of ieee13, hourly; measured: zero 22,184 $, rule 21,895 $, neither
-    # with a bus outside 0.95-1.05 (2026-11)
+    # one test week of ieee13, hourly; measured: idle 21,825 $, rule 21,778 $, neither
+    # with a bus outside 0.95-1.05 (2026-12, after the IEEE data fixes)
     idle = run_scenario(get_config("ieee13", policy="idle"), tmp_path / "idle",
                         progress=False, plot=False)
     rule = run_scenario(get_config("ieee13", policy="rule"), tmp_path / "rule",
                         progress=False, plot=False)
-    assert rule["total_cost"] < idle["total_cost"] - 100.0
+    assert rule["total_cost"] < idle["total_cost"] - 20.0
     assert rule["total_safety"] <= idle["total_safety"] + 1e-9
     assert rule["voltage_violations"] <= idle["voltage_violations"]
 
