@@ -231,7 +231,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except KeyboardInterrupt:  # Ctrl-C before the run's own handler is in place
         print("powergrid: interrupted", file=sys.stderr)
-        return 130
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # exit now: a Ctrl-C that landed inside an import or a C extension's start-up can
+        # leave the interpreter marked "interrupted", which would turn the exit code 130
+        # into death by SIGINT (-2) at shutdown; the run's own files are closed already
+        os._exit(130)
     except (ValueError, OSError) as exc:  # input and environment mistakes: one line
         print(f"powergrid: error: {exc}", file=sys.stderr)
         return 2

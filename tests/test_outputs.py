@@ -131,3 +131,17 @@ def test_a_full_disk_at_the_figure_is_not_a_completed_run(small_disk):
     summary = _strict_json(out / "summary.json")
     assert summary["completed"] is False and "overview.png" in summary["error"]
     assert summary["steps"] == 12 and not (out / "overview.png").exists()
+
+
+@pytest.mark.parametrize("delay_s", [0.8, 1.5, 2.5])
+def test_ctrl_c_during_start_up_is_one_line_and_exit_130(tmp_path, delay_s):
+    import time
+
+    run = powergrid_run(tmp_path, "--steps", "1500", "--placement", "devices=cmd")
+    time.sleep(delay_s)  # inside start-up: imports, preparing, starting federates
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=120)
+    lines = err.decode().strip().splitlines()
+    assert run.returncode == 130, err.decode()[-2000:]
+    assert len(lines) == 1 and "Traceback" not in err.decode(), lines
+    assert "interrupted" in lines[0]
