@@ -3,6 +3,36 @@
 Each microgrid has its own agent with a battery, a generator, PV and wind, and pays
 for the energy it imports at its substation transformer (its PCC). Run it with
 ``python -m scenarios.microgrids --until 96``.
+
+Engineering choices (measured over the whole test split, 1680 h, fast backend, issue
+"Numbers a grid researcher can trust"; before them: 1667 of 1680 idle steps did not
+converge, cascaded regulators with max_tap_change 8 hunted into divergence):
+
+* ``MG_LOAD_SCALE`` 0.05 (was 0.1): at 0.1 the peak hour has no power-flow solution
+  within the regulators' +/-10 % (measured with pandapower, taps iterated), and MG1's
+  load at the end of the single-phase 816-822 lateral alone drops 822 by 0.10 pu.
+  Every microgrid DER is scaled with it (``DER_SCALE``), so each microgrid keeps the
+  generation-to-load ratio it was designed with (at 0.05 with the 0.1 DER sizes the
+  ``rule`` policy exported ~1 MW into the rural feeder: MG1 up to 1.15 pu).
+* Loads follow ``load:mv_rural`` (was mv_semiurban): the IEEE 34 is a rural feeder;
+  the semi-urban profile also jumps more per hour (40 hourly changes > 0.15 vs 12),
+  which a regulator reacting to last hour's voltage cannot follow.
+* DSO regulators automatic, small moves: reg1 regulates 814r at 1.025 (max 4 taps per
+  step), reg2 852r at 1.02 (max 2); set-points below mid-band because the lag lets the
+  regulated bus rise ~0.03 pu when load falls. Initial taps 0 (measured right at the
+  midnight start). Microgrid regulators held at tap 0 (short, lightly loaded feeders:
+  <0.01 pu internal drop), so only the DSO regulates (no cascade hunting).
+* DSO capacitors 844/848 held at one step (0.1 / 0.15 Mvar) instead of all in: all in
+  they export Mvar at light load and push 802-814 (upstream of reg1, not regulated)
+  above 1.05. Microgrid capacitors out (sized for the full IEEE 13 load).
+* XFM-1 (832-888) gets an automatic LTC (0.625 % steps, +/-16) holding 888 at 1.02,
+  and a fixed 0.15 Mvar bank at 890 (the 890 load is 450 kW / 225 kvar published):
+  the bank cuts the 888-890 drop at peak from 0.077 to 0.062 pu; regulating 890
+  itself (tried, set 0.975) amplified the upstream lag (890 0.86-1.07).
+
+Remaining (not yet credible, to finish): under idle 1061 bus-steps in 206 hours, under
+rule 1373 in 223 hours outside 0.95-1.05, mostly DSO.888 (high) / DSO.890 (low) and
+832/852r overshoot after hourly load jumps; every step converges.
 """
 
 from __future__ import annotations
@@ -26,20 +56,27 @@ RENEWABLES = {"MG1": ("solar:PV1", "wind:WP1"), "MG2": ("solar:PV4", "wind:WP4")
               "MG3": ("solar:PV7", "wind:WP7")}
 
 
-#: microgrid loads as a share of the IEEE 13's published loads (the network's default)
-MG_LOAD_SCALE = 0.1
+#: microgrid loads as a share of the IEEE 13's published loads
+MG_LOAD_SCALE = 0.05
+#: every microgrid DER (battery, generator, PV, wind) scaled with the load (sized for 0.1)
+DER_SCALE = MG_LOAD_SCALE / 0.1
 
-#: the feeder's equipment, not an agent's: regulators under automatic voltage control
-#: (set-points chosen by simulating test weeks with no other control; fixed taps cannot
-#: serve the long IEEE 34 feeder from light to peak load) and the microgrids' capacitor
-#: banks switched out (sized for the full IEEE 13 load, they over-compensate at 10 %)
+#: the feeder's equipment, not an agent's (choices and reasons: module docstring)
 FEEDER_DEVICES: list[dict[str, Any]] = [
-    {"type": "Transformer", "name": "DSO.reg1", "tap_init": 4, "tap_side": "lv",
-     "controllable": False, "vm_set_pu": 1.03, "max_tap_change": 8, "tap_change_cost": 1.0},
-    {"type": "Transformer", "name": "DSO.reg2", "tap_init": 6, "tap_side": "lv",
-     "controllable": False, "vm_set_pu": 1.02, "max_tap_change": 8, "tap_change_cost": 1.0},
+    {"type": "Transformer", "name": "DSO.reg1", "tap_init": 0, "tap_side": "lv",
+     "controllable": False, "vm_set_pu": 1.025, "max_tap_change": 4, "tap_change_cost": 1.0},
+    {"type": "Transformer", "name": "DSO.reg2", "tap_init": 0, "tap_side": "lv",
+     "controllable": False, "vm_set_pu": 1.02, "max_tap_change": 2, "tap_change_cost": 1.0},
+    {"type": "Transformer", "name": "DSO.xfm1", "tap_init": -6, "tap_side": "lv",
+     "controllable": False, "vm_set_pu": 1.02, "regulated_bus": "DSO.888",
+     "max_tap_change": 2, "tap_change_cost": 1.0},
+    *({"type": "Shunt", "name": f"DSO.cap {bus}", "bus": f"DSO.{bus}", "q_mvar": q,
+       "max_step": 3, "step_init": 1, "controllable": False}
+      for bus, q in (("844", -0.1), ("848", -0.15))),
+    {"type": "Shunt", "name": "DSO.cap 890", "bus": "DSO.890", "q_mvar": -0.15,
+     "max_step": 1, "step_init": 1, "controllable": False},
     *({"type": "Transformer", "name": f"{mg}.reg1", "tap_init": 0, "tap_side": "lv",
-       "controllable": False, "vm_set_pu": 1.0, "max_tap_change": 8, "tap_change_cost": 1.0}
+       "controllable": False, "tap_change_cost": 1.0}
       for mg in MICROGRIDS),
     *({"type": "Shunt", "name": f"{mg}.cap {bus}", "bus": f"{mg}.{bus}", "q_mvar": q,
        "max_step": steps, "step_init": 0, "controllable": False}
@@ -50,16 +87,19 @@ FEEDER_DEVICES: list[dict[str, Any]] = [
 def microgrid_devices(mg: str) -> list[dict[str, Any]]:
     """The devices of microgrid ``mg`` (names and buses prefixed ``"<mg>."``)."""
     coefs, p_max = GENERATORS[mg]
+    k = DER_SCALE
     return [
-        {"type": "ESS", "name": f"{mg}.ess1", "bus": f"{mg}.675", "p_max_mw": 0.2,
-         "capacity_mwh": 0.8, "soc_min": 0.1, "soc_max": 0.9, "soc_init": 0.5,
-         "q_min_mvar": -0.1, "q_max_mvar": 0.1, "sn_mva": 0.25, "cost_per_mwh": 5.0},
+        {"type": "ESS", "name": f"{mg}.ess1", "bus": f"{mg}.675", "p_max_mw": 0.2 * k,
+         "capacity_mwh": 0.8 * k, "soc_min": 0.1, "soc_max": 0.9, "soc_init": 0.5,
+         "q_min_mvar": -0.1 * k, "q_max_mvar": 0.1 * k, "sn_mva": 0.25 * k,
+         "cost_per_mwh": 5.0},
         {"type": "Generator", "name": f"{mg}.dg1", "bus": f"{mg}.680", "p_min_mw": 0.0,
-         "p_max_mw": p_max, "q_min_mvar": -0.15, "q_max_mvar": 0.15, "sn_mva": 1.25 * p_max,
+         "p_max_mw": p_max * k, "q_min_mvar": -0.15 * k, "q_max_mvar": 0.15 * k,
+         "sn_mva": 1.25 * p_max * k,
          "cost_coefs": list(coefs)},
-        {"type": "RES", "name": f"{mg}.pv1", "bus": f"{mg}.652", "sn_mva": 0.15,
+        {"type": "RES", "name": f"{mg}.pv1", "bus": f"{mg}.652", "sn_mva": 0.15 * k,
          "source": "solar"},
-        {"type": "RES", "name": f"{mg}.wt1", "bus": f"{mg}.611", "sn_mva": 0.1,
+        {"type": "RES", "name": f"{mg}.wt1", "bus": f"{mg}.611", "sn_mva": 0.1 * k,
          "source": "wind"},
     ]
 
@@ -90,7 +130,7 @@ def config(**overrides: Any) -> ScenarioConfig:
     cfg = ScenarioConfig(
         name="microgrids", network="microgrids", description=DESCRIPTION, devices=devices,
         network_params={"mg_load_scale": MG_LOAD_SCALE},
-        profiles=profiles, load_profiles={"*": "load:mv_semiurban"}, price="price:synthetic",
+        profiles=profiles, load_profiles={"*": "load:mv_rural"}, price="price:synthetic",
         pccs=pccs, agents=agents, step_s=3600, steps=24 * 7, split="test")
     return cfg.with_(**overrides) if overrides else cfg
 

@@ -15,6 +15,7 @@ from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test
 from powergrid.messaging import BrokerUnavailableError
 from rl_bridge import microgrids_v0
 from rl_bridge.bridge import CoSimulationError
+from scenarios.microgrids import DER_SCALE
 
 MEMBERS = ("MG1", "MG2", "MG3")
 
@@ -92,7 +93,7 @@ def test_setpoint_coordinator_dispatches_the_microgrid_batteries():
         assert split == pytest.approx({f"{m}.ess1": 0.1 for m in MEMBERS})
         for m in MEMBERS:  # the batteries charge 0.1 MW each, whatever their own agents said
             k = names(env, m).index(f"{m}.ess1.p_mw")
-            assert steps[0][0][m][k] == pytest.approx(0.1 / 0.2, abs=1e-6)
+            assert steps[0][0][m][k] == pytest.approx(0.1 / (0.2 * DER_SCALE), abs=1e-6)
     finally:
         env.close()
 
