@@ -125,40 +125,34 @@ def _tree_layout(net: Any) -> np.ndarray:
     return xy
 
 
-def draw_network(net: Any, out_png: str | os.PathLike[str], title: str = "",
-                 vm_min_pu: Mapping[str, float] | None = None) -> Path:
-    """Single-line diagram: lines, transformers (double circles), switches,
-    devices marked by type, bus names; buses coloured by ``vm_min_pu``
-    (``{bus name: minimum voltage of a run}``) when given."""
-    plt = _pyplot()
-    xy = bus_xy(net)
+def _draw_static(ax: Any, net: Any, xy: np.ndarray, dynamic_lines: Sequence[int] = ()
+                 ) -> dict[int, Any]:
+    """Lines, transformers (double circles), bus-bus switches, devices marked by type
+    and bus names on ``ax``; returns the line artists of ``dynamic_lines`` (row
+    positions of ``net.line``) so a caller can restyle them (switch states)."""
+    from matplotlib.patches import Circle
+
     pos = {b: k for k, b in enumerate(net.bus.index)}
-    fig, ax = plt.subplots(figsize=(10, 8))
-    for _, line in net.line.iterrows():
+    dynamic: dict[int, Any] = {}
+    for k, (_, line) in enumerate(net.line.iterrows()):
         a, b = xy[pos[line.from_bus]], xy[pos[line.to_bus]]
-        ax.plot([a[0], b[0]], [a[1], b[1]], color="black", lw=1.2,
-                ls="-" if line.in_service else ":")
+        (artist,) = ax.plot([a[0], b[0]], [a[1], b[1]], color="black", lw=1.2,
+                            ls="-" if line.in_service else ":")
+        if k in dynamic_lines:
+            dynamic[k] = artist
     for _, tr in net.trafo.iterrows():
         a, b = xy[pos[tr.hv_bus]], xy[pos[tr.lv_bus]]
         ax.plot([a[0], b[0]], [a[1], b[1]], color="tab:blue", lw=1.5)
         mid = (a + b) / 2
         for shift in (-0.12, 0.12):
-            ax.add_patch(plt.Circle(mid + shift * (b - a) / max(np.linalg.norm(b - a), 1e-9),
-                                    0.08 * max(np.ptp(xy[:, 0]), 1) / 10, fill=False,
-                                    color="tab:blue"))
+            ax.add_patch(Circle(mid + shift * (b - a) / max(np.linalg.norm(b - a), 1e-9),
+                                0.08 * max(np.ptp(xy[:, 0]), 1) / 10, fill=False,
+                                color="tab:blue"))
     for _, sw in net.switch.iterrows():
         if sw.et == "b":
             a, b = xy[pos[sw.bus]], xy[pos[sw.element]]
             ax.plot([a[0], b[0]], [a[1], b[1]], color="tab:olive", lw=2,
                     ls="-" if sw.closed else "--")
-    colours = "tab:gray"
-    if vm_min_pu:
-        values = np.array([vm_min_pu.get(str(n), np.nan) for n in net.bus["name"]])
-        sc = ax.scatter(xy[:, 0], xy[:, 1], c=values, cmap="RdYlGn", vmin=0.9, vmax=1.0, s=60,
-                        zorder=3, edgecolors="black")
-        fig.colorbar(sc, ax=ax, label="minimum voltage of the run (p.u.)")
-    else:
-        ax.scatter(xy[:, 0], xy[:, 1], color=colours, s=40, zorder=3)
     span = max(np.ptp(xy[:, 0]), np.ptp(xy[:, 1]), 1.0)
     offset = 0.025 * span
     seen: set[str] = set()
@@ -176,17 +170,99 @@ def draw_network(net: Any, out_png: str | os.PathLike[str], title: str = "",
             seen.add(label)
     for name, (x, y) in zip(net.bus["name"], xy, strict=True):
         ax.annotate(str(name), (x, y), textcoords="offset points", xytext=(4, 5), fontsize=7)
-    ax.set_title(title or net.name or "network")
     ax.set_aspect("equal", adjustable="datalim")
     ax.axis("off")
     if seen:
         ax.legend(loc="best", fontsize=8)
+    return dynamic
+
+
+def draw_network(net: Any, out_png: str | os.PathLike[str], title: str = "",
+                 vm_min_pu: Mapping[str, float] | None = None) -> Path:
+    """Single-line diagram: lines, transformers (double circles), switches,
+    devices marked by type, bus names; buses coloured by ``vm_min_pu``
+    (``{bus name: minimum voltage of a run}``) when given."""
+    plt = _pyplot()
+    xy = bus_xy(net)
+    fig, ax = plt.subplots(figsize=(10, 8))
+    if vm_min_pu:
+        values = np.array([vm_min_pu.get(str(n), np.nan) for n in net.bus["name"]])
+        sc = ax.scatter(xy[:, 0], xy[:, 1], c=values, cmap="RdYlGn", vmin=0.9, vmax=1.0, s=60,
+                        zorder=3, edgecolors="black")
+        fig.colorbar(sc, ax=ax, label="minimum voltage of the run (p.u.)")
+    else:
+        ax.scatter(xy[:, 0], xy[:, 1], color="tab:gray", s=40, zorder=3)
+    _draw_static(ax, net, xy)
+    ax.set_title(title or net.name or "network")
     fig.tight_layout()
     out = Path(out_png)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
     plt.close(fig)
     return out
+
+
+class NetworkDiagram:
+    """The single-line diagram of :func:`draw_network` as frames for ``render()``.
+
+    The static drawing (lines, transformers, device markers, names, colour bar) is
+    rendered once; :meth:`frame` only recolours the buses by voltage, restyles
+    switched lines, and rewrites the device-state and time texts (blitting), so a
+    frame costs a few milliseconds.
+
+    ``switch_lines``: ``{switch device name: net.line row position}`` of the lines a
+    switch opens; ``vm_range``: the colour scale's voltage range (p.u.).
+    """
+
+    def __init__(self, net: Any, title: str = "", switch_lines: Mapping[str, int] | None = None,
+                 size: tuple[float, float] = (10.0, 6.0), dpi: int = 80,
+                 vm_range: tuple[float, float] = (0.94, 1.06)) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        self.fig = Figure(figsize=size, dpi=dpi)
+        self.canvas = FigureCanvasAgg(self.fig)
+        ax = self.fig.add_axes((0.01, 0.02, 0.6, 0.9))
+        self.ax = ax
+        xy = bus_xy(net)
+        self.switch_lines = dict(switch_lines or {})
+        self._lines = _draw_static(ax, net, xy, dynamic_lines=list(self.switch_lines.values()))
+        import matplotlib
+
+        cmap = matplotlib.colormaps["coolwarm"].copy()
+        cmap.set_bad("lightgrey")
+        self.buses = ax.scatter(xy[:, 0], xy[:, 1], c=np.ones(len(xy)), cmap=cmap,
+                                vmin=vm_range[0], vmax=vm_range[1], s=60, zorder=3,
+                                edgecolors="black", linewidths=0.5)
+        cax = self.fig.add_axes((0.63, 0.1, 0.015, 0.75))
+        self.fig.colorbar(self.buses, cax=cax, label="bus voltage (p.u.; grey: de-energised)")
+        self.fig.suptitle(title or net.name or "network", fontsize=10)
+        self.state_text = self.fig.text(0.72, 0.88, "", fontsize=7, va="top", ha="left",
+                                        family="monospace")
+        self.time_text = self.fig.text(0.72, 0.93, "", fontsize=9, va="top", ha="left")
+        self._dynamic = [self.buses, self.state_text, self.time_text, *self._lines.values()]
+        for artist in self._dynamic:
+            artist.set_animated(True)
+        self.canvas.draw()
+        self._background = self.canvas.copy_from_bbox(self.fig.bbox)
+
+    def frame(self, vm_pu: Sequence[float] | np.ndarray, states: Sequence[str] = (),
+              closed: Mapping[str, bool] | None = None, time_label: str = "") -> np.ndarray:
+        """An ``(H, W, 3)`` uint8 image: buses coloured by ``vm_pu`` (0 or nan grey),
+        the lines of ``closed`` switches solid (open: dashed), ``states`` as text."""
+        vm = np.asarray(vm_pu, dtype=float)
+        self.buses.set_array(np.ma.masked_invalid(np.where(vm > 0.0, vm, np.nan)))
+        for name, k in self.switch_lines.items():
+            if closed is not None and name in closed:
+                self._lines[k].set_linestyle("-" if closed[name] else "--")
+                self._lines[k].set_color("black" if closed[name] else "tab:red")
+        self.state_text.set_text("\n".join(states))
+        self.time_text.set_text(time_label)
+        self.canvas.restore_region(self._background)
+        for artist in self._dynamic:
+            self.fig.draw_artist(artist)
+        self.canvas.blit(self.fig.bbox)
+        return np.asarray(self.canvas.buffer_rgba())[..., :3].copy()
 
 
 def plot_learning_curve(x: Sequence[float], returns: Sequence[float],
