@@ -21,56 +21,149 @@ def _pyplot() -> Any:
     return plt
 
 
+def _run_metadata(folder: Path) -> dict[str, Any]:
+    """``scenario``, ``policy``, ``seed``, ``split``, ``dataset`` a run wrote next to its
+    time series (``summary.json``), as far as it did."""
+    import json
+
+    try:
+        data = json.loads((folder / "summary.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    keys = ("scenario", "policy", "seed", "split", "dataset", "start_step")
+    return {k: data[k] for k in keys if isinstance(data, dict) and data.get(k) is not None}
+
+
+def _dates(time_s: Any, split: str, dataset: str | None) -> Any:
+    """Calendar time (UTC) of each ``time`` (s from the start of the data split), or
+    None without time stamps in the data set."""
+    import pandas as pd
+
+    from powergrid.data import load_dataset
+
+    try:
+        data = load_dataset(dataset)
+        stamps = data.time_utc(split)
+    except (OSError, ValueError, KeyError):
+        return None
+    if stamps is None or not len(stamps):
+        return None
+    rows = np.round(np.asarray(time_s, dtype=float) / (3600.0 * data.step_h)).astype(int)
+    return pd.to_datetime(stamps[np.clip(rows, 0, len(stamps) - 1)])
+
+
 def plot_overview(timeseries_csv: str | os.PathLike[str], out_png: str | os.PathLike[str],
-                  title: str = "") -> Path:
-    """Four panels a grid engineer looks at first, against time in hours.
+                  title: str = "", *, scenario: str | None = None, policy: str | None = None,
+                  seed: int | None = None, split: str | None = None,
+                  dataset: str | None = None) -> Path:
+    """The panels a grid engineer looks at first, against the data's calendar time.
 
     1. voltage envelope: min and max over energised buses, with the 0.95-1.05 band;
-    2. power at the PCC (MW) with the price ($/MWh) on a second axis;
-    3. state of charge of every battery;
-    4. cumulative cost ($) and cumulative safety.
+    2. power at each PCC (MW) and the energy price ($/MWh, right axis);
+    3. state of charge of the batteries (one panel per agent when several agents'
+       batteries would overlap), battery power dashed on the right axis;
+    4. cumulative cost ($); 5. cumulative safety (violations).
+
+    The title names the scenario, the policy, the seed and the dates of the data.
+    Metadata not given is read from ``summary.json`` next to the CSV when there;
+    ``split`` defaults to ``"test"`` (``powergrid run``), ``dataset`` to the shipped one.
     """
+    import matplotlib.dates as mdates
     import pandas as pd
 
     plt = _pyplot()
-    df = pd.read_csv(timeseries_csv)
-    hours = (df["time"] - df["time"].iloc[0]) / 3600.0 if len(df) else df["time"]
+    csv = Path(timeseries_csv)
+    df = pd.read_csv(csv)
+    meta = _run_metadata(csv.parent)
+    scenario = scenario or meta.get("scenario") or title or "run"
+    policy = policy if policy is not None else meta.get("policy")
+    seed = seed if seed is not None else meta.get("seed")
+    split = split or meta.get("split") or "test"
+    dataset = dataset if dataset is not None else meta.get("dataset")
+    x = _dates(df["time"], split, dataset) if len(df) else None
+    dated = x is not None
+    if not dated:
+        x = (df["time"] - (df["time"].iloc[0] if len(df) else 0)) / 3600.0
     vm = df[[c for c in df.columns if c.startswith("vm_pu:")]].to_numpy(float)
     vm = np.where(vm > 0.0, vm, np.nan)
-    fig, axes = plt.subplots(4, 1, figsize=(10, 11), sharex=True)
+    socs = [c for c in df.columns if c.startswith("soc:")]
+    groups: dict[str, list[str]] = {}
+    for c in socs:
+        name = c[4:]
+        groups.setdefault(name.split(".", 1)[0] if "." in name else "", []).append(name)
+    soc_panels = list(groups.items()) if len(groups) > 1 else [("", [c[4:] for c in socs])]
+    n = 4 + len(soc_panels)
+    fig, axes = plt.subplots(n, 1, figsize=(10, 2.3 * n + 1), sharex=True)
+    styles = ["-", "--", ":", "-."]
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+
     ax = axes[0]
     if vm.size and np.isfinite(vm).any():
-        ax.fill_between(hours, np.nanmin(vm, axis=1), np.nanmax(vm, axis=1), color="tab:blue",
-                        alpha=0.35, label="bus voltage range")
-        ax.plot(hours, np.nanmin(vm, axis=1), color="tab:blue", lw=1)
-        ax.plot(hours, np.nanmax(vm, axis=1), color="tab:blue", lw=1)
+        lo, hi = np.nanmin(vm, axis=1), np.nanmax(vm, axis=1)
+        ax.fill_between(x, lo, hi, color="tab:blue", alpha=0.3, label="range over buses")
+        ax.plot(x, lo, color="tab:blue", lw=1, label="lowest bus")
+        ax.plot(x, hi, color="tab:blue", lw=1, ls="--", label="highest bus")
     ax.axhspan(VM_MIN_PU, VM_MAX_PU, color="tab:green", alpha=0.08)
-    for v in (VM_MIN_PU, VM_MAX_PU):
-        ax.axhline(v, color="tab:red", ls="--", lw=0.8)
+    ax.axhline(VM_MIN_PU, color="tab:red", ls=":", lw=0.9,
+               label=f"limits {VM_MIN_PU:g}-{VM_MAX_PU:g} p.u.")
+    ax.axhline(VM_MAX_PU, color="tab:red", ls=":", lw=0.9)
     ax.set_ylabel("voltage (p.u.)")
-    ax.legend(loc="upper right")
+    ax.legend(loc="upper right", fontsize=8, ncol=2)
+
     ax = axes[1]
-    ax.plot(hours, df["pcc_p_mw"], color="tab:purple", label="PCC import (MW)")
+    pccs = [c for c in df.columns if c.startswith("pcc_p_mw:")] or ["pcc_p_mw"]
+    handles = []
+    for k, col in enumerate(pccs):
+        label = f"PCC {col.split(':', 1)[1]} import (MW)" if ":" in col else "PCC import (MW)"
+        (h,) = ax.plot(x, df[col], color=colours[k % len(colours)], ls=styles[k % 4],
+                       lw=1.2, label=label)
+        handles.append(h)
     ax.axhline(0.0, color="grey", lw=0.5)
     ax.set_ylabel("PCC power (MW)")
     ax2 = ax.twinx()
-    ax2.plot(hours, df["price"], color="tab:orange", lw=1, label="price ($/MWh)")
+    (h,) = ax2.plot(x, df["price"], color="black", lw=0.9, alpha=0.7, ls="-.",
+                    label="price ($/MWh, right)")
+    handles.append(h)
     ax2.set_ylabel("price ($/MWh)")
-    ax = axes[2]
-    for col in (c for c in df.columns if c.startswith("soc:")):
-        ax.plot(hours, df[col], label=col[4:])
-    ax.set_ylabel("state of charge")
-    ax.set_ylim(-0.02, 1.02)
-    if any(c.startswith("soc:") for c in df.columns):
-        ax.legend(loc="upper right")
-    ax = axes[3]
-    ax.plot(hours, df["cost"].cumsum(), color="tab:brown", label="cumulative cost ($)")
+    ax.legend(handles=handles, loc="upper right", fontsize=8, ncol=2)
+
+    for (agent, names), ax in zip(soc_panels, axes[2:2 + len(soc_panels)], strict=True):
+        handles = []
+        ax2 = ax.twinx() if any(f"p_mw:{m}" in df.columns for m in names) else None
+        for k, name in enumerate(names):
+            colour = colours[k % len(colours)]
+            (h,) = ax.plot(x, df[f"soc:{name}"], color=colour, lw=1.4,
+                           label=f"{name} SOC")
+            handles.append(h)
+            if ax2 is not None and f"p_mw:{name}" in df.columns:
+                (h,) = ax2.plot(x, df[f"p_mw:{name}"], color=colour, lw=0.9, ls="--",
+                                label=f"{name} power (MW, right)")
+                handles.append(h)
+        if ax2 is not None:
+            ax2.set_ylabel("battery power (MW)")
+        ax.set_ylabel(f"{agent} state of charge" if agent else "state of charge")
+        ax.set_ylim(-0.02, 1.02)
+        if handles:
+            ax.legend(handles=handles, loc="upper right", fontsize=8, ncol=2)
+
+    ax = axes[-2]
+    ax.plot(x, df["cost"].cumsum(), color="tab:brown", label="cumulative cost ($)")
     ax.set_ylabel("cumulative cost ($)")
-    ax2 = ax.twinx()
-    ax2.plot(hours, df["safety"].cumsum(), color="tab:red", lw=1, label="cumulative safety")
-    ax2.set_ylabel("cumulative safety")
-    ax.set_xlabel("time (h)")
-    fig.suptitle(title or "run overview")
+    ax.legend(loc="upper left", fontsize=8)
+    ax = axes[-1]
+    ax.plot(x, df["safety"].cumsum(), color="tab:red", label="cumulative safety (violations)")
+    ax.set_ylabel("cumulative safety")
+    ax.legend(loc="upper left", fontsize=8)
+    if dated:
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+        ax.set_xlabel("time (UTC)")
+        span = f"{x[0]:%Y-%m-%d %H:%M} to {x[-1]:%Y-%m-%d %H:%M} UTC"
+    else:
+        ax.set_xlabel("time since the run's first step (h)")
+        span = f"{len(df)} steps"
+    parts = [scenario, f"policy {policy}" if policy else None,
+             f"seed {seed}" if seed is not None else None, f"{split} data {span}"]
+    fig.suptitle(", ".join(p for p in parts if p))
     fig.tight_layout()
     out = Path(out_png)
     out.parent.mkdir(parents=True, exist_ok=True)
