@@ -19,7 +19,9 @@ sets the time limit) and accepts ``render_mode`` (``None``, ``"rgb_array"``,
 ``"human"``). ``powergrid/IEEE13-Box-v0``, ``powergrid/IEEE34-Box-v0`` and
 ``powergrid/CIGREMV-Box-v0`` are the same environments with one ``Box(-1, 1)`` action
 space (:class:`rl_bridge.wrappers.BoxActionWrapper`): what Stable-Baselines3's PPO, SAC
-and A2C take, e.g. ``make_vec_env("powergrid/IEEE13-Box-v0", n_envs=4)``.
+and A2C take, e.g. ``make_vec_env("powergrid/IEEE13-Box-v0", n_envs=4)``; in worker processes
+(``SubprocVecEnv``) write ``"powergrid:powergrid/IEEE13-Box-v0"`` so each worker
+imports powergrid, which registers the ids.
 
 Each plain id also has a native vector entry point (:class:`rl_bridge.vector.GridVectorEnv`):
 ``gymnasium.make_vec(id, num_envs=N, vectorization_mode="vector_entry_point")``.
@@ -43,7 +45,9 @@ def _register_envs() -> None:
     sync = WrapperSpec("EpisodeLengthFromSpec", "rl_bridge.wrappers:EpisodeLengthFromSpec", {})
     box = WrapperSpec("BoxActionWrapper", "rl_bridge.wrappers:BoxActionWrapper", {})
     for env_id, scenario in ENV_IDS.items():
-        for variant, wrappers in ((env_id, (sync,)),
+        # make_vec's vector entry point refuses additional wrappers: the plain ids keep
+        # episode_length and the time limit equal in GridEnv.spec's setter instead
+        for variant, wrappers in ((env_id, ()),
                                   (env_id.replace("-v0", "-Box-v0"), (sync, box))):
             if variant not in registry:
                 register(id=variant, entry_point="rl_bridge.env:GridEnv",

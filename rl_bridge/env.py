@@ -152,6 +152,26 @@ class GridEnv(gym.Env):
                 result.done, result.infos[self.agent])
 
     @property
+    def spec(self) -> Any:
+        return self.__dict__.get("_spec")
+
+    @spec.setter
+    def spec(self, value: Any) -> None:
+        """``gym.make`` sets the spec: without an explicit ``episode_length`` the
+        episode length follows the registered ``max_episode_steps``."""
+        self.__dict__["_spec"] = value
+        if value is None or not isinstance(getattr(value, "kwargs", None), dict):
+            return
+        kwargs = value.kwargs
+        config = next((v for v in kwargs.values() if isinstance(v, dict)), {})
+        if any(k in kwargs or k in config for k in ("episode_length", "max_episode_steps")):
+            return
+        registered = gym.envs.registration.registry.get(value.id)
+        steps = getattr(registered, "max_episode_steps", None)
+        if steps and steps != self.scenario.episode_length:
+            self.scenario.set_episode_length(int(steps))
+
+    @property
     def episode_length(self) -> int:
         """Steps per episode; ``gym.make`` keeps it equal to ``spec.max_episode_steps``."""
         return self.scenario.episode_length

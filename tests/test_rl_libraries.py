@@ -29,9 +29,14 @@ def test_every_id_takes_render_mode_and_has_max_episode_steps():
             env.close()
 
 
-def test_episode_length_follows_the_time_limit_and_back():
-    for kwargs, steps in (({}, 24), ({"max_episode_steps": 5}, 5), ({"episode_length": 3}, 3)):
-        env = gym.make("powergrid/IEEE13-v0", **kwargs)
+@pytest.mark.parametrize("env_id, kwargs, steps", [
+    ("powergrid/IEEE13-v0", {}, 24),
+    ("powergrid/IEEE13-v0", {"episode_length": 3, "max_episode_steps": 3}, 3),
+    ("powergrid/IEEE13-Box-v0", {"max_episode_steps": 5}, 5),
+    ("powergrid/IEEE13-Box-v0", {"episode_length": 3}, 3)])
+def test_episode_length_follows_the_time_limit_and_back(env_id, kwargs, steps):
+    if True:
+        env = gym.make(env_id, **kwargs)
         try:
             assert env.spec.max_episode_steps == steps == env.unwrapped.episode_length
             env.reset(seed=1)
@@ -98,7 +103,9 @@ def test_sb3_subproc_vec_env():
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import SubprocVecEnv
 
-    venv = make_vec_env("powergrid/IEEE13-Box-v0", n_envs=2, seed=0, vec_env_cls=SubprocVecEnv)
+    # "powergrid:" makes each worker process import powergrid (which registers the ids)
+    venv = make_vec_env("powergrid:powergrid/IEEE13-Box-v0", n_envs=2, seed=0,
+                        vec_env_cls=SubprocVecEnv)
     PPO("MlpPolicy", venv, n_steps=64, batch_size=64, seed=0, device="cpu").learn(256)
     venv.close()
 
@@ -115,7 +122,8 @@ def test_supersuit_parameter_sharing_with_sb3(centralized):
     env = ss.pad_observations_v0(ss.pad_action_space_v0(env))  # agents' sizes may differ
     venv = ss.pettingzoo_env_to_vec_env_v1(env)
     venv = ss.concat_vec_envs_v1(venv, 2, num_cpus=1, base_class="stable_baselines3")
-    model = PPO("MlpPolicy", venv, n_steps=32, batch_size=64, seed=0, device="cpu")
+    # no seed= here: SB3 would call venv.seed(), which SuperSuit's ConcatVecEnv lacks
+    model = PPO("MlpPolicy", venv, n_steps=32, batch_size=64, device="cpu")
     model.learn(300)
     venv.close()
 
@@ -125,16 +133,32 @@ def test_supersuit_parameter_sharing_with_sb3(centralized):
 def test_torchrl_pettingzoo_wrapper_trains():
     pytest.importorskip("torchrl", reason="TorchRL absent (pip install -e '.[marl]')")
     import torch
+    from pettingzoo.utils.wrappers import BaseParallelWrapper
     from tensordict.nn import TensorDictModule
     from torchrl.envs.libs.pettingzoo import PettingZooWrapper
     from torchrl.modules import MultiAgentMLP
 
-    env = PettingZooWrapper(microgrids_v0.parallel_env(max_episode_steps=24), parallel=True,
-                            use_mask=False, group_map={"microgrids": ["MG1", "MG2", "MG3"]},
+    class NoInfo(BaseParallelWrapper):
+        """TorchRL takes the info keys of reset() as the spec of every step's info and
+        wants numbers only; ours differ (reset: time, start_step) and hold dicts."""
+
+        def reset(self, seed=None, options=None):
+            obs, infos = self.env.reset(seed=seed, options=options)
+            return obs, {a: {} for a in infos}
+
+        def step(self, actions):
+            *out, infos = self.env.step(actions)
+            return (*out, {a: {} for a in infos})
+
+    penv = NoInfo(microgrids_v0.parallel_env(max_episode_steps=24))
+    agents = list(penv.possible_agents)
+    # the microgrids' action bounds differ: TorchRL stacks them into one lazy spec
+    low = torch.as_tensor(np.stack([penv.action_space(a).low for a in agents]))
+    high = torch.as_tensor(np.stack([penv.action_space(a).high for a in agents]))
+    env = PettingZooWrapper(penv, use_mask=False, group_map={"microgrids": ["MG1", "MG2", "MG3"]},
                             seed=0)
     spec = env.full_action_spec["microgrids", "action"]
     n_obs = env.observation_spec["microgrids", "observation"].shape[-1]
-    low, high = spec.space.low, spec.space.high
     net = MultiAgentMLP(n_agent_inputs=n_obs, n_agent_outputs=spec.shape[-1], n_agents=3,
                         centralised=False, share_params=True, depth=1, num_cells=32)
     actor = TensorDictModule(
@@ -171,8 +195,9 @@ def test_rllib_parallel_pettingzoo_env_two_runners():
                   .environment("microgrids_v0", env_config={"max_episode_steps": 24})
                   .env_runners(num_env_runners=2, rollout_fragment_length=48)
                   .training(train_batch_size=192, minibatch_size=64, num_epochs=1)
-                  .multi_agent(policies={"shared"},
-                               policy_mapping_fn=lambda agent_id, *a, **k: "shared"))
+                  # one module per microgrid: their observation bounds differ
+                  .multi_agent(policies={"MG1", "MG2", "MG3"},
+                               policy_mapping_fn=lambda agent_id, *a, **k: agent_id))
         algo = config.build_algo()
         result = algo.train()
         runners = result["env_runners"]
