@@ -18,6 +18,11 @@ in [-10, 10]), the series values of the coming step (bounds from the data
 set), the latest value of each message feature of the coordination protocol,
 and four time features (sine and cosine of the hour of day and of the day of
 year, in [-1, 1]).
+
+Feature names (:attr:`AgentView.names`) say what a value holds and in which unit:
+``<element>.<quantity>_<unit>`` for a device, ``<quantity>_<unit>:<element name>`` for
+the grid and the series (the ``timeseries.csv`` convention: ``vm_pu:675``). See
+:data:`NAME_UNITS`.
 """
 
 from __future__ import annotations
@@ -50,6 +55,61 @@ def time_features(hour_of_day: np.ndarray, day_of_year: np.ndarray) -> np.ndarra
     d = 2 * np.pi * np.asarray(day_of_year, dtype=float) / 365.25
     return np.stack([np.sin(h), np.cos(h), np.sin(d), np.cos(d)], axis=-1)
 LOADING_BOUNDS = (0.0, 10.0)
+
+#: the unit suffixes of :attr:`AgentView.names`, as documented in the environments
+NAME_UNITS = {
+    "soc": "state of charge, fraction of the energy capacity (0-1)",
+    "_pu (device)": "per unit of the device's rating (ESS: its power rating; generator: "
+                    "its maximum power; PV/wind: its apparent power rating)",
+    "on": "unit commitment, 0 off / 1 on",
+    "_frac": "position as a fraction of its range (0 = first position, 1 = last)",
+    "vm_pu": "bus voltage magnitude, p.u. of the bus's nominal voltage (0: de-energised)",
+    "line_loading_pu, trafo_loading_pu": "current or power per unit of the rating "
+                                         "(1 = 100 %)",
+    "pcc_p_pu": "active power imported at the PCC, per unit of the total nominal load",
+    "load_pu, solar_pu, wind_pu": "profile value: per unit of peak load / installed capacity",
+    "price_usd_per_100mwh": "energy price in $/100 MWh ($/MWh divided by 100)",
+    "hour_sin ... day_cos": "sine and cosine of the hour of day and of the day of year",
+}
+#: device feature keys with their unit in the name (scaled by the rating: ``_pu``)
+_DEVICE_KEY_NAMES = {"p_mw": "p_pu", "q_mvar": "q_pu", "p_avail_mw": "p_avail_pu",
+                     "soc": "soc", "on": "on"}
+_SERIES_UNITS = {"load": "load_pu", "solar": "solar_pu", "wind": "wind_pu",
+                 "price": "price_usd_per_100mwh"}
+
+
+def device_feature_name(feature: Feature) -> str:
+    """``ess1.p_pu`` for ``Feature("ess1.p_mw", "p_mw", scale=rating)``: the unit the
+    value is in, not the unit of the state it is taken from."""
+    device = feature.name[: -len(feature.key)].rstrip(".") if feature.name.endswith(
+        feature.key) else feature.name.rsplit(".", 1)[0]
+    if feature.key in _DEVICE_KEY_NAMES and (feature.scale != 1.0 or feature.key in ("soc",
+                                                                                      "on")):
+        quantity = _DEVICE_KEY_NAMES[feature.key]
+    elif feature.offset != 0.0 or feature.key in ("tap_pos", "step", "position"):
+        quantity = f"{feature.key}_frac"
+    else:
+        quantity = feature.key
+    return f"{device}.{quantity}"
+
+
+def series_feature_name(series: str) -> str:
+    """``price_usd_per_100mwh:synthetic`` for the series ``price:synthetic``."""
+    kind, _, name = series.partition(":")
+    return f"{_SERIES_UNITS.get(kind, kind)}:{name}"
+
+
+def message_feature_name(key: str, scale: float) -> str:
+    if scale == 100.0 and key.endswith("price"):
+        return f"message.{key}_usd_per_100mwh"
+    return f"message.{key}"
+
+
+def _element_names(names: Sequence[str] | None, positions: np.ndarray) -> list[str]:
+    if names is None:
+        return [str(p) for p in positions]
+    return [str(names[p]) if str(names[p]) not in ("", "None", "nan") else str(p)
+            for p in positions]
 PCC_BOUNDS = (-10.0, 10.0)
 
 
@@ -81,6 +141,11 @@ class AgentView:
     charged_bus_positions: np.ndarray | None = None
     charged_line_positions: np.ndarray | None = None
     charged_trafo_positions: np.ndarray | None = None
+    #: element names by position (``net.bus.name`` ...) for :attr:`names`; None: positions
+    bus_names: Sequence[str] | None = None
+    line_names: Sequence[str] | None = None
+    trafo_names: Sequence[str] | None = None
+    pcc_names: Sequence[str] | None = None
     names: list[str] = field(init=False)
     _features: list[tuple[str, Feature]] = field(init=False)
 
@@ -108,13 +173,18 @@ class AgentView:
             else self.charged_trafo_positions, dtype=np.intp)
         self._features = [(d.name, f) for d in self.devices for f in d.observation_spec()]
         self.series = list(self.series_bounds)
-        self.names = ([f.name for _, f in self._features]
-                      + [f"vm_pu[{p}]" for p in self.bus_positions]
-                      + [f"line_loading[{p}]" for p in self.line_positions]
-                      + [f"trafo_loading[{p}]" for p in self.trafo_positions]
-                      + [f"pcc_p[{p}]" for p in self.pcc_positions]
-                      + self.series
-                      + [f"message.{key}" for key, *_ in self.message_features]
+        self.names = ([device_feature_name(f) for _, f in self._features]
+                      + [f"vm_pu:{n}" for n in _element_names(self.bus_names,
+                                                              self.bus_positions)]
+                      + [f"line_loading_pu:{n}" for n in _element_names(self.line_names,
+                                                                        self.line_positions)]
+                      + [f"trafo_loading_pu:{n}"
+                         for n in _element_names(self.trafo_names, self.trafo_positions)]
+                      + [f"pcc_p_pu:{n}" for n in _element_names(self.pcc_names,
+                                                                 self.pcc_positions)]
+                      + [series_feature_name(s) for s in self.series]
+                      + [message_feature_name(key, scale)
+                         for key, scale, *_ in self.message_features]
                       + (["hour_sin", "hour_cos", "day_sin", "day_cos"] if self.time_features
                          else []))
         low, high = self._bounds()

@@ -94,17 +94,8 @@ class BridgedScenario:
         self.views = {a.name: build_view(self.prepared, a, scope) for a in config.agents}
         self.observation_spaces = {a: observation_space(v) for a, v in self.views.items()}
         self.action_spaces = {a: action_space(s) for a, s in self.specs.items()}
-        length = options["episode_length"]
-        if isinstance(length, bool) or not isinstance(length, int | np.integer) or length < 1:
-            raise ValueError(f"episode_length must be a whole number of steps >= 1, not"
-                             f" {length!r}")
-        self.episode_length = int(length)
-        self.starts = EpisodeStarts(split, config.dt_h, self.episode_length,
-                                    options["dataset_path"])
-        if self.episode_length > self.starts.n_steps:
-            raise ValueError(f"episode_length {self.episode_length} is longer than the"
-                             f" {split} split ({self.starts.n_steps} steps of"
-                             f" {config.dt_h:g} h)")
+        self.split = split
+        self.set_episode_length(options["episode_length"])
         self.hours, self.days = step_calendar(split, config.dt_h, options["dataset_path"])
         self._bridge: CoSimBridge | None = None
         self.test_episode = 0
@@ -114,6 +105,34 @@ class BridgedScenario:
         self.pending: dict[str, float] = dict.fromkeys(self.agents, 0.0)
         #: per agent: continuous values of its latest action outside its Box (clipped)
         self.clipped: dict[str, int] = dict.fromkeys(self.agents, 0)
+        #: the agents' latest observations (``{agent: Observation}``), for render()
+        self.last_observations: dict[str, Any] = {}
+        self._renderer: Any = None
+
+    def set_episode_length(self, length: Any) -> None:
+        """Steps per episode (takes effect at the next reset)."""
+        if isinstance(length, bool) or not isinstance(length, int | np.integer) or length < 1:
+            raise ValueError(f"episode_length must be a whole number of steps >= 1, not"
+                             f" {length!r}")
+        starts = EpisodeStarts(self.split, self.config.dt_h, int(length),
+                               self.options["dataset_path"])
+        if int(length) > starts.n_steps:
+            raise ValueError(f"episode_length {int(length)} is longer than the"
+                             f" {self.split} split ({starts.n_steps} steps of"
+                             f" {self.config.dt_h:g} h)")
+        self.episode_length, self.starts = int(length), starts
+        self.options["episode_length"] = int(length)
+
+    def render_frame(self) -> np.ndarray:
+        """The single-line diagram coloured by the latest bus voltages (``(H, W, 3)``
+        uint8; before the first reset, every bus at 1 p.u.)."""
+        if self._renderer is None:
+            from rl_bridge.render import GridRenderer
+
+            self._renderer = GridRenderer(self.prepared, self.split, self.config.dt_h,
+                                          self.options["dataset_path"])
+        return self._renderer.frame(self.last_observations, self.start + self.k, self.k,
+                                    self.episode_length)
 
     @property
     def bridge(self) -> CoSimBridge:
@@ -141,6 +160,7 @@ class BridgedScenario:
         seed = int(rng.integers(2**31 - 1))
         time_s, observations, self.due = self.bridge.reset(self.start, seed,
                                                            self.episode_length)
+        self.last_observations = observations
         self.pending = dict.fromkeys(self.agents, 0.0)
         self.clipped = dict.fromkeys(self.agents, 0)
         infos = {a: {"time": time_s, "start_step": self.start} for a in self.due}
@@ -154,6 +174,7 @@ class BridgedScenario:
         time_s, observations, due = self.bridge.step({a: (x.c, x.d)
                                                       for a, x in checked.items()})
         self.clipped.update({a: int(x.clipped) for a, x in checked.items()})
+        self.last_observations = observations
         self.k += 1
         infos: dict[str, dict[str, Any]] = {}
         o = self.options

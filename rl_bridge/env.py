@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 
 from rl_bridge.core import BridgedScenario, env_options
+from rl_bridge.render import RENDER_FPS, RENDER_MODES, HumanWindow, check_render_mode
 
 
 class GridEnv(gym.Env):
@@ -113,13 +114,15 @@ class GridEnv(gym.Env):
     ``GridEnv({"episode_length": 24, "train": True})``.
     """
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": RENDER_MODES, "render_fps": RENDER_FPS}
     #: scenario config overrides a subclass may set (e.g. ``{"agents": [...]}`` to give
     #: the operator other devices); passed to the scenario's ``config()``
     scenario_overrides: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, config: dict[str, Any] | None = None, *, scenario: str = "ieee13",
-                 **kwargs: Any) -> None:
+                 render_mode: str | None = None, **kwargs: Any) -> None:
+        self.render_mode = check_render_mode(render_mode)
+        self._window: HumanWindow | None = None
         options = env_options(config, {"scenario": scenario}, **kwargs)
         self.scenario = BridgedScenario(options.pop("scenario"), options, scope="all",
                                         **dict(self.scenario_overrides))
@@ -137,12 +140,58 @@ class GridEnv(gym.Env):
               ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         obs, infos = self.scenario.reset(self.np_random, restart_test=seed is not None)
+        if self.render_mode == "human":
+            self.render()
         return obs[self.agent], infos[self.agent]
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         result = self.scenario.step({self.agent: action})
+        if self.render_mode == "human":
+            self.render()
         return (result.observations[self.agent], result.rewards[self.agent], False,
                 result.done, result.infos[self.agent])
 
+    @property
+    def spec(self) -> Any:
+        return self.__dict__.get("_spec")
+
+    @spec.setter
+    def spec(self, value: Any) -> None:
+        """``gym.make`` sets the spec: without an explicit ``episode_length`` the
+        episode length follows the registered ``max_episode_steps``."""
+        self.__dict__["_spec"] = value
+        if value is None or not isinstance(getattr(value, "kwargs", None), dict):
+            return
+        kwargs = value.kwargs
+        config = next((v for v in kwargs.values() if isinstance(v, dict)), {})
+        if any(k in kwargs or k in config for k in ("episode_length", "max_episode_steps")):
+            return
+        registered = gym.envs.registration.registry.get(value.id)
+        steps = getattr(registered, "max_episode_steps", None)
+        if steps and steps != self.scenario.episode_length:
+            self.scenario.set_episode_length(int(steps))
+
+    @property
+    def episode_length(self) -> int:
+        """Steps per episode; ``gym.make`` keeps it equal to ``spec.max_episode_steps``."""
+        return self.scenario.episode_length
+
+    def render(self) -> np.ndarray | None:
+        """The single-line diagram, buses coloured by their present voltage, device
+        states and the time: an ``(H, W, 3)`` uint8 array in ``"rgb_array"`` mode; a
+        matplotlib window in ``"human"`` mode; None (with a warning) without a mode."""
+        if self.render_mode is None:
+            gym.logger.warn("render() without a render_mode: make the environment with"
+                            ' render_mode="rgb_array" or "human"')
+            return None
+        frame = self.scenario.render_frame()
+        if self.render_mode == "human":
+            self._window = self._window or HumanWindow()
+            self._window.show(frame)
+            return None
+        return frame
+
     def close(self) -> None:
+        if self._window is not None:
+            self._window.close()
         self.scenario.close()

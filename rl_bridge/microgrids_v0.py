@@ -4,8 +4,99 @@
     penv = microgrids_v0.parallel_env(centralized=True, max_episode_steps=96)
     aec = microgrids_v0.env()
 
-Agents ``MG1``, ``MG2``, ``MG3`` each control their battery and generator; see
-:class:`rl_bridge.parallel.MultiAgentGridEnv` for spaces, rewards and options.
+The IEEE 34-bus feeder of a distribution operator with three IEEE 13-bus microgrids
+``MG1``, ``MG2``, ``MG3`` (each behind its own PCC and substation transformer). Each
+microgrid agent runs its battery and its generator, one decision per hour, through the
+mosaik co-simulation.
+
+## Action space
+
+Per agent ``Box(4,)`` in physical units (float32):
+
+| index | control         | unit | range                                   |
+|-------|-----------------|------|-----------------------------------------|
+| 0     | ``ess1.p_mw``   | MW   | battery power, > 0 charges (+-rating)   |
+| 1     | ``ess1.q_mvar`` | Mvar | battery reactive power                  |
+| 2     | ``dg1.p_mw``    | MW   | generator output (p_min..p_max)         |
+| 3     | ``dg1.q_mvar``  | Mvar | generator reactive power                |
+
+Names: ``env.scenario.specs[agent].names_c``. Values outside the Box are clipped by the
+devices (``info["clipped_setpoints"]``); nan/inf or a wrong shape raise ``ValueError``.
+``rl_bridge.wrappers.NormalizeParallelActions`` gives ``[-1, 1]`` actions.
+
+## Observation space
+
+Per agent ``Box`` float32 with finite bounds; names ``env.scenario.views[agent].names``,
+each saying its unit:
+
+| name                              | holds                                                 |
+|-----------------------------------|-------------------------------------------------------|
+| ``MG1.ess1.soc``                  | state of charge, fraction of capacity (0-1)           |
+| ``MG1.ess1.p_pu``, ``.q_pu``      | battery power per unit of its rating                  |
+| ``MG1.dg1.p_pu``, ``.q_pu``       | generator power per unit of its maximum               |
+| ``MG1.pv1.p_avail_pu``, ``.p_pu`` | PV/wind available and delivered power, pu of rating   |
+| ``MG1.reg1.tap_pos_frac``         | tap position as a fraction of its range (0 first, 1   |
+|                                   | last); ``cap 675.step_frac`` likewise                 |
+| ``vm_pu:MG1.675``                 | bus voltage (p.u.; 0 = de-energised), by bus name     |
+| ``line_loading_pu:<line>``        | line loading, 1 = 100 % of rated current              |
+| ``trafo_loading_pu:<trafo>``      | transformer loading, 1 = 100 %                        |
+| ``pcc_p_pu:MG1.pcc``              | PCC import per unit of the total nominal load         |
+| ``load_pu:<profile>``             | load profile of the coming step, pu of peak           |
+| ``solar_pu:PV1``, ``wind_pu:WP1`` | PV / wind of the coming step, pu of capacity          |
+| ``price_usd_per_100mwh:synthetic``| energy price of the coming step in $/100 MWh          |
+| ``message.<key>``                 | the coordination protocol's latest message (if any)   |
+| ``hour_sin`` ... ``day_cos``      | sine/cosine of hour of day and day of year            |
+
+``centralized=True`` (default): every agent sees the whole grid (206 features);
+``centralized=False``: its own zone only (49 features, same size for every microgrid).
+
+## Rewards
+
+``-reward_scale * cost - min(safety_scale * safety, max_penalty)`` per agent over its
+own zone: its devices' costs ($) and its PCC's energy bill, the voltage violations of
+its buses (outside 0.95-1.05 p.u.), its lines' and transformers' overloads, and the
+grid-wide terms (failed power flow, unsupplied load). ``share_reward=True``: every
+agent gets the mean.
+
+## Episode end
+
+No termination; every agent is truncated after ``episode_length`` steps (alias
+``max_episode_steps``, default 24 = one day of 1 h steps). Training episodes start
+on random days of the train split; ``train=False`` walks the test days in order.
+
+## info (per agent)
+
+| key                   | type  | meaning                                                  |
+|-----------------------|-------|----------------------------------------------------------|
+| ``converged``         | bool  | the step's AC power flow converged                       |
+| ``cost``              | float | $ of the step charged to the agent (sum of cost_terms)   |
+| ``safety``            | float | sum of ``safety_terms`` (0 = no violation)               |
+| ``cost_terms``        | dict  | $ by term: device terms (``fuel``, ``degradation``...),  |
+|                       |       | ``energy`` (PCC bill), ``resale``, ``p2p``               |
+| ``safety_terms``      | dict  | ``voltage``, ``line_loading``, ``trafo_loading``,        |
+|                       |       | ``nonconvergence``, ``unsupplied_load``, device terms    |
+| ``clipped_setpoints`` | int   | continuous values of the action outside its Box          |
+| ``time``              | int   | simulation time of the step the info reports on, s from  |
+|                       |       | the start of the split                                   |
+| ``step``              | int   | steps taken in the episode (1 after the first ``step``)  |
+| ``start_step``        | int   | at ``reset`` only (with ``time``): the episode's first   |
+|                       |       | step in the split                                        |
+| ``dropped_messages``  | int   | messages for the agent the broker dropped so far         |
+| protocol keys         | float | ``retail_price`` (price_signal), ``p2p_energy_mwh``,     |
+|                       |       | ``p2p_price`` (p2p), ... of the step                     |
+
+## Arguments
+
+As :class:`rl_bridge.parallel.MultiAgentGridEnv`: ``centralized``, ``share_reward``,
+``protocol`` (``none``, ``price_signal``, ``setpoint``, ``p2p``, ``consensus``),
+``message_broker``, ``render_mode`` (``None``, ``"rgb_array"``, ``"human"``) and the
+options every environment takes (``episode_length``, ``train``, ``dataset_path``,
+``solver``, ``reward_scale``, ``safety_scale``, ``max_penalty``, ``load_scale``).
+
+## Rendering
+
+``render()`` in ``"rgb_array"`` mode: the single-line diagram of the whole network,
+buses coloured by their voltage, device states and the date.
 """
 
 from __future__ import annotations
@@ -18,7 +109,7 @@ from rl_bridge.parallel import MultiAgentGridEnv
 
 
 class raw_env(MultiAgentGridEnv):  # noqa: N801 - PettingZoo's module convention
-    """The parallel environment of the ``microgrids`` scenario."""
+    __doc__ = __doc__
 
     metadata = {**MultiAgentGridEnv.metadata, "name": "microgrids_v0"}
 
@@ -27,10 +118,14 @@ class raw_env(MultiAgentGridEnv):  # noqa: N801 - PettingZoo's module convention
 
 
 def parallel_env(config: dict[str, Any] | None = None, **kwargs: Any) -> raw_env:
-    """The parallel (all agents act at once) environment."""
     return raw_env(config, **kwargs)
 
 
 def env(config: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-    """The AEC (agents act in turn) environment, through ``parallel_to_aec``."""
     return parallel_to_aec(parallel_env(config, **kwargs))
+
+
+parallel_env.__doc__ = ("The parallel (all agents act at once) environment.\n\n"
+                        + (__doc__ or ""))
+env.__doc__ = ("The AEC (agents act in turn) environment, through ``parallel_to_aec``."
+               "\n\n" + (__doc__ or ""))

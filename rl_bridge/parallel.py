@@ -9,6 +9,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from rl_bridge.core import BridgedScenario, env_options
+from rl_bridge.render import RENDER_FPS, RENDER_MODES, HumanWindow, check_render_mode
 
 #: multi-agent options and their defaults (beyond the ones every environment takes)
 MULTI_AGENT_DEFAULTS: dict[str, Any] = {
@@ -82,10 +83,14 @@ class MultiAgentGridEnv(ParallelEnv):
     ``[-1, 1]`` actions with clipping (nan as 0) instead.
     """
 
-    metadata = {"name": "powergrid_multi_agent_v0", "render_modes": [], "is_parallelizable": True}
+    metadata = {"name": "powergrid_multi_agent_v0", "render_modes": RENDER_MODES,
+                "render_fps": RENDER_FPS, "is_parallelizable": True}
 
     def __init__(self, config: dict[str, Any] | None = None, *,
-                 scenario: str = "microgrids", **kwargs: Any) -> None:
+                 scenario: str = "microgrids", render_mode: str | None = None,
+                 **kwargs: Any) -> None:
+        self.render_mode = check_render_mode(render_mode)
+        self._window: HumanWindow | None = None
         options = env_options(config, {"scenario": scenario, **MULTI_AGENT_DEFAULTS}, **kwargs)
         self.centralized = bool(options.pop("centralized"))
         self.share_reward = bool(options.pop("share_reward"))
@@ -112,6 +117,8 @@ class MultiAgentGridEnv(ParallelEnv):
             self._rng = np.random.default_rng(seed)
         obs, infos = self.scenario.reset(self._rng, restart_test=seed is not None)
         self.agents = list(obs)
+        if self.render_mode == "human":
+            self.render()
         return obs, infos
 
     def step(self, actions: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, float],
@@ -128,7 +135,27 @@ class MultiAgentGridEnv(ParallelEnv):
         terminations = dict.fromkeys(acting, False)
         truncations = dict.fromkeys(acting, result.done)
         self.agents = [] if result.done else acting
+        if self.render_mode == "human":
+            self.render()
         return result.observations, rewards, terminations, truncations, result.infos
 
+    def render(self) -> np.ndarray | None:
+        """As :meth:`rl_bridge.env.GridEnv.render`: the whole network, every agent's
+        devices."""
+        if self.render_mode is None:
+            import gymnasium
+
+            gymnasium.logger.warn("render() without a render_mode: make the environment"
+                                  ' with render_mode="rgb_array" or "human"')
+            return None
+        frame = self.scenario.render_frame()
+        if self.render_mode == "human":
+            self._window = self._window or HumanWindow()
+            self._window.show(frame)
+            return None
+        return frame
+
     def close(self) -> None:
+        if self._window is not None:
+            self._window.close()
         self.scenario.close()

@@ -54,7 +54,7 @@ from rl_bridge.spaces import CheckedAction, check_batch
 from scenarios.world import PreparedScenario, build_batch_world
 
 #: "forever": a batched world runs until the environment is closed or reset
-_FOREVER_STEPS = 10**9
+_FOREVER_STEPS = 10**7  # the scenario config allows at most 1e7 steps
 
 
 class BatchBridge(CoSimBridge):

@@ -123,4 +123,7 @@ def build_view(prepared: PreparedScenario, agent: AgentConfig, scope: str = "all
         pcc_scale_mw=total_load_mw, billed_pcc_positions=billed,
         revenue_pcc_positions=revenue, message_features=features,
         charged_devices=charged.devices, charged_bus_positions=charged.buses,
-        charged_line_positions=charged.lines, charged_trafo_positions=charged.trafos)
+        charged_line_positions=charged.lines, charged_trafo_positions=charged.trafos,
+        bus_names=[str(n) for n in net.bus["name"]], line_names=[str(n) for n in net.line["name"]],
+        trafo_names=[str(n) for n in net.trafo["name"]],
+        pcc_names=[p.name for p in prepared.pccs])

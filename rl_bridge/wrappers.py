@@ -171,3 +171,59 @@ def from_relaxed(space: spaces.Space[Any], action: np.ndarray, batched: bool = F
     if batched:
         return {"continuous": c, "discrete": d}
     return {"continuous": c[0], "discrete": d[0]}
+
+
+class BoxActionWrapper(gym.ActionWrapper, gym.utils.RecordConstructorArgs):
+    """The action space as one ``Box(-1, 1)``, for libraries that take Box actions only
+    (Stable-Baselines3's PPO, SAC, A2C; RLlib; TorchRL).
+
+    The continuous controls are rescaled from ``[-1, 1]`` to their physical range;
+    each discrete control (tap, capacitor step, on/off, switch) is one more dimension
+    whose value is rounded to a category: ``[-1, 1]`` is cut into ``n`` equal parts,
+    part ``k`` picks category ``k`` (:func:`relaxed_action_space`,
+    :func:`from_relaxed`). Values outside ``[-1, 1]`` and nan are clipped (nan as 0).
+    The registered ids ``powergrid/<NAME>-Box-v0`` are the environments with this
+    wrapper.
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.ActionWrapper.__init__(self, env)
+        self._physical = env.action_space
+        self.action_space = relaxed_action_space(env.action_space)
+
+    def action(self, action: Any) -> Any:
+        return from_relaxed(self._physical, action)
+
+
+class EpisodeLengthFromSpec(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Keeps ``gym.make``'s ``TimeLimit`` and the environment's own episode length equal
+    (added by the registration; not for direct use).
+
+    ``gym.make(id)`` and ``gym.make(id, max_episode_steps=N)``: the environment's
+    ``episode_length`` becomes ``spec.max_episode_steps``. ``gym.make(id,
+    episode_length=N)``: the ``TimeLimit`` (and ``spec.max_episode_steps``) becomes N.
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.Wrapper.__init__(self, env)
+        limit, inner = None, env
+        while isinstance(inner, gym.Wrapper):
+            if isinstance(inner, gym.wrappers.TimeLimit):
+                limit = inner
+                break
+            inner = inner.env
+        base = env.unwrapped
+        if limit is None or not hasattr(base, "scenario"):
+            return
+        kwargs = base.spec.kwargs if base.spec is not None else {}
+        config = next((v for v in kwargs.values() if isinstance(v, Mapping)), {})
+        explicit = any(k in kwargs or k in config for k in ("episode_length",
+                                                            "max_episode_steps"))
+        if explicit:
+            limit._max_episode_steps = base.scenario.episode_length
+        else:
+            base.scenario.set_episode_length(int(limit._max_episode_steps))
+        for w in (limit, self):
+            w._cached_spec = None

@@ -69,7 +69,7 @@ def test_price_signal_sets_the_microgrids_bill_and_they_are_told():
             retail = [s[1]["DSO"]["retail_price"] for s in steps]
             market = [s[1]["DSO"]["market_price"] for s in steps]
             assert retail == pytest.approx([m + 30.0 * sign for m in market])
-            k = names(env, "MG1").index("message.price")
+            k = names(env, "MG1").index("message.price_usd_per_100mwh")
             # what MG1 sees at step t+1 is the price set at step t (one step of delay)
             seen[sign] = ([o["MG1"][k] * 100.0 for o, _ in steps[:-1]], retail[:-1])
         finally:
@@ -92,7 +92,7 @@ def test_setpoint_coordinator_dispatches_the_microgrid_batteries():
         split = steps[0][1]["DSO"]["split_mw"]
         assert split == pytest.approx({f"{m}.ess1": 0.1 for m in MEMBERS})
         for m in MEMBERS:  # the batteries charge 0.1 MW each, whatever their own agents said
-            k = names(env, m).index(f"{m}.ess1.p_mw")
+            k = names(env, m).index(f"{m}.ess1.p_pu")
             assert steps[0][0][m][k] == pytest.approx(0.1 / (0.2 * DER_SCALE), abs=1e-6)
     finally:
         env.close()
@@ -128,7 +128,7 @@ def test_consensus_agrees_on_a_common_reactive_level():
     values = [infos[m]["consensus_value"] for m in MEMBERS]
     assert max(values) - min(values) < 1e-4
     for m in MEMBERS:  # each battery's Q follows the agreed level (q_max 0.1 Mvar)
-        feature = names(env, m).index(f"{m}.ess1.q_mvar")
+        feature = names(env, m).index(f"{m}.ess1.q_pu")
         # both report step 2: the infos its coordination, obs the devices' state after it
         assert obs[m][feature] == pytest.approx(infos[m]["consensus_value"], abs=1e-5)
 
@@ -146,8 +146,8 @@ def test_a_message_arrives_exactly_its_route_delay_later():
             obs, _, _, _, infos = env.step(acts)
             prices.append(infos["DSO"]["retail_price"])
             steps.append(obs)
-        k1 = names(env, "MG1").index("message.price")
-        k2 = names(env, "MG2").index("message.price")
+        k1 = names(env, "MG1").index("message.price_usd_per_100mwh")
+        k2 = names(env, "MG2").index("message.price_usd_per_100mwh")
         # steps[t - 1] is what the agents see at step t; prices[t] is the price set at t
         for t in range(3, 7):  # MG1's route takes 3 steps, MG2's the default 1
             assert steps[t - 1]["MG1"][k1] * 100 == pytest.approx(prices[t - 3], abs=1e-3)

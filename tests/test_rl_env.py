@@ -105,7 +105,7 @@ def test_battery_action_moves_the_grid(ieee13):
     _, charged = _run(ieee13, _set("ess1.p_mw", 0.4))
     assert charged[-1]["ess1.soc"] > base[-1]["ess1.soc"] + 0.3  # 3 h at 0.4 MW into 2 MWh
     # the PCC imports the battery's first hour of charge (per unit of the nominal load, 3.47 MW)
-    assert charged[1]["pcc_p[0]"] > base[1]["pcc_p[0]"] + 0.1
+    assert charged[1]["pcc_p_pu:pcc"] > base[1]["pcc_p_pu:pcc"] + 0.1
 
 
 def test_generator_commitment_and_dispatch_reach_the_grid(ieee13):
@@ -115,8 +115,8 @@ def test_generator_commitment_and_dispatch_reach_the_grid(ieee13):
         _set("dg1.p_mw", 0.5)(action, spec)
     infos, on = _run(ieee13, on_at_half)
     assert off[-1]["dg1.on"] == 0.0 and on[-1]["dg1.on"] == 1.0
-    assert on[-1]["dg1.p_mw"] > 0.5  # 0.5 MW of 0.6
-    assert on[-1]["pcc_p[0]"] < off[-1]["pcc_p[0]"] - 0.05
+    assert on[-1]["dg1.p_pu"] > 0.5  # 0.5 MW of 0.6
+    assert on[-1]["pcc_p_pu:pcc"] < off[-1]["pcc_p_pu:pcc"] - 0.05
     assert infos[-1]["cost_terms"]["fuel"] > 0.0
 
 
@@ -127,21 +127,21 @@ def test_curtailment_caps_pv_output():
         _, free = _run(env, _set("pv1.p_limit_mw", 0.3), steps=16, seed=11)
     finally:
         env.close()
-    assert max(o["pv1.p_avail_mw"] for o in free) > 0.1  # the sun was up
-    assert [o["pv1.p_mw"] for o in free] == [o["pv1.p_avail_mw"] for o in free]
-    assert max(o["pv1.p_mw"] for o in capped) == 0.0
+    assert max(o["pv1.p_avail_pu"] for o in free) > 0.1  # the sun was up
+    assert [o["pv1.p_pu"] for o in free] == [o["pv1.p_avail_pu"] for o in free]
+    assert max(o["pv1.p_pu"] for o in capped) == 0.0
 
 
 def test_tap_changer_moves_the_regulated_voltage(ieee13):
-    rg60 = f"vm_pu[{ieee13.scenario.prepared.bus_names.index('RG60')}]"
+    rg60 = "vm_pu:RG60"
     _, low = _run(ieee13, _set("reg1.position", 0))    # tap -16
     _, high = _run(ieee13, _set("reg1.position", 32))  # tap +16
     assert high[-1][rg60] > low[-1][rg60] + 0.15
-    assert low[-1]["reg1.tap_pos"] == 0.0 and high[-1]["reg1.tap_pos"] == 1.0
+    assert low[-1]["reg1.tap_pos_frac"] == 0.0 and high[-1]["reg1.tap_pos_frac"] == 1.0
 
 
 def test_capacitor_steps_raise_the_voltage(ieee13):
-    bus = f"vm_pu[{ieee13.scenario.prepared.bus_names.index('675')}]"
+    bus = "vm_pu:675"
     _, out = _run(ieee13, _set("cap 675.position", 0))
     _, full = _run(ieee13, _set("cap 675.position", 3))
     assert full[-1][bus] > out[-1][bus] + 0.005
@@ -272,7 +272,7 @@ def test_normalize_wrapper_rescales_clips_and_counts():
 
 
 def test_reactive_power_setpoint_moves_the_voltage(ieee13):
-    bus = f"vm_pu[{ieee13.scenario.prepared.bus_names.index('675')}]"
+    bus = "vm_pu:675"
     # storage uses pandapower's load convention: q_mvar > 0 absorbs reactive power
     _, absorb = _run(ieee13, _set("ess1.q_mvar", 0.3))
     _, inject = _run(ieee13, _set("ess1.q_mvar", -0.3))
