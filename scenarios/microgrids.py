@@ -30,9 +30,15 @@ converge, cascaded regulators with max_tap_change 8 hunted into divergence):
   the bank cuts the 888-890 drop at peak from 0.077 to 0.062 pu; regulating 890
   itself (tried, set 0.975) amplified the upstream lag (890 0.86-1.07).
 
-Remaining (not yet credible, to finish): under idle 1061 bus-steps in 206 hours, under
-rule 1373 in 223 hours outside 0.95-1.05, mostly DSO.888 (high) / DSO.890 (low) and
-832/852r overshoot after hourly load jumps; every step converges.
+Voltages today (whole test split, 1,680 hours, ``tests/test_credible.py``): every
+power flow converges; idle 0.870-1.096 p.u., rule 0.893-1.109. NOT yet credible:
+outside 0.95-1.05 are (:data:`RANGE_A_EXCEPTIONS`) DSO.888 (high) and DSO.890 (low),
+the 4.16 kV end behind XFM-1, in 199 (idle) / 211 (rule) hours, as in the ieee34
+scenario; and up to 60 (idle) / 72 (rule) more hours at other DSO buses (0.931-1.069 /
+1.082 p.u.), after the largest hourly load swings: the automatic regulators act on the
+voltage of the last hour, one hour late. Settling the automatic regulators within the
+step's power flow (as OpenDSS's control iterations do) is what would remove these;
+until it is done, these figures are a measured limit, not a design.
 """
 
 from __future__ import annotations
@@ -43,6 +49,11 @@ from scenarios.config import AgentConfig, ScenarioConfig
 from scenarios.run import scenario_main
 
 DESCRIPTION = "IEEE 34 feeder (DSO) with three IEEE 13 microgrids, one agent per microgrid"
+
+#: where and when the scenario leaves Range A today (the module docstring says why):
+#: buses at any hour; per policy, how many hours other buses may be out
+RANGE_A_EXCEPTIONS: dict[str, Any] = {"buses": ["DSO.888", "DSO.890"],
+                                      "other_hours": {"idle": 60, "rule": 72}}
 
 MICROGRIDS = ("MG1", "MG2", "MG3")
 #: per microgrid: generator fuel cost (a $/MW^2h, b $/MWh, c $/h) and maximum output (MW)

@@ -177,7 +177,9 @@ def _plot(config: ScenarioConfig, csv_path: Path, png: Path) -> None:
     from powergrid.plots import plot_overview
 
     try:
-        plot_overview(csv_path, png, title=config.name)
+        plot_overview(csv_path, png, title=config.name, scenario=config.name,
+                      policy=config.policy, seed=config.seed, split=config.split,
+                      dataset=config.dataset)
     except OSError as exc:
         png.unlink(missing_ok=True)
         raise OSError(exc.errno, f"cannot write {png}: {exc.strerror}") from None
