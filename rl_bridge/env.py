@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 
 from rl_bridge.core import BridgedScenario, env_options
-from rl_bridge.render import RENDER_FPS, RENDER_MODES, HumanWindow, check_render_mode
+from rl_bridge.render import RENDER_FPS, RENDER_MODES, Renderer, check_render_mode
 
 
 class GridEnv(gym.Env):
@@ -122,10 +122,10 @@ class GridEnv(gym.Env):
     def __init__(self, config: dict[str, Any] | None = None, *, scenario: str = "ieee13",
                  render_mode: str | None = None, **kwargs: Any) -> None:
         self.render_mode = check_render_mode(render_mode)
-        self._window: HumanWindow | None = None
         options = env_options(config, {"scenario": scenario}, **kwargs)
         self.scenario = BridgedScenario(options.pop("scenario"), options, scope="all",
                                         **dict(self.scenario_overrides))
+        self._renderer = Renderer(self.render_mode, self.scenario.render_frame)
         if len(self.scenario.agents) != 1:
             raise ValueError(f"scenario {self.scenario.config.name!r} has"
                              f" {len(self.scenario.agents)} agents; use the PettingZoo env")
@@ -180,18 +180,8 @@ class GridEnv(gym.Env):
         """The single-line diagram, buses coloured by their present voltage, device
         states and the time: an ``(H, W, 3)`` uint8 array in ``"rgb_array"`` mode; a
         matplotlib window in ``"human"`` mode; None (with a warning) without a mode."""
-        if self.render_mode is None:
-            gym.logger.warn("render() without a render_mode: make the environment with"
-                            ' render_mode="rgb_array" or "human"')
-            return None
-        frame = self.scenario.render_frame()
-        if self.render_mode == "human":
-            self._window = self._window or HumanWindow()
-            self._window.show(frame)
-            return None
-        return frame
+        return self._renderer.render()
 
     def close(self) -> None:
-        if self._window is not None:
-            self._window.close()
+        self._renderer.close()
         self.scenario.close()

@@ -9,7 +9,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from rl_bridge.core import BridgedScenario, env_options
-from rl_bridge.render import RENDER_FPS, RENDER_MODES, HumanWindow, check_render_mode
+from rl_bridge.render import RENDER_FPS, RENDER_MODES, Renderer, check_render_mode
 
 #: multi-agent options and their defaults (beyond the ones every environment takes)
 MULTI_AGENT_DEFAULTS: dict[str, Any] = {
@@ -90,7 +90,6 @@ class MultiAgentGridEnv(ParallelEnv):
                  scenario: str = "microgrids", render_mode: str | None = None,
                  **kwargs: Any) -> None:
         self.render_mode = check_render_mode(render_mode)
-        self._window: HumanWindow | None = None
         options = env_options(config, {"scenario": scenario, **MULTI_AGENT_DEFAULTS}, **kwargs)
         self.centralized = bool(options.pop("centralized"))
         self.share_reward = bool(options.pop("share_reward"))
@@ -99,6 +98,7 @@ class MultiAgentGridEnv(ParallelEnv):
         scope = "all" if self.centralized else "zone"
         self.scenario = BridgedScenario(options.pop("scenario"), options, scope=scope,
                                         **overrides)
+        self._renderer = Renderer(self.render_mode, self.scenario.render_frame)
         self.possible_agents = list(self.scenario.agents)
         self.agents: list[str] = []
         self.observation_spaces = dict(self.scenario.observation_spaces)
@@ -142,20 +142,8 @@ class MultiAgentGridEnv(ParallelEnv):
     def render(self) -> np.ndarray | None:
         """As :meth:`rl_bridge.env.GridEnv.render`: the whole network, every agent's
         devices."""
-        if self.render_mode is None:
-            import gymnasium
-
-            gymnasium.logger.warn("render() without a render_mode: make the environment"
-                                  ' with render_mode="rgb_array" or "human"')
-            return None
-        frame = self.scenario.render_frame()
-        if self.render_mode == "human":
-            self._window = self._window or HumanWindow()
-            self._window.show(frame)
-            return None
-        return frame
+        return self._renderer.render()
 
     def close(self) -> None:
-        if self._window is not None:
-            self._window.close()
+        self._renderer.close()
         self.scenario.close()

@@ -8,6 +8,7 @@ NetworkDiagram`); a frame only recolours it, so recording an episode with Gymnas
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -123,3 +124,33 @@ class HumanWindow:
 
             plt.close(self._fig)
             self._fig = None
+
+
+class Renderer:
+    """What an environment's ``render()`` does in each mode, for every env kind:
+    ``"rgb_array"`` returns the frame of ``frame()``, ``"human"`` shows it in a
+    :class:`HumanWindow`, None warns and returns None."""
+
+    def __init__(self, mode: str | None, frame: Callable[[], np.ndarray]) -> None:
+        self.mode = mode
+        self.frame = frame
+        self.window: HumanWindow | None = None
+
+    def render(self) -> np.ndarray | None:
+        if self.mode is None:
+            import gymnasium
+
+            gymnasium.logger.warn("render() without a render_mode: make the environment"
+                                  ' with render_mode="rgb_array" or "human"')
+            return None
+        frame = self.frame()
+        if self.mode == "human":
+            self.window = self.window or HumanWindow()
+            self.window.show(frame)
+            return None
+        return frame
+
+    def close(self) -> None:
+        if self.window is not None:
+            self.window.close()
+            self.window = None
