@@ -178,7 +178,9 @@ def _plot(config: ScenarioConfig, csv_path: Path, png: Path) -> None:
 
     try:
         plot_overview(csv_path, png, title=config.name, scenario=config.name,
-                      policy=config.policy, seed=config.seed, split=config.split,
+                      policy=config.policy or ", ".join(sorted({a.policy
+                                                                for a in config.agents})),
+                      seed=config.seed, split=config.split,
                       dataset=config.dataset)
     except OSError as exc:
         png.unlink(missing_ok=True)
