@@ -156,7 +156,7 @@ class ScenarioConfig:
         if self.split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', not {self.split!r}")
         for key, (low, high) in RANGES.items():
-            check_range(f"scenario config: {key}", getattr(self, key), low, high)
+            check_range(f"scenario config: {key!r}", getattr(self, key), low, high)
         for route, delay in self.route_delays.items():
             check_range(f"route_delays[{route!r}]", delay, *RANGES["message_delay_steps"])
         from powergrid.protocols.coordination import PROTOCOLS

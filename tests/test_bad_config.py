@@ -38,8 +38,8 @@ def _device(name: str, **changes: object) -> list[dict]:
 
 
 CASES = {
-    "load_scale NaN": ({"load_scale": float("nan")}, r"load_scale must be a number in"),
-    "start_step -5": ({"start_step": -5}, r"start_step must be a number in \[0, "),
+    "load_scale NaN": ({"load_scale": float("nan")}, r"'load_scale' must be a number in"),
+    "start_step -5": ({"start_step": -5}, r"'start_step' must be a number in \[0, "),
     "period_steps 0": ({"agents": [{"name": "operator", "devices": ["ess1"],
                                     "period_steps": 0}]}, r"period_steps must be"),
     "period_steps -1": ({"agents": [{"name": "operator", "devices": ["ess1"],
@@ -56,7 +56,7 @@ CASES = {
                                r"protocol 'consensus': tolerance must be a number"),
     "feeds_csv /etc/passwd": ({"feeds_csv": "/etc/passwd"},
                               r"feeds_csv '/etc/passwd': not in mosaik-csv's layout"),
-    "seed -1": ({"seed": -1}, r"seed must be a number in \[0, 4.29497e\+09\]"),
+    "seed -1": ({"seed": -1}, r"'seed' must be a number in \[0, 4.29497e\+09\]"),
 }
 
 
