@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,57 +77,83 @@ class InterruptedRunError(Exception):
                          f" {summary.get('steps', 0)} steps")
 
 
+class _Stop:
+    """The signal that stops a run (None while none came) and whether the run's shutdown
+    has begun (from then on, no cancelling: every federate must finish)."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.shutting_down = False
+
+
+@contextlib.contextmanager
+def _signals_noted(stop: _Stop) -> Iterator[None]:
+    """Within the block, SIGTERM and SIGINT are only noted in ``stop``: no
+    KeyboardInterrupt lands in the middle of an import or a C extension (where it comes
+    out garbled, e.g. as matplotlib's "ImportError: initialization failed"); the run acts
+    on the note (:func:`_cancel_on_signal`). The previous handlers come back after it.
+    Outside the main thread (no signals there) it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def note(signum: int, frame: object) -> None:
+        if stop.signum is None:
+            stop.signum = signum
+
+    previous = {signum: signal.signal(signum, note)
+                for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+async def _cancel_on_signal(stop: _Stop, task: asyncio.Task[Any], period_s: float = 0.2,
+                            recancel_s: float = 1.0) -> None:
+    """Once a signal is noted, cancel ``task``, and again every ``recancel_s`` until its
+    shutdown begins: a cancellation can be swallowed on the way (Python 3.11's
+    ``asyncio.wait_for`` loses one that meets its inner future's completion, and
+    mosaik's start-up awaits through it). A second signal does not cut the shutdown
+    short."""
+    while stop.signum is None:
+        await asyncio.sleep(period_s)
+    while not stop.shutting_down and not task.done():
+        task.cancel()
+        await asyncio.sleep(recancel_s)
+
+
 async def _run_world(prepared: PreparedScenario, sims: dict[str, Any], out_dir: Path,
                      progress: bool, policies: dict[str, Any] | None = None,
-                     interrupted: list[int] | None = None) -> None:
+                     stop: _Stop | None = None) -> None:
     config = prepared.config
     # cache=False: with mosaik 3.6's output cache the initial data of time-shifted
     # connections is lost (the agents would see None at the first step)
     world = AsyncWorld(sims, mosaik_config(config.federate_timeout_s),  # type: ignore[arg-type]
                        time_resolution=1.0, cache=False)
     follower = None
-    handled = _stop_on_signals(interrupted) if interrupted is not None else []
+    task = asyncio.current_task()
+    assert task is not None
+    watcher = asyncio.create_task(_cancel_on_signal(stop, task)) if stop is not None else None
     try:
         await build_world(world, prepared, out_dir, policies=policies)
         if progress:
             follower = asyncio.create_task(_follow(out_dir / "timeseries.csv", config.steps))
         await world.run(until=config.steps * config.step_s, print_progress=False)
     finally:
-        if follower is not None:
-            follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follower
+        if stop is not None:
+            stop.shutting_down = True
+        for helper in (follower, watcher):
+            if helper is not None:
+                helper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await helper
         # every federate's finalize runs and every subprocess ends, whatever happened
         try:
             await world.shutdown()
         finally:
             end_federate_processes(world)
-        loop = asyncio.get_running_loop()
-        for signum in handled:
-            loop.remove_signal_handler(signum)
-
-
-def _stop_on_signals(interrupted: list[int]) -> list[int]:
-    """On SIGTERM or SIGINT, note the signal in ``interrupted`` and cancel the running
-    task (once: the shutdown that follows is not cut short by a second signal). Returns
-    the signals handled (none outside the main thread)."""
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    assert task is not None
-
-    def on_signal(signum: int) -> None:
-        if not interrupted:
-            interrupted.append(signum)
-            task.cancel()
-
-    handled = []
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(signum, on_signal, signum)
-        except (NotImplementedError, RuntimeError, ValueError):
-            continue  # not the main thread, or no signals here
-        handled.append(signum)
-    return handled
 
 
 def run_scenario(config: ScenarioConfig, out_dir: str | Path, progress: bool = True,
@@ -149,19 +176,23 @@ def run_scenario(config: ScenarioConfig, out_dir: str | Path, progress: bool = T
                       dataset=config.dataset)
     out = Path(out_dir)
     csv_path = out / "timeseries.csv"
-    interrupted: list[int] = []
+    stop = _Stop()
     # the folder is this run's alone until it ends: no other run's rows or summary in it
-    with RunFolder(out, {"scenario": config.name, "steps_planned": config.steps}):
+    with RunFolder(out, {"scenario": config.name, "steps_planned": config.steps}), \
+            _signals_noted(stop):
         try:
-            asyncio.run(_run_world(prepared, sims, out, progress, policies, interrupted))
-            if plot:
+            asyncio.run(_run_world(prepared, sims, out, progress, policies, stop))
+            if plot and stop.signum is None:
                 _plot(config, csv_path, out / "overview.png")
+            if stop.signum is not None:  # also when the world swallowed the cancel
+                raise asyncio.CancelledError
         except BaseException as exc:
-            if interrupted and isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
-                name = signal.Signals(interrupted[0]).name
+            if stop.signum is not None and isinstance(exc, asyncio.CancelledError
+                                                      | KeyboardInterrupt):
+                name = signal.Signals(stop.signum).name
                 summary = _write_summary(config, csv_path, time.perf_counter() - t0,
                                          completed=False, interrupted=name)
-                raise InterruptedRunError(interrupted[0], summary) from None
+                raise InterruptedRunError(stop.signum, summary) from None
             # the failure is what the user must see: a summary that cannot be written
             # too (a full disk) leaves the provisional one, which says not completed
             with contextlib.suppress(OSError):

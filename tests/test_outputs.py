@@ -145,3 +145,28 @@ def test_ctrl_c_during_start_up_is_one_line_and_exit_130(tmp_path, delay_s):
     assert run.returncode == 130, err.decode()[-2000:]
     assert len(lines) == 1 and "Traceback" not in err.decode(), lines
     assert "interrupted" in lines[0]
+
+
+def test_ctrl_c_while_drawing_the_figure_stops_cleanly(tmp_path, monkeypatch):
+    # the CI failure of stop 11: a SIGINT landing inside matplotlib's C-extension import
+    # came out as "ImportError: initialization failed" with a traceback; now it is only
+    # noted while the figure is drawn, and the run reports itself interrupted
+    import powergrid.plots
+    from scenarios import get_config
+    from scenarios.run import InterruptedRunError, run_scenario
+
+    real = powergrid.plots.plot_overview
+
+    def plot_hit_by_ctrl_c(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(powergrid.plots, "plot_overview", plot_hit_by_ctrl_c)
+    config = get_config("ieee13", steps=3)
+    with pytest.raises(InterruptedRunError) as caught:
+        run_scenario(config, tmp_path, progress=False)
+    assert caught.value.exit_code == 130
+    summary = _strict_json(tmp_path / "summary.json")
+    assert summary["completed"] is False and summary["interrupted"] == "SIGINT"
+    assert summary["steps"] == 3  # every step's row is kept
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handed back
