@@ -9,13 +9,14 @@ common coupling.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandapower as pp
 
+from powergrid.devices.discrete import TapRegulation, Transformer
 from powergrid.devices.grid import Grid, GridFleet
 from powergrid.safety import (
     NONCONVERGENCE_SAFETY,
@@ -106,6 +107,65 @@ def settle(pcc_fleet: GridFleet, vm_pu: np.ndarray, line_loading_percent: np.nda
     return pcc_cost, energy, terms
 
 
+def regulated_bus_row(net: pp.pandapowerNet, regulator: Transformer) -> int:
+    """Row position in ``net.bus`` of the bus an automatic tap changer regulates (its
+    ``regulated_bus`` by name, else its transformer's LV bus)."""
+    if regulator.regulated_bus is None:
+        trafo = net.trafo.index[net.trafo["name"] == regulator.name][0]
+        return int(net.bus.index.get_loc(int(net.trafo.at[trafo, "lv_bus"])))
+    names = [str(n) for n in net.bus["name"]]
+    if regulator.regulated_bus not in names:
+        raise ValueError(f"device {regulator.name!r}: regulated bus"
+                         f" {regulator.regulated_bus!r} is not in the network")
+    return names.index(regulator.regulated_bus)
+
+
+def tap_regulation(net: pp.pandapowerNet, regulators: Sequence[Transformer]
+                   ) -> TapRegulation | None:
+    """The :class:`TapRegulation` of ``regulators`` (automatic tap changers) in ``net``
+    (None without any)."""
+    if not regulators:
+        return None
+    trafo = {str(name): pos for pos, name in enumerate(net.trafo["name"])}
+    for r in regulators:
+        if r.name not in trafo:
+            raise ValueError(f"regulator {r.name!r}: no trafo of that name in the network")
+    return TapRegulation(regulators, [trafo[r.name] for r in regulators],
+                         [regulated_bus_row(net, r) for r in regulators])
+
+
+def settle_taps(regulation: TapRegulation, converged: np.ndarray, taps: np.ndarray,
+                vm_pu: Callable[[], np.ndarray],
+                resolve: Callable[[np.ndarray, np.ndarray], np.ndarray]
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Settle the automatic tap changers of N copies within their step (the rule is
+    :class:`~powergrid.devices.discrete.TapRegulation`'s; this is the loop).
+
+    ``converged`` ``(N,)`` and ``taps`` ``(N, R)``: the step's first power flow and the
+    taps it was solved at; ``vm_pu()`` the bus voltages ``(N, n_bus)`` of the latest
+    solves; ``resolve(taps, rows)`` sets copies ``rows``' taps to ``taps[rows]``, solves
+    them and returns every copy's converged flag. A copy whose first power flow failed
+    holds its taps; one whose power flow fails after a move goes back to the last taps
+    that solved and holds them. Returns the converged flags and the settled taps.
+    """
+    start = taps.copy()
+    taps = taps.copy()
+    active = converged.copy()
+    for _ in range(regulation.MAX_ROUNDS):
+        new = regulation.next_taps(taps, start, vm_pu())
+        rows = np.flatnonzero(active & (new != taps).any(axis=1))
+        if not len(rows):
+            break
+        converged = resolve(new, rows).copy()
+        ok = rows[converged[rows]]
+        failed = rows[~converged[rows]]
+        taps[ok] = new[ok]
+        if len(failed):
+            converged = resolve(taps, failed).copy()
+            active[failed] = False
+    return converged, taps
+
+
 @dataclass(frozen=True)
 class GridResult:
     """One solved step. Arrays follow the net's table order (see ``GridModel.*_names``).
@@ -114,6 +174,8 @@ class GridResult:
     without a slack) read 0.0, and the load they lose is the safety term
     ``unsupplied_load``. After a power flow that did not converge, the arrays
     hold the last converged solution and ``converged`` is False.
+    ``regulator_tap_pos``: the taps the automatic tap changers settled on in this
+    step (``GridModel.regulator_names`` order).
     """
 
     converged: bool
@@ -126,6 +188,7 @@ class GridResult:
     pcc_cost: np.ndarray
     cost_terms: dict[str, float]
     safety_terms: dict[str, float]
+    regulator_tap_pos: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @property
     def cost(self) -> float:
@@ -148,6 +211,9 @@ class GridModel:
                         (``p = p_nominal * profile * load_scale``); others stay
                         at their nominal values
     ``pccs``            :class:`~powergrid.devices.Grid` devices settled here
+    ``regulators``      automatic :class:`~powergrid.devices.Transformer` tap
+                        changers, settled within each step's power flow
+                        (:func:`settle_taps`)
     ``vm_min_pu``,      the voltage band of the ``voltage`` safety term
     ``vm_max_pu``
     ==================  ============================================================
@@ -155,8 +221,11 @@ class GridModel:
 
     def __init__(self, net: pp.pandapowerNet, solver: str = "lightsim2grid",
                  load_profiles: Mapping[str, str] | None = None, pccs: Sequence[Grid] = (),
-                 vm_min_pu: float = VM_MIN_PU, vm_max_pu: float = VM_MAX_PU) -> None:
+                 vm_min_pu: float = VM_MIN_PU, vm_max_pu: float = VM_MAX_PU,
+                 regulators: Sequence[Transformer] = ()) -> None:
         self.solver = make_solver(net, solver)
+        self.regulation = tap_regulation(net, regulators)
+        self.regulator_names = [r.name for r in regulators]
         self.bus_names = [str(n) for n in net.bus["name"]]
         self.line_names = [str(n) for n in net.line["name"]]
         self.trafo_names = [str(n) for n in net.trafo["name"]]
@@ -279,6 +348,9 @@ class GridModel:
         """
         s = self.solver
         converged = bool(s.solve())
+        taps = np.zeros(0, np.int64)
+        if self.regulation is not None:
+            converged, taps = self._settle_regulators(converged)
         if converged:
             self._last = tuple(_zero_nan(a) for a in (s.vm_pu, s.va_degree,
                                                       s.line_loading_percent,
@@ -295,7 +367,22 @@ class GridModel:
                                          self._load_bus)
         return GridResult(converged, vm, va, line_loading, trafo_loading, pcc_p, pcc_q,
                           pcc_cost[0], {"energy": float(energy[0])},
-                          {k: float(v[0]) for k, v in terms.items()})
+                          {k: float(v[0]) for k, v in terms.items()}, taps)
+
+    def _settle_regulators(self, converged: bool) -> tuple[bool, np.ndarray]:
+        reg = self.regulation
+        assert reg is not None
+        s = self.solver
+        rows = reg.trafo_rows
+
+        def resolve(taps: np.ndarray, copies: np.ndarray) -> np.ndarray:
+            s.set_trafo_tap(rows, taps[0])
+            self._last_positions.clear()  # the solver's taps are no longer what was sent
+            return np.array([bool(s.solve())])
+
+        ok, taps = settle_taps(reg, np.array([converged]), s.trafo_tap_pos[rows][None],
+                               lambda: s.vm_pu[None], resolve)
+        return bool(ok[0]), taps[0]
 
     def _pcc_flows(self, converged: bool) -> tuple[np.ndarray, np.ndarray]:
         s = self.solver
@@ -330,6 +417,7 @@ class BatchResult:
     energy_cost: np.ndarray           # (N,) $ at the external PCCs
     safety_terms: dict[str, np.ndarray]
     fallback: np.ndarray              # (N,) bool: solved by the single-copy backend
+    regulator_tap_pos: np.ndarray     # (N, R) the automatic tap changers' settled taps
 
 
 class BatchGridModel:
@@ -344,11 +432,14 @@ class BatchGridModel:
     def __init__(self, net: pp.pandapowerNet, n_copies: int, series: Sequence[str],
                  load_profiles: Mapping[str, str], pccs: Sequence[Grid],
                  injecting: Sequence[str], positional: Sequence[str],
-                 vm_min_pu: float = VM_MIN_PU, vm_max_pu: float = VM_MAX_PU) -> None:
+                 vm_min_pu: float = VM_MIN_PU, vm_max_pu: float = VM_MAX_PU,
+                 regulators: Sequence[Transformer] = ()) -> None:
         from powergrid.solvers.batched import BatchedSolver
 
         self.n = int(n_copies)
         self.solver = BatchedSolver(net, self.n)
+        self.regulation = tap_regulation(net, regulators)
+        self.regulator_names = [r.name for r in regulators]
         self.vm_min_pu, self.vm_max_pu = vm_min_pu, vm_max_pu
         elements = _element_index(net)
         load_pos = {str(name): pos for pos, name in enumerate(net.load["name"])}
@@ -382,6 +473,7 @@ class BatchGridModel:
         state["pcc_cost"] = np.zeros((n, len(self._pcc_where)))
         state["energy_cost"] = np.zeros(n)
         state["fallback"] = np.zeros(n, dtype=bool)
+        state["regulator_tap_pos"] = np.full((n, len(self.regulator_names)), np.nan)
         state["safety_terms"] = {t: np.zeros(n) for t in ("voltage", "line_loading",
                                                           "trafo_loading", "pcc_rating",
                                                           "nonconvergence",
@@ -417,7 +509,17 @@ class BatchGridModel:
                 s.shunt_step[:, pos] = np.rint(positions[:, k]).astype(np.int64)
             else:
                 s.switch_closed[:, pos] = positions[:, k] > 0.5
-        converged = np.asarray(s.solve(), dtype=bool)
+        converged = np.asarray(s.solve(), dtype=bool).copy()
+        taps = np.zeros((self.n, 0), np.int64)
+        if self.regulation is not None:
+            reg = self.regulation
+
+            def resolve(new: np.ndarray, copies: np.ndarray) -> np.ndarray:
+                s.trafo_tap_pos[np.ix_(copies, reg.trafo_rows)] = new[copies]
+                return np.asarray(s.solve(copies), dtype=bool)
+
+            converged, taps = settle_taps(reg, converged, s.trafo_tap_pos[:, reg.trafo_rows],
+                                          lambda: s.vm_pu, resolve)
         last = self._last
         for key in ("vm_pu", "va_degree", "line_loading_percent", "trafo_loading_percent"):
             fresh = getattr(s, key)
@@ -443,4 +545,5 @@ class BatchGridModel:
                            last["line_loading_percent"].copy(),
                            last["trafo_loading_percent"].copy(), last["pcc_p_mw"].copy(),
                            last["pcc_q_mvar"].copy(), pcc_cost, energy, terms,
-                           np.asarray(getattr(s, "fallback_used", np.zeros(self.n, bool))))
+                           np.asarray(getattr(s, "fallback_used", np.zeros(self.n, bool))),
+                           taps)

@@ -18,8 +18,9 @@ column                   unit   meaning
 ``vm_pu:<bus>``          p.u.   every bus voltage (0 = not energised)
 ``soc:<ess>``            --     every battery's state of charge after the step
 ``p_mw:<device>``        MW     every injecting device's active power
-``tap_pos:<trafo>``      --     OLTC positions; likewise ``step:<shunt>``,
-                                ``closed:<switch>``, ``on:<generator>``
+``tap_pos:<trafo>``      --     OLTC positions in force in the step's power flow (an
+                                automatic regulator's settled tap); likewise
+                                ``step:<shunt>``, ``closed:<switch>``, ``on:<generator>``
 ``cost:<device>``        $      each device's cost
 ``<kind>:<series>``      --     the exogenous series values used
 =======================  =====  ==================================================
@@ -50,7 +51,8 @@ _STATE_COLUMNS = ("soc", "tap_pos", "step", "closed", "on")
 def step_record(time_s: int, grid: Mapping[str, Any], devices: Mapping[str, Mapping[str, Any]],
                 exogenous: Mapping[str, float], bus_names: Sequence[str],
                 pcc_names: Sequence[str], price_series: str | None,
-                agents: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, float]:
+                agents: Mapping[str, Mapping[str, Any]] | None = None,
+                regulator_names: Sequence[str] = ()) -> dict[str, float]:
     """The flat record of one step (columns as in the module docstring)."""
     device_cost = sum(float(d.get("cost", 0.0)) for d in devices.values())
     device_cost += sum(float(a.get("settlement") or 0.0) for a in (agents or {}).values())
@@ -79,6 +81,10 @@ def step_record(time_s: int, grid: Mapping[str, Any], devices: Mapping[str, Mapp
         if "p_mw" in state and "tap_pos" not in state:
             row[f"p_mw:{name}"] = float(state["p_mw"])
         row[f"cost:{name}"] = float(out.get("cost", 0.0))
+    # the grid moved the automatic regulators within the step; their devices learn it
+    # (and book the wear) at the next step
+    for name, tap in zip(regulator_names, grid.get("regulator_tap_pos") or [], strict=False):
+        row[f"tap_pos:{name}"] = float(tap)
     for series in sorted(exogenous):
         row[series] = float(exogenous[series])
     return row

@@ -80,7 +80,8 @@ class CoSimBridge:
 
     def _grid_model(self, prepared: PreparedScenario) -> Any:
         cfg = prepared.config
-        return GridModel(prepared.net, cfg.solver, prepared.load_profiles, prepared.pccs)
+        return GridModel(prepared.net, cfg.solver, prepared.load_profiles, prepared.pccs,
+                         regulators=prepared.regulators)
 
     # -- called by the agents federate, inside the loop ---------------------
     def offer(self, time: int, observations: dict[str, Observation],

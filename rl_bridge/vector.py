@@ -72,7 +72,8 @@ class BatchBridge(CoSimBridge):
     def _grid_model(self, prepared: PreparedScenario) -> BatchGridModel:
         injecting, positional = grid_layout(prepared.devices)
         return BatchGridModel(prepared.net, self.n_copies, prepared.series,
-                              prepared.load_profiles, prepared.pccs, injecting, positional)
+                              prepared.load_profiles, prepared.pccs, injecting, positional,
+                              regulators=prepared.regulators)
 
     async def _build(self, world: Any, prepared: PreparedScenario) -> None:
         await build_batch_world(world, prepared, self.n_copies, self, self.grid_model,

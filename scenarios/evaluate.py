@@ -47,7 +47,8 @@ def oracle_setpoints(prepared: PreparedScenario) -> list[dict[str, dict[str, flo
     """The day-by-day optimum over ``prepared``'s run (``steps`` from ``start_step``)."""
     cfg = prepared.config
     (agent,) = cfg.agents
-    grid = GridModel(prepared.net, cfg.solver, prepared.load_profiles, prepared.pccs)
+    grid = GridModel(prepared.net, cfg.solver, prepared.load_profiles, prepared.pccs,
+                     regulators=prepared.regulators)
     pcc = prepared.pccs[0]
     oracle = DayAheadOracle(grid, prepared.devices, agent.devices, cfg.profiles,
                             prepared.load_profiles, getattr(pcc, "sell_discount", 1.0),

@@ -60,6 +60,11 @@ class PreparedScenario:
     #: per-agent facts worked out once and reused by every episode's world
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
+    @property
+    def regulators(self) -> list[Transformer]:
+        """The automatic tap changers: the grid settles them within each power flow."""
+        return [d for d in self.devices if isinstance(d, Transformer) and d.automatic]
+
 
 def prepare(config: ScenarioConfig) -> PreparedScenario:
     """Build the net, write the devices into it and check that everything fits.
@@ -578,7 +583,8 @@ async def build_world(world: Any, prepared: PreparedScenario, out_dir: Path | No
         net_arg = {"net": prepared.net}
     grid = (await grid_sim.Grid.create(
         1, solver=cfg.solver, load_profiles=prepared.load_profiles, load_scale=cfg.load_scale,
-        pccs=[device_to_config(p) for p in prepared.pccs], price=cfg.price, **net_arg))[0]
+        pccs=[device_to_config(p) for p in prepared.pccs], price=cfg.price,
+        regulators=[device_to_config(r) for r in prepared.regulators], **net_arg))[0]
     device_entities: dict[str, Any] = {}
     for device in prepared.devices:
         config = device_to_config(device)
@@ -604,13 +610,12 @@ async def build_world(world: Any, prepared: PreparedScenario, out_dir: Path | No
                  else ("p_mw", "q_mvar"))
         world.connect(device_entities[device.name], grid, *attrs)
 
-    for device in prepared.devices:
-        if getattr(device, "automatic", False):  # a regulator's own voltage controller
-            bus = regulated_bus_position(prepared, device)
-            world.connect(grid, device_entities[device.name], "vm_pu", time_shifted=step,
-                          initial_data={"vm_pu": float("nan")}, transform=_Pick(bus))
-            world.connect(grid, device_entities[device.name], "converged", time_shifted=step,
-                          initial_data={"converged": True})
+    # the grid settles the automatic tap changers within its power flow; each adopts its
+    # settled tap at its next step (where it books the wear)
+    for k, regulator in enumerate(prepared.regulators):
+        world.connect(grid, device_entities[regulator.name],
+                      ("regulator_tap_pos", "settled_tap_pos"), time_shifted=step,
+                      initial_data={"regulator_tap_pos": float("nan")}, transform=_Pick(k))
 
     initial_grid = _initial_grid_outputs(prepared)
     initial_devices = _initial_device_outputs(prepared.devices, cfg.seed)
@@ -649,7 +654,8 @@ async def build_world(world: Any, prepared: PreparedScenario, out_dir: Path | No
         rec_sim = await world.start("recorder", step_size=step)
         recorder = (await rec_sim.Recorder.create(
             1, path=str(Path(out_dir) / "timeseries.csv"), bus_names=prepared.bus_names,
-            pcc_names=[p.name for p in prepared.pccs], price=cfg.price))[0]
+            pcc_names=[p.name for p in prepared.pccs], price=cfg.price,
+            regulator_names=[r.name for r in prepared.regulators]))[0]
         world.connect(feed, recorder, *prepared.series)
         world.connect(grid, recorder, ("state", "grid.state"))
         for dev_ent in device_entities.values():
@@ -681,8 +687,7 @@ async def build_batch_world(world: Any, prepared: PreparedScenario, n_copies: in
     series = list(prepared.series)
     feed = (await feeds.FeedBatch.create(1, split=cfg.split, series=series, starts=starts))[0]
     learner = (await learner_sim.AgentBatch.create(1))[0]
-    regulated = {d.name: regulated_bus_position(prepared, d) for d in prepared.devices
-                 if getattr(d, "automatic", False)}
+    regulated = [r.name for r in prepared.regulators]
     spec = [[name, f.key, f.scale, f.offset] for name, f in features]
     devices = (await devices_sim.DeviceBatch.create(
         1, devices=[device_to_config(d) for d in prepared.devices], controlled=agent.devices,
@@ -708,8 +713,7 @@ async def build_batch_world(world: Any, prepared: PreparedScenario, n_copies: in
                   initial_data={"state": fresh})
     if regulated:
         world.connect(grid, devices, ("state", "grid"), time_shifted=step,
-                      initial_data={"state": {"vm_pu": np.full((n_copies, grid_model.n_bus),
-                                                               np.nan)}})
+                      initial_data={"state": {"regulator_tap_pos": fresh["regulator_tap_pos"]}})
 
 
 def agent_zone_facts(prepared: PreparedScenario, agent: AgentConfig) -> dict[str, Any]:
@@ -817,25 +821,14 @@ def agent_zone_name(prepared: PreparedScenario, agent: AgentConfig) -> str | Non
 
 
 class _Pick:
-    """A connection transform that picks one bus's value out of the grid's list."""
+    """A connection transform that picks one item out of the grid's list (one
+    regulator's settled tap)."""
 
     def __init__(self, position: int) -> None:
         self.position = position
 
     def __call__(self, values: Any) -> Any:
         return values[self.position] if isinstance(values, list) else values
-
-
-def regulated_bus_position(prepared: PreparedScenario, device: Device) -> int:
-    """Row position of the bus an automatic tap changer regulates (its LV bus by default)."""
-    net = prepared.net
-    name = getattr(device, "regulated_bus", None)
-    if name is None:
-        trafo = net.trafo.index[net.trafo["name"] == device.name][0]
-        return list(net.bus.index).index(int(net.trafo.at[trafo, "lv_bus"]))
-    if name not in prepared.bus_names:
-        raise ValueError(f"device {device.name!r}: regulated bus {name!r} is not in the network")
-    return prepared.bus_names.index(name)
 
 
 def _initial_grid_outputs(prepared: PreparedScenario) -> dict[str, Any]:

@@ -23,8 +23,7 @@ _DEVICE_ATTRS = [
     # inputs
     "setpoints",   # {device name: {control: value}} from agents (several sources merge)
     "profile",     # RES only: available power per unit of rating
-    "vm_pu",       # automatic Transformer only: regulated bus voltage of the last step, p.u.
-    "converged",   # automatic Transformer only: that voltage comes from a converged power flow
+    "settled_tap_pos",  # automatic Transformer only: the tap the grid settled on last step
     # outputs
     "p_mw", "q_mvar", "position", "cost", "safety", "cost_terms", "safety_terms", "state",
     "report",      # state, cost, safety and their terms in one dict (one connection)
@@ -57,7 +56,7 @@ class _BatchEntity:
     """A :class:`~powergrid.devices.batch.DeviceBatch` behind one mosaik entity."""
 
     def __init__(self, devices: list[dict[str, Any]], controlled: list[str], n_copies: int,
-                 series: list[str], profiles: dict[str, str], regulated: dict[str, int],
+                 series: list[str], profiles: dict[str, str], regulated: list[str],
                  features: list[list[Any]], seeds: list[int]) -> None:
         self.batch = DeviceBatch([device_from_config(c) for c in devices], n_copies,
                                  controlled, series, profiles, regulated)
@@ -76,8 +75,7 @@ class _BatchEntity:
         c = actions.get("c", np.zeros((b.n, b.spec.dim_c)))
         d = actions.get("d", np.zeros((b.n, b.spec.dim_d), dtype=np.int64))
         grid = _one(data.get("grid")) or {}
-        out = b.step(c, d, _one(data.get("values")), grid.get("vm_pu"), dt_h,
-                     grid.get("converged"))
+        out = b.step(c, d, _one(data.get("values")), grid.get("regulator_tap_pos"), dt_h)
         self.outputs = {
             "injections": {"p_mw": out.p_mw, "q_mvar": out.q_mvar, "position": out.position},
             "report": {"features": b.features(self.features), "cost": out.cost,
@@ -153,14 +151,11 @@ class DevicesSim(mosaik_api_v3.Simulator):
             for source in data.get("setpoints", {}).values():
                 if source and name in source:
                     setpoints.setdefault(name, {}).update(source[name])
-            for key in ("profile", "vm_pu"):
+            for key in ("profile", "settled_tap_pos"):
                 if key in data:
                     value = next(iter(data[key].values()))
                     exogenous.setdefault(name, {})[key] = float(
                         "nan" if value is None else value)
-            if "converged" in data:
-                exogenous.setdefault(name, {})["converged"] = float(
-                    all(data["converged"].values()))
         self.reports = self.set.step(setpoints, exogenous, self.dt_h)
         return time + self.step_size
 

@@ -26,7 +26,7 @@ META: Meta = {
         "Grid": {
             "public": True,
             "params": ["net", "net_json", "net_floats", "grid_model", "solver", "load_profiles",
-                       "load_scale", "pccs", "price"],
+                       "load_scale", "pccs", "price", "regulators"],
             "attrs": [
                 # inputs (from device entities, keyed by the element name = source eid)
                 "p_mw", "q_mvar", "position",
@@ -36,6 +36,9 @@ META: Meta = {
                 "converged", "vm_pu", "va_degree", "line_loading_percent",
                 "trafo_loading_percent", "pcc_p_mw", "pcc_q_mvar", "pcc_cost", "cost", "safety",
                 "cost_terms", "safety_terms",
+                # the automatic tap changers' taps, settled within this step's power flow
+                # (list in the entity's extra_info "regulator_names" order)
+                "regulator_tap_pos",
                 # all of the above in one dict (one connection for a consumer of everything)
                 "state",
             ],
@@ -67,12 +70,13 @@ _OUTPUTS = {
     "safety": lambda r: r.safety,
     "cost_terms": lambda r: r.cost_terms,
     "safety_terms": lambda r: r.safety_terms,
+    "regulator_tap_pos": lambda r: r.regulator_tap_pos.tolist(),
 }
 
 
 _BATCH_STATE = ("converged", "vm_pu", "va_degree", "line_loading_percent",
                 "trafo_loading_percent", "pcc_p_mw", "pcc_q_mvar", "pcc_cost", "energy_cost",
-                "safety_terms", "fallback")
+                "safety_terms", "fallback", "regulator_tap_pos")
 
 
 def _output(result: GridResult, attr: str) -> Any:
@@ -132,7 +136,8 @@ class GridSim(mosaik_api_v3.Simulator):
     reused, which saves rebuilding the power-flow model every episode); ``solver``;
     ``load_profiles`` ``{load name: series name}``; ``load_scale``; ``pccs``
     (Grid device configs settled here); ``price`` (the series name of the
-    energy price).
+    energy price); ``regulators`` (configs of the automatic Transformer devices, whose
+    taps the grid settles within each power flow).
 
     Inputs: ``p_mw``/``q_mvar`` from sgen and storage devices and ``position``
     from tap changers, shunts and switches -- each source entity's eid is the
@@ -162,7 +167,8 @@ class GridSim(mosaik_api_v3.Simulator):
                solver: str = "lightsim2grid", load_profiles: dict[str, str] | None = None,
                load_scale: float = 1.0, pccs: list[dict[str, Any]] | None = None,
                price: str | None = None, grid_model: Any = None,
-               series: list[str] | None = None) -> list[CreateResult]:
+               series: list[str] | None = None,
+               regulators: list[dict[str, Any]] | None = None) -> list[CreateResult]:
         if model == "GridBatch":
             eid = f"GridBatch-{len(self.batches)}"
             grid_model.reset(np.arange(grid_model.n))
@@ -186,13 +192,16 @@ class GridSim(mosaik_api_v3.Simulator):
                     net = pp.from_json_string(net_json)
                     restore_float_columns(net, net_floats or {})
                 pcc_devices = [device_from_config(c) for c in (pccs or [])]
-                self.models[eid] = GridModel(net, solver, load_profiles, pcc_devices)
+                regulator_devices = [device_from_config(c) for c in (regulators or [])]
+                self.models[eid] = GridModel(net, solver, load_profiles, pcc_devices,
+                                             regulators=regulator_devices)  # type: ignore[arg-type]
             self.load_scale[eid] = float(load_scale)
             self.price_series[eid] = price
             grid = self.models[eid]
             entities.append({"eid": eid, "type": model, "extra_info": {
                 "bus_names": grid.bus_names, "line_names": grid.line_names,
-                "trafo_names": grid.trafo_names, "pcc_names": grid.pcc_names}})
+                "trafo_names": grid.trafo_names, "pcc_names": grid.pcc_names,
+                "regulator_names": grid.regulator_names}})
         return entities
 
     def step(self, time: int, inputs: InputData, max_advance: int) -> int:

@@ -25,7 +25,7 @@ META: Meta = {
     "models": {
         "Recorder": {
             "public": True,
-            "params": ["path", "bus_names", "pcc_names", "price"],
+            "params": ["path", "bus_names", "pcc_names", "price", "regulator_names"],
             "attrs": [],
             "any_inputs": True,
         },
@@ -38,8 +38,8 @@ class RecorderSim(mosaik_api_v3.Simulator):
 
     ``init(sid, time_resolution, step_size=3600)``.
 
-    ``Recorder`` params: ``path`` (the CSV file), ``bus_names`` and
-    ``pcc_names`` (to name the grid's list outputs), ``price`` (the price
+    ``Recorder`` params: ``path`` (the CSV file), ``bus_names``, ``pcc_names`` and
+    ``regulator_names`` (to name the grid's list outputs), ``price`` (the price
     series name).
     """
 
@@ -55,12 +55,13 @@ class RecorderSim(mosaik_api_v3.Simulator):
 
     def create(self, num: int, model: str, path: str = "timeseries.csv",
                bus_names: list[str] | None = None, pcc_names: list[str] | None = None,
-               price: str | None = None) -> list[CreateResult]:
+               price: str | None = None,
+               regulator_names: list[str] | None = None) -> list[CreateResult]:
         if num != 1:
             raise ValueError("create recorders one at a time (each writes its own file)")
         eid = f"Recorder-{len(self.writers)}"
         names = {"bus_names": bus_names or [], "pcc_names": pcc_names or [],
-                 "price_series": price}
+                 "price_series": price, "regulator_names": regulator_names or []}
         self.writers[eid] = (CsvAppender(path), names)
         return [{"eid": eid, "type": model}]
 

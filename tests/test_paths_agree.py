@@ -6,7 +6,8 @@ env with the batched Z-bus solver; the two agree to ~1e-8 p.u. (tests/test_solve
 tests/test_batched_solver.py), so observations are compared to 1e-6 and costs to 1e-6
 relative. Stressed load scales make power flows fail: after a failed one the grid holds
 its last good solution and automatic regulators hold their taps on every path (the rule
-lives in :class:`powergrid.devices.discrete.TransformerFleet` only).
+lives in :class:`powergrid.devices.discrete.TapRegulation` only, settled within the
+power flow by :func:`powergrid.gridmodel.settle_taps` on every path).
 """
 
 from __future__ import annotations

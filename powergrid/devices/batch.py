@@ -46,13 +46,13 @@ class DeviceBatch:
     ``controlled``: the devices an agent acts on, in action order (their
     :class:`ActionSpec` concatenated is the batch's action layout); ``series``:
     the names of the series in the values rows the batch receives (RES profiles
-    are taken from them by ``profiles`` ``{device: series}``); ``regulated_bus``:
-    ``{transformer: bus row}`` for automatic tap changers.
+    are taken from them by ``profiles`` ``{device: series}``); ``regulators``: the
+    automatic tap changers, in the order of the grid's settled taps.
     """
 
     def __init__(self, devices: Sequence[Device], n_copies: int, controlled: Sequence[str],
                  series: Sequence[str], profiles: dict[str, str],
-                 regulated_bus: dict[str, int] | None = None) -> None:
+                 regulators: Sequence[str] = ()) -> None:
         self.n = int(n_copies)
         self.devices = list(devices)
         by_type: dict[type[Fleet], list[Device]] = {}
@@ -70,8 +70,8 @@ class DeviceBatch:
         self._action_d = self._action_map(self.spec.names_d, where, "CONTROLS_D", copies)
         self._profiles = [(where[d][0], self._rows(where[d], copies), list(series).index(s))
                           for d, s in profiles.items()]
-        self._regulated = [(where[t][0], self._rows(where[t], copies), bus)
-                           for t, bus in (regulated_bus or {}).items()]
+        self._regulated = [(where[t][0], self._rows(where[t], copies), k)
+                           for k, t in enumerate(regulators)]
         self.injecting, self.positional = grid_layout(self.devices)
         self._inj = [(where[d][0], self._rows(where[d], copies)) for d in self.injecting]
         self._pos = [(where[d][0], self._rows(where[d], copies)) for d in self.positional]
@@ -106,15 +106,13 @@ class DeviceBatch:
 
     # -- one step ------------------------------------------------------------------
     def step(self, action_c: np.ndarray, action_d: np.ndarray, values: np.ndarray,
-             vm_pu: np.ndarray | None, dt_h: float,
-             converged: np.ndarray | None = None) -> BatchOutput:
+             settled_tap_pos: np.ndarray | None, dt_h: float) -> BatchOutput:
         """Advance every copy one step of ``dt_h`` hours.
 
         ``action_c`` ``(N, dim_c)`` / ``action_d`` ``(N, dim_d)`` over :attr:`spec`;
-        ``values`` ``(N, S)`` the series of the step; ``vm_pu`` ``(N, n_bus)`` the
-        last step's voltages (for automatic tap changers; nan = unknown) and
-        ``converged`` ``(N,)`` whether they come from a converged power flow (None:
-        all did).
+        ``values`` ``(N, S)`` the series of the step; ``settled_tap_pos`` ``(N, R)``
+        the taps the grid settled the regulators on in the last step (nan or None:
+        none yet, they hold).
         """
         controls = [f.default_controls(s) for f, s in zip(self.fleets, self.states, strict=True)]
         for f, rows, column, j in self._action_c:
@@ -124,9 +122,9 @@ class DeviceBatch:
         exog = [fleet.exogenous_inputs() for fleet in self.fleets]
         for f, rows, k in self._profiles:
             exog[f]["profile"][rows] = values[:, k]
-        for f, rows, bus in self._regulated:
-            exog[f]["vm_pu"][rows] = np.nan if vm_pu is None else vm_pu[:, bus]
-            exog[f]["converged"][rows] = 1.0 if converged is None else converged
+        for f, rows, k in self._regulated:
+            exog[f]["settled_tap_pos"][rows] = (np.nan if settled_tap_pos is None
+                                                else settled_tap_pos[:, k])
         outs = []
         for f, fleet in enumerate(self.fleets):
             self.states[f], out = fleet.step(self.states[f], controls[f][0], controls[f][1],

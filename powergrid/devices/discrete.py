@@ -8,7 +8,7 @@ their position.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -194,10 +194,12 @@ class Transformer(PositionDevice):
     ``max_tap_change``        --     largest automatic move per step, in taps
     ========================  =====  ===================================================
 
-    Automatic control, as a line regulator's controller does it: from the
-    regulated bus voltage measured in the last step (exogenous input
-    ``vm_pu``), move by ``round((vm_set_pu - vm_pu) / tap_step)`` taps (at most
-    ``max_tap_change``) when the voltage is outside the deadband.
+    Automatic control, as a line regulator's controller does it, is settled
+    within the step's power flow by the grid model (:class:`TapRegulation`): the
+    regulator moves by ``round((vm_set_pu - vm_pu) / tap_step)`` taps while the
+    regulated voltage is outside the deadband, at most ``max_tap_change`` taps
+    from where it entered the step. The device adopts the settled tap at its next
+    step (exogenous input ``settled_tap_pos``) and books the wear of the move then.
     """
 
     tap_min: int = -16
@@ -259,41 +261,30 @@ class Transformer(PositionDevice):
 
 
 class TransformerFleet(PositionFleet):
-    """OLTCs stepped together. State: ``tap_pos``. Exogenous inputs (used by automatic
-    ones): ``vm_pu``, the regulated bus voltage of the last step (nan = unknown), and
-    ``converged``, whether that voltage comes from a converged power flow (1) or is the
-    grid's last good solution held over a failed one (0). An automatic tap changer holds
-    its tap while its measurement is unknown or stale: this rule lives here only, so
-    every host (one device set, a batch of copies) moves taps the same way."""
+    """OLTCs stepped together. State: ``tap_pos``. Exogenous input (automatic ones):
+    ``settled_tap_pos``, the tap their controller settled on in the grid's last step
+    (nan = none yet: the tap holds). The controller itself is :class:`TapRegulation`,
+    run by the grid model inside its power flow, so every host (one device set, a batch
+    of copies) moves taps the same way."""
 
     POSITION = "tap_pos"
-    EXOGENOUS = ("vm_pu", "converged")
-    EXOGENOUS_DEFAULTS: ClassVar[dict[str, float]] = {"vm_pu": np.nan, "converged": 1.0}
+    EXOGENOUS = ("settled_tap_pos",)
+    EXOGENOUS_DEFAULTS: ClassVar[dict[str, float]] = {"settled_tap_pos": np.nan}
 
     def __init__(self, devices: list[Transformer]) -> None:
         super().__init__(devices)
         self.cost = self.param("tap_change_cost")
         self.automatic = np.array([d.automatic for d in devices])
-        self.vm_set = self.param("vm_set_pu")
-        self.deadband = self.param("vm_deadband_pu")
-        self.step_pu = self.param("tap_step_percent") / 100.0
-        self.raise_sign = np.array([1 if d.raises_lv_voltage else -1 for d in devices])
-        self.max_change = self.param("max_tap_change")
 
     def step(self, state: State, c: np.ndarray, d: np.ndarray,
              exog: dict[str, np.ndarray], dt_h: float) -> tuple[State, FleetOutput]:
         if self.automatic.any():
+            settled = np.asarray(exog.get("settled_tap_pos", np.nan), dtype=float)
+            held = state[self.POSITION]
+            tap = np.where(np.isfinite(settled), settled, held)
             d = d.copy()
-            defaults = self.exogenous_inputs()
-            vm = np.asarray(exog.get("vm_pu", defaults["vm_pu"]), dtype=float)
-            vm = np.where(np.asarray(exog.get("converged", defaults["converged"])) > 0, vm,
-                          np.nan)
-            error = self.vm_set - vm
-            move = np.where(np.isfinite(error) & (vm > 0) & (np.abs(error) > self.deadband),
-                            clip(np.round(error / self.step_pu), -self.max_change,
-                                    self.max_change), 0.0)
-            auto_cat = state[self.POSITION] - self.offset + self.raise_sign * move.astype(int)
-            d[:, 0] = np.where(self.automatic, auto_cat, d[:, 0])
+            d[:, 0] = np.where(self.automatic, np.rint(tap).astype(np.int64) - self.offset,
+                               d[:, 0])
         return super().step(state, c, d, exog, dt_h)
 
     def offsets(self) -> np.ndarray:
@@ -301,6 +292,55 @@ class TransformerFleet(PositionFleet):
 
     def move_cost(self, old: np.ndarray, new: np.ndarray) -> dict[str, np.ndarray]:
         return {"tap_wear": tap_change_cost(new - old, self.cost)}
+
+
+class TapRegulation:
+    """The voltage controllers of automatic tap changers, settled within a step.
+
+    A line regulator's controller moves one tap after a time delay of some 30-60 s
+    while the regulated voltage stays outside its band (IEEE Std C57.15), so within an
+    hour's step it has long settled. The grid model settles them inside the step's power
+    flow: solve, move each regulator whose regulated voltage is outside ``vm_set_pu
+    +/- vm_deadband_pu`` by ``round((vm_set_pu - vm_pu) / tap_step)`` taps, solve again,
+    until none moves (at most :attr:`MAX_ROUNDS` rounds). A regulator travels at most
+    ``max_tap_change`` taps from the tap it entered the step with, within
+    ``tap_min .. tap_max``; one whose bus is not energised holds. Arrays are ``(N, R)``:
+    N copies of R regulators (``devices``), acting on the net's trafo rows
+    ``trafo_rows`` and watching the bus rows ``bus_rows``.
+    """
+
+    #: solves after the first one, at most (cascaded regulators settle in 2-3)
+    MAX_ROUNDS: ClassVar[int] = 8
+
+    def __init__(self, devices: Sequence[Transformer], trafo_rows: Sequence[int],
+                 bus_rows: Sequence[int]) -> None:
+        self.names = [d.name for d in devices]
+        self.trafo_rows = np.asarray(trafo_rows, dtype=np.intp)
+        self.bus_rows = np.asarray(bus_rows, dtype=np.intp)
+
+        def param(key: str) -> np.ndarray:
+            return np.array([float(getattr(d, key)) for d in devices])
+
+        self.vm_set_pu = param("vm_set_pu")
+        self.deadband_pu = param("vm_deadband_pu")
+        self.tap_step_pu = param("tap_step_percent") / 100.0
+        self.max_change = param("max_tap_change").astype(np.int64)
+        self.tap_min = param("tap_min").astype(np.int64)
+        self.tap_max = param("tap_max").astype(np.int64)
+        self.raise_sign = np.array([1 if d.raises_lv_voltage else -1 for d in devices])
+
+    def next_taps(self, taps: np.ndarray, start: np.ndarray, vm_pu: np.ndarray) -> np.ndarray:
+        """The taps ``(N, R)`` after one controller round at bus voltages ``vm_pu``
+        ``(N, n_bus)`` (nan or 0: unknown, the tap holds), from ``taps``; ``start`` the
+        taps the step began with."""
+        vm = vm_pu[:, self.bus_rows]
+        with np.errstate(invalid="ignore"):
+            error = self.vm_set_pu - vm
+            act = np.isfinite(error) & (vm > 0.0) & (np.abs(error) > self.deadband_pu)
+        move = np.where(act, np.rint(np.where(act, error, 0.0) / self.tap_step_pu), 0.0)
+        travel = clip(taps - start + self.raise_sign * move.astype(np.int64),
+                      -self.max_change, self.max_change)
+        return clip(start + travel, self.tap_min, self.tap_max).astype(np.int64)
 
 
 @dataclass(kw_only=True)

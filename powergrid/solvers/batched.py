@@ -209,26 +209,27 @@ class BatchedSolver:
         if np.any((step < 0) | (step > self.shunt_max_step)):
             raise ValueError("shunt_step outside 0 .. max_step")
 
-    def solve(self) -> np.ndarray:
-        """Solve every copy; return (and store) the converged flags ``(N,)``.
+    def solve(self, copies: Copies = None) -> np.ndarray:
+        """Solve ``copies`` (None = every copy); return (and store) the converged flags
+        ``(N,)`` (the other copies keep their results and flags).
 
         Never raises for non-convergence (those copies read nan); raises
         ``ValueError`` for tap positions or shunt steps out of range (checked
         when they change).
         """
-        n = self.n_copies
-        self.fallback_used[:] = False
-        self.n_iterations[:] = 0
+        rows = np.arange(self.n_copies)[_rows(copies)].ravel()
+        self.fallback_used[rows] = False
+        self.n_iterations[rows] = 0
         if self._model is None:
-            others = np.arange(n)
+            others = rows
         else:
-            same = (self.switch_closed == self._base_switch).all(axis=1)
-            if same.all():
-                batch = slice(None)
+            same = (self.switch_closed[rows] == self._base_switch).all(axis=1)
+            if copies is None and same.all():
+                batch: np.ndarray | slice = slice(None)
                 others = np.zeros(0, dtype=np.intp)
             else:
-                batch = np.nonzero(same)[0]
-                others = np.nonzero(~same)[0]
+                batch = rows[same]
+                others = rows[~same]
             failed = self._solve_batch(batch)
             others = np.concatenate([others, failed])
         for i in np.sort(others).tolist():
