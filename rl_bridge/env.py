@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -111,7 +112,10 @@ class GridEnv(gym.Env):
     | ``load_scale``    | 1.0                | multiplies every load                      |
 
     A classic config dict is accepted as the first argument:
-    ``GridEnv({"episode_length": 24, "train": True})``.
+    ``GridEnv({"episode_length": 24, "train": True})``. With ``gym.make``,
+    ``max_episode_steps=N`` sets the episode length too (the env and its ``TimeLimit``
+    agree); ``episode_length=N`` alone ends episodes after N steps but leaves a plain
+    id's ``spec.max_episode_steps`` at 24 (the ``-Box-`` ids follow it).
     """
 
     metadata = {"render_modes": RENDER_MODES, "render_fps": RENDER_FPS}
@@ -167,7 +171,7 @@ class GridEnv(gym.Env):
         if any(k in kwargs or k in config for k in ("episode_length", "max_episode_steps")):
             return
         registered = gym.envs.registration.registry.get(value.id)
-        steps = getattr(registered, "max_episode_steps", None)
+        steps = _make_max_episode_steps() or getattr(registered, "max_episode_steps", None)
         if steps and steps != self.scenario.episode_length:
             self.scenario.set_episode_length(int(steps))
 
@@ -185,3 +189,17 @@ class GridEnv(gym.Env):
     def close(self) -> None:
         self._renderer.close()
         self.scenario.close()
+
+
+def _make_max_episode_steps() -> int | None:
+    """The ``max_episode_steps`` argument of the ``gymnasium.make`` call that is setting
+    the spec (None outside one, or without it). Gymnasium wraps the env in its
+    ``TimeLimit`` without telling the env, and the plain ids cannot carry the wrapper
+    that would (``make_vec``'s vector entry point refuses additional wrappers), so the
+    spec setter reads it from the caller: ``gym.make(id, max_episode_steps=168)`` gives
+    168-step episodes instead of being cut at the registered 24."""
+    frame = sys._getframe(2)  # noqa: SLF001 -- make() -> spec setter -> here
+    if frame.f_code.co_name != "make" or "gymnasium" not in frame.f_code.co_filename:
+        return None
+    steps = frame.f_locals.get("max_episode_steps")
+    return int(steps) if isinstance(steps, int) and steps > 0 else None

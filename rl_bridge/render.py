@@ -75,6 +75,12 @@ class GridRenderer:
             devices.update(obs.devices)
             if vm is None and obs.grid.get("vm_pu") is not None:
                 vm = obs.grid["vm_pu"]
+        return self.frame_of(vm, devices, step, k, length)
+
+    def frame_of(self, vm: Any, devices: dict[str, Any], step: int, k: int,
+                 length: int) -> np.ndarray:
+        """The frame of bus voltages ``vm`` (p.u., ``net.bus`` order; None: all 1) and
+        ``devices`` ``{name: {"state": {...}}}``; the rest as :meth:`frame`."""
         vm = np.asarray(vm if vm is not None else np.ones(len(self.prepared.net.bus)), float)
         lines = []
         for d in self.prepared.devices:

@@ -50,6 +50,7 @@ from powergrid.observation import time_features
 from powergrid.rewards import reward
 from rl_bridge.bridge import CoSimBridge
 from rl_bridge.core import BridgedScenario, env_options
+from rl_bridge.render import RENDER_FPS
 from rl_bridge.spaces import CheckedAction, check_batch
 from scenarios.world import PreparedScenario, build_batch_world
 
@@ -95,9 +96,16 @@ class GridVectorEnv(VectorEnv):
     copy ``i`` are the test split's episodes ``i, i + N, i + 2N, ...`` (wrapping).
     """
 
-    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": ["rgb_array"],
+                "render_fps": RENDER_FPS}
 
-    def __init__(self, num_envs: int = 1, *, scenario: str = "ieee13", **kwargs: Any) -> None:
+    def __init__(self, num_envs: int = 1, *, scenario: str = "ieee13",
+                 render_mode: str | None = None, **kwargs: Any) -> None:
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode of the vector env must be None or 'rgb_array',"
+                             f" not {render_mode!r}")
+        self.render_mode = render_mode
+        self._renderer: Any = None
         options = env_options(None, {"scenario": scenario}, **kwargs)
         self.scenario = BridgedScenario(options.pop("scenario"), options, scope="all")
         if len(self.scenario.agents) != 1:
@@ -224,6 +232,36 @@ class GridVectorEnv(VectorEnv):
         values = offered["values"]
         return self.view.vectors(offered["report"]["features"], offered["grid"],
                                  values[:, self._view_series], None, self._calendar[index])
+
+    def render(self) -> tuple[np.ndarray, ...] | None:
+        """One frame per copy (``render_mode="rgb_array"``): the single-line diagram
+        coloured by that copy's latest bus voltages, with its device states, as
+        :meth:`rl_bridge.env.GridEnv.render` draws it. None (with a warning) without a
+        render mode."""
+        if self.render_mode is None:
+            import gymnasium
+
+            gymnasium.logger.warn('render() without a render_mode: make the vector env with'
+                                  ' render_mode="rgb_array"')
+            return None
+        if self._renderer is None:
+            from rl_bridge.render import GridRenderer
+
+            cfg = self.scenario.prepared.config
+            self._renderer = GridRenderer(self.scenario.prepared, cfg.split, cfg.dt_h,
+                                          self.options["dataset_path"])
+        offered = getattr(self, "_offered", None) or {}
+        vm = (offered.get("grid") or {}).get("vm_pu")
+        states = (offered.get("report") or {}).get("states")
+        frames = []
+        for i in range(self.num_envs):
+            devices = ({} if states is None else
+                       {name: {"state": state}
+                        for name, state in self._first.device_states(i, states).items()})
+            frames.append(self._renderer.frame_of(None if vm is None else vm[i], devices,
+                                                  int(self._starts[i] + self._k[i]),
+                                                  int(self._k[i]), self.episode_length))
+        return tuple(frames)
 
     def close(self, **kwargs: Any) -> None:
         self.bridge.close()

@@ -21,8 +21,9 @@ converge, cascaded regulators with max_tap_change 8 hunted into divergence):
 * DSO regulators automatic, small moves: reg1 regulates 814r at 1.025 (max 4 taps per
   step), reg2 852r at 1.02 (max 2); set-points below mid-band (chosen when the
   regulators lagged an hour and the regulated bus rose ~0.03 pu when load fell).
-  Initial taps 0 (measured right at the midnight start). Microgrid regulators held at tap 0 (short, lightly loaded feeders:
-  <0.01 pu internal drop), so only the DSO regulates (no cascade hunting).
+  Initial taps 0 (measured right at the midnight start). Microgrid regulators held at
+  tap 0 (short, lightly loaded feeders: <0.01 pu internal drop), so only the DSO
+  regulates (no cascade hunting).
 * DSO capacitors 844/848 held at one step (0.1 / 0.15 Mvar) instead of all in: all in
   they export Mvar at light load and push 802-814 (upstream of reg1, not regulated)
   above 1.05. Microgrid capacitors out (sized for the full IEEE 13 load).

@@ -40,7 +40,8 @@ META: Meta = {
         # [[copy, seed], ...] (those copies start over before this step), "values"
         # (N, S) series, "grid" (the grid batch's state, last step); outputs
         # "injections" {"p_mw", "q_mvar": (N, I), "position": (N, P)} and "report"
-        # {"features": (N, F), "cost", "safety": (N,), term dicts}
+        # {"features": (N, F), "cost", "safety": (N,), term dicts, "states": the fleets'
+        # state arrays (DeviceBatch.device_states reads one copy's)}
         "DeviceBatch": {"public": True,
                         "params": ["devices", "controlled", "n_copies", "series", "profiles",
                                    "regulated", "features", "seeds"],
@@ -80,7 +81,9 @@ class _BatchEntity:
             "injections": {"p_mw": out.p_mw, "q_mvar": out.q_mvar, "position": out.position},
             "report": {"features": b.features(self.features), "cost": out.cost,
                        "safety": out.safety, "cost_terms": out.cost_terms,
-                       "safety_terms": out.safety_terms}}
+                       "safety_terms": out.safety_terms,
+                       # the fleets' state arrays (references: each step makes new ones)
+                       "states": b.states}}
 
 
 def _one(sources: dict[str, Any] | None) -> Any:

@@ -32,6 +32,8 @@ def test_every_id_takes_render_mode_and_has_max_episode_steps():
 @pytest.mark.parametrize("env_id, kwargs, steps", [
     ("powergrid/IEEE13-v0", {}, 24),
     ("powergrid/IEEE13-v0", {"episode_length": 3, "max_episode_steps": 3}, 3),
+    ("powergrid/IEEE13-v0", {"max_episode_steps": 30}, 30),  # longer than registered
+    ("powergrid/IEEE13-v0", {"max_episode_steps": 5}, 5),
     ("powergrid/IEEE13-Box-v0", {"max_episode_steps": 5}, 5),
     ("powergrid/IEEE13-Box-v0", {"episode_length": 3}, 3)])
 def test_episode_length_follows_the_time_limit_and_back(env_id, kwargs, steps):
@@ -63,6 +65,25 @@ def test_record_video(tmp_path):
         env.step(env.action_space.sample())
     env.close()
     assert list(tmp_path.glob("*.mp4"))
+
+
+def test_the_vector_env_renders_each_copy():
+    from rl_bridge.vector import GridVectorEnv
+
+    env = GridVectorEnv(2, scenario="ieee13", render_mode="rgb_array")
+    try:
+        assert env.metadata["render_modes"] == ["rgb_array"]
+        env.reset(seed=0)
+        first = env.render()
+        assert len(first) == 2 and all(f.dtype == np.uint8 and f.ndim == 3 for f in first)
+        env.step(env.action_space.sample())
+        frames = env.render()
+        assert (frames[0] != first[0]).any()  # recoloured, new time, device states
+        assert (frames[0] != frames[1]).any()  # each copy its own day
+    finally:
+        env.close()
+    with pytest.raises(ValueError, match="render_mode"):
+        GridVectorEnv(1, render_mode="human")
 
 
 def test_pettingzoo_env_renders_and_documents():

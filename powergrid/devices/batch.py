@@ -150,6 +150,18 @@ class DeviceBatch:
         self._last_out = BatchOutput(p, q, pos, cost, safety, cost_terms, safety_terms)
         return self._last_out
 
+    def device_states(self, copy: int, states: Sequence[State] | None = None
+                      ) -> dict[str, dict[str, float]]:
+        """Copy ``copy``'s state of every device, ``{name: {key: value}}``, from
+        ``states`` (a batch of this layout's :attr:`states`; default this one's)."""
+        states = self.states if states is None else states
+        out: dict[str, dict[str, float]] = {}
+        for name, (f, i) in self.where.items():
+            row = copy * self.templates[f].n + i
+            out[name] = {key: float(np.asarray(value)[row])
+                         for key, value in states[f].items()}
+        return out
+
     def features(self, spec: Sequence[tuple[str, Feature]],
                  copies: np.ndarray | None = None) -> np.ndarray:
         """``(N, F)`` observation features (unclipped) of ``spec`` = ``(device, Feature)``
