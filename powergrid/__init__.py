@@ -3,7 +3,9 @@
 The domain core (devices, networks, solvers, costs, safety, data) imports
 neither mosaik nor gymnasium. Importing the package registers the Gymnasium
 environment ids below by name only (entry points are strings, so nothing of the
-co-simulation is imported until an environment is made):
+co-simulation is imported until an environment is made), and without importing
+Gymnasium itself: if it is not loaded yet, the ids are registered the moment it is
+(a federate process that imports ``powergrid.devices`` never pays for Gymnasium):
 
 =========================  ==========================================
 id                         environment
@@ -26,6 +28,12 @@ imports powergrid, which registers the ids.
 Each plain id also has a native vector entry point (:class:`rl_bridge.vector.GridVectorEnv`):
 ``gymnasium.make_vec(id, num_envs=N, vectorization_mode="vector_entry_point")``.
 """
+
+import importlib.abc
+import importlib.machinery
+import sys
+import types
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -57,4 +65,31 @@ def _register_envs() -> None:
                          max_episode_steps=MAX_EPISODE_STEPS, additional_wrappers=wrappers)
 
 
-_register_envs()
+_REGISTRY_MODULE = "gymnasium.envs.registration"
+
+
+class _RegisterWhenGymnasiumLoads(importlib.abc.MetaPathFinder):
+    """Registers the ids right after Gymnasium's registry module has been executed (one
+    shot: it removes itself on the first look-up of that module)."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != _REGISTRY_MODULE:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None:
+            return spec
+        execute = spec.loader.exec_module
+
+        def exec_then_register(module: types.ModuleType) -> None:
+            execute(module)
+            _register_envs()
+
+        spec.loader.exec_module = exec_then_register  # type: ignore[method-assign]
+        return spec
+
+
+if _REGISTRY_MODULE in sys.modules:
+    _register_envs()
+elif not any(isinstance(f, _RegisterWhenGymnasiumLoads) for f in sys.meta_path):
+    sys.meta_path.insert(0, _RegisterWhenGymnasiumLoads())

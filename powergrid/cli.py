@@ -125,7 +125,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from scenarios.evaluate import evaluate, format_table
 
     _check_count("--days", args.days, "days")
-    results = evaluate(args.scenario, args.policy, days=args.days, out_dir=args.out)
+
+    def load_model(path: str, prepared: Any) -> Any:
+        from rl_bridge.policies import ModelPolicy
+
+        return ModelPolicy(path, prepared)
+
+    results = evaluate(args.scenario, args.policy, days=args.days, out_dir=args.out,
+                       load_policy=load_model)
     print(format_table(results, args.scenario, args.days))
     if args.json:
         write_json_atomic(args.json, results)

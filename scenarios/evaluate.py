@@ -24,7 +24,7 @@ column                   unit    meaning
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,11 +90,15 @@ def metrics(timeseries_csv: str | Path, config: ScenarioConfig,
 
 
 def evaluate(scenario: str, policies: Sequence[str], days: int = 7,
-             out_dir: str | Path | None = None, **overrides: Any) -> dict[str, dict[str, float]]:
+             out_dir: str | Path | None = None,
+             load_policy: Callable[[str, PreparedScenario], Any] | None = None,
+             **overrides: Any) -> dict[str, dict[str, float]]:
     """Run each policy over ``days`` consecutive test days from the start of the test split.
 
-    A policy that is not built in is a path to a model saved by
-    ``examples/train_ppo_ieee13.py`` (:class:`rl_bridge.policies.ModelPolicy`).
+    A policy that is not built in (:data:`BUILT_IN`) is a path that ``load_policy(path,
+    prepared)`` turns into an object with ``act(observation)``; ``powergrid evaluate``
+    passes :class:`rl_bridge.policies.ModelPolicy` (models saved by
+    ``examples/train_ppo_ieee13.py``). This layer knows no RL library.
     """
     config = get_config(scenario, split="test", start_step=0, **overrides)
     config = config.with_(steps=int(days) * config.steps_per_day)
@@ -115,10 +119,11 @@ def evaluate(scenario: str, policies: Sequence[str], days: int = 7,
                 override = {agent: SchedulePolicy(oracle_setpoints(prepared), config.step_s)}
             elif policy in ("idle", "rule"):
                 cfg = config.with_(policy=policy)
+            elif load_policy is not None:
+                override = {agent: load_policy(policy, prepared)}
             else:
-                from rl_bridge.policies import ModelPolicy
-
-                override = {agent: ModelPolicy(policy, prepared)}
+                raise ValueError(f"policy {policy!r} is not one of {', '.join(BUILT_IN)}"
+                                 " (a model file needs load_policy)")
             run_scenario(cfg, run_dir, progress=False, plot=False, policies=override)
             results[policy] = metrics(run_dir / "timeseries.csv", config, batteries)
     add_recovered_share(results)

@@ -94,7 +94,10 @@ def test_sb3_ppo_example_trains_and_its_model_acts_in_evaluate(tmp_path: Path) -
     for name in ("model.zip", "model.vecnormalize.pkl", "learning_curve.csv",
                  "learning_curve.png"):
         assert (tmp_path / name).exists(), name
-    results = evaluate("ieee13", [str(tmp_path / "model.zip"), "idle"], days=1)
+    from rl_bridge.policies import ModelPolicy
+
+    results = evaluate("ieee13", [str(tmp_path / "model.zip"), "idle"], days=1,
+                       load_policy=ModelPolicy)
     model = results[str(tmp_path / "model.zip")]
     # the model's actions reach the devices: its day differs from doing nothing
     assert model["battery_cycles"] > 0.0

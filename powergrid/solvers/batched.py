@@ -46,6 +46,7 @@ from powergrid.solvers._zbus import CONVERGED, ZbusModel
 from powergrid.solvers.base import PowerFlowSolver
 from powergrid.solvers.lightsim_backend import LightsimSolver
 from powergrid.solvers.pandapower_backend import PandapowerSolver
+from powergrid.solvers.registry import SOLVERS, make_solver
 
 #: per-copy input arrays, (N, n_table) each
 STATE_ARRAYS = ("load_p_mw", "load_q_mvar", "sgen_p_mw", "sgen_q_mvar", "storage_p_mw",
@@ -91,7 +92,6 @@ class BatchedSolver:
 
     def __init__(self, net: pp.pandapowerNet, n_copies: int, max_iteration: int = 100,
                  tolerance_pu: float = 1e-10, fallback: str = "lightsim2grid") -> None:
-        from powergrid.solvers import SOLVERS  # late: the package imports this module
 
         if fallback not in SOLVERS:
             raise ValueError(f"unknown fallback {fallback!r}; valid: {', '.join(sorted(SOLVERS))}")
@@ -296,8 +296,6 @@ class BatchedSolver:
 
     def _solve_fallback(self, i: int) -> None:
         """Solve copy ``i`` with its own single-copy backend."""
-        from powergrid.solvers import make_solver
-
         solver = self._fallbacks.get(i)
         if solver is None:
             if self._pristine is None:
