@@ -108,8 +108,8 @@ from pettingzoo.utils.conversions import parallel_to_aec
 from rl_bridge.parallel import MultiAgentGridEnv
 
 
-class raw_env(MultiAgentGridEnv):  # noqa: N801 - PettingZoo's module convention
-    __doc__ = __doc__
+class parallel_env(MultiAgentGridEnv):  # noqa: N801 - PettingZoo's module convention
+    __doc__ = ("The parallel (all agents act at once) environment.\n\n" + (__doc__ or ""))
 
     metadata = {**MultiAgentGridEnv.metadata, "name": "microgrids_v0"}
 
@@ -117,15 +117,17 @@ class raw_env(MultiAgentGridEnv):  # noqa: N801 - PettingZoo's module convention
         super().__init__(config, scenario="microgrids", **kwargs)
 
 
-def parallel_env(config: dict[str, Any] | None = None, **kwargs: Any) -> raw_env:
-    return raw_env(config, **kwargs)
-
-
-def env(config: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+def raw_env(config: dict[str, Any] | None = None, **kwargs: Any) -> Any:
     return parallel_to_aec(parallel_env(config, **kwargs))
 
 
-parallel_env.__doc__ = ("The parallel (all agents act at once) environment.\n\n"
-                        + (__doc__ or ""))
-env.__doc__ = ("The AEC (agents act in turn) environment, through ``parallel_to_aec``."
+def env(config: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    # parallel_to_aec already enforces the call order (PettingZoo's OrderEnforcingWrapper)
+    return raw_env(config, **kwargs)
+
+
+raw_env.__doc__ = ("The AEC (agents act in turn) environment: ``parallel_to_aec`` of"
+                   " :class:`parallel_env`, as PettingZoo's own parallel-first modules"
+                   " define it.\n\n" + (__doc__ or ""))
+env.__doc__ = ("The AEC environment, as :func:`raw_env` (PettingZoo's ``env``)."
                "\n\n" + (__doc__ or ""))

@@ -91,6 +91,15 @@ def test_pettingzoo_env_renders_and_documents():
     env.reset(seed=0)
     assert env.render().shape[2] == 3
     env.close()
+    # PettingZoo's module convention for a parallel-first environment: raw_env is the
+    # AEC one (parallel_to_aec of parallel_env), env the same for users
+    from pettingzoo import AECEnv, ParallelEnv
+
+    for make, kind in ((microgrids_v0.raw_env, AECEnv), (microgrids_v0.env, AECEnv),
+                       (microgrids_v0.parallel_env, ParallelEnv)):
+        made = make(max_episode_steps=2)
+        assert isinstance(made, kind) and isinstance(made.unwrapped, ParallelEnv | AECEnv)
+        made.close()
     for obj in (microgrids_v0.env, microgrids_v0.parallel_env, microgrids_v0.raw_env):
         doc = obj.__doc__ or ""
         for heading in ("Action space", "Observation space", "Rewards", "Episode end",
