@@ -69,12 +69,13 @@ def settle(pcc_fleet: GridFleet, vm_pu: np.ndarray, line_loading_percent: np.nda
            price_per_mwh: np.ndarray, converged: np.ndarray, dt_h: float,
            vm_min_pu: float = VM_MIN_PU, vm_max_pu: float = VM_MAX_PU,
            load_p_mw: np.ndarray | None = None, load_bus: np.ndarray | None = None
-           ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+           ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray]:
     """The bills and the network's safety terms of solved steps, one row per copy.
 
     Arrays are ``(N, n)``; ``pcc_fleet`` holds one copy's PCCs. Returns each PCC's
-    bill ``(N, P)`` in $, the system's energy cost ``(N,)`` (external PCCs only) and
-    the safety terms ``{term: (N,)}``: ``voltage`` (energised buses outside the band,
+    bill ``(N, P)`` in $, the system's energy cost ``(N,)`` (external PCCs only),
+    the safety terms ``{term: (N,)}`` and each PCC's share of ``pcc_rating`` ``(N, P)``
+    (what an agent billed at that PCC is charged): ``voltage`` (energised buses outside the band,
     p.u. summed), ``line_loading``, ``trafo_loading``, ``pcc_rating``,
     ``nonconvergence``, ``unsupplied_load`` (the share of the load demand whose bus
     is not energised, from ``load_p_mw`` ``(N, L)`` in MW and ``load_bus``, each
@@ -88,23 +89,23 @@ def settle(pcc_fleet: GridFleet, vm_pu: np.ndarray, line_loading_percent: np.nda
                               {"p_mw": pcc_p_mw.reshape(-1), "q_mvar": pcc_q_mvar.reshape(-1),
                                "price": price_per_mwh.reshape(-1)}, dt_h, copies=n)[1]
         pcc_cost = flat.cost.reshape(n, n_pcc)
-        pcc_safety = flat.safety.reshape(n, n_pcc).sum(axis=1)
+        pcc_safety = flat.safety.reshape(n, n_pcc)
         energy = np.where(pcc_fleet.internal, 0.0, pcc_cost).sum(axis=1)
     else:
-        pcc_cost, pcc_safety, energy = np.zeros((n, 0)), np.zeros(n), np.zeros(n)
+        pcc_cost, pcc_safety, energy = np.zeros((n, 0)), np.zeros((n, 0)), np.zeros(n)
     vm = np.where(vm_pu > 0.0, vm_pu, np.nan)  # not energised: no voltage term
     terms = {
         "voltage": voltage_violation(vm, vm_min_pu, vm_max_pu).sum(axis=1),
         "line_loading": loading_violation(line_loading_percent).sum(axis=1),
         "trafo_loading": loading_violation(trafo_loading_percent).sum(axis=1),
-        "pcc_rating": pcc_safety,
+        "pcc_rating": pcc_safety.sum(axis=1),
         "nonconvergence": np.where(converged, 0.0, NONCONVERGENCE_SAFETY),
         "unsupplied_load": np.zeros(n),
     }
     if load_p_mw is not None and load_bus is not None and len(load_bus):
         lost = unsupplied_load(load_p_mw, vm_pu[:, load_bus] > 0.0)
         terms["unsupplied_load"] = np.where(converged, lost, 0.0)
-    return pcc_cost, energy, terms
+    return pcc_cost, energy, terms, pcc_safety
 
 
 def regulated_bus_row(net: pp.pandapowerNet, regulator: Transformer) -> int:
@@ -189,6 +190,8 @@ class GridResult:
     cost_terms: dict[str, float]
     safety_terms: dict[str, float]
     regulator_tap_pos: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    #: each PCC's rating excess (its part of the ``pcc_rating`` safety term)
+    pcc_safety: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def cost(self) -> float:
@@ -359,7 +362,8 @@ class GridModel:
         pcc_p, pcc_q = self._pcc_flows(converged)
         price = np.array([float((pcc_prices or {}).get(n, price_per_mwh))
                           for n in self.pcc_names])
-        pcc_cost, energy, terms = settle(self._pcc_fleet, vm[None], line_loading[None],
+        pcc_cost, energy, terms, pcc_safety = settle(self._pcc_fleet, vm[None],
+                                                     line_loading[None],
                                          trafo_loading[None], pcc_p[None], pcc_q[None],
                                          price[None], np.array([converged]), dt_h,
                                          self.vm_min_pu, self.vm_max_pu,
@@ -367,7 +371,7 @@ class GridModel:
                                          self._load_bus)
         return GridResult(converged, vm, va, line_loading, trafo_loading, pcc_p, pcc_q,
                           pcc_cost[0], {"energy": float(energy[0])},
-                          {k: float(v[0]) for k, v in terms.items()}, taps)
+                          {k: float(v[0]) for k, v in terms.items()}, taps, pcc_safety[0])
 
     def _settle_regulators(self, converged: bool) -> tuple[bool, np.ndarray]:
         reg = self.regulation
@@ -418,6 +422,7 @@ class BatchResult:
     safety_terms: dict[str, np.ndarray]
     fallback: np.ndarray              # (N,) bool: solved by the single-copy backend
     regulator_tap_pos: np.ndarray     # (N, R) the automatic tap changers' settled taps
+    pcc_safety: np.ndarray            # (N, P) each PCC's rating excess
 
 
 class BatchGridModel:
@@ -471,6 +476,7 @@ class BatchGridModel:
         state: dict[str, Any] = dict(self._placeholder(n))
         state["converged"] = np.ones(n, dtype=bool)
         state["pcc_cost"] = np.zeros((n, len(self._pcc_where)))
+        state["pcc_safety"] = np.zeros((n, len(self._pcc_where)))
         state["energy_cost"] = np.zeros(n)
         state["fallback"] = np.zeros(n, dtype=bool)
         state["regulator_tap_pos"] = np.full((n, len(self.regulator_names)), np.nan)
@@ -534,7 +540,7 @@ class BatchGridModel:
                 last[key][converged, j] = np.where(np.isnan(fresh), 0.0, fresh)
         price = np.broadcast_to(np.asarray(price_per_mwh, dtype=float)[:, None],
                                 last["pcc_p_mw"].shape)
-        pcc_cost, energy, terms = settle(self._pcc_fleet, last["vm_pu"],
+        pcc_cost, energy, terms, pcc_safety = settle(self._pcc_fleet, last["vm_pu"],
                                          last["line_loading_percent"],
                                          last["trafo_loading_percent"], last["pcc_p_mw"],
                                          last["pcc_q_mvar"], price, converged, dt_h,
@@ -546,4 +552,4 @@ class BatchGridModel:
                            last["trafo_loading_percent"].copy(), last["pcc_p_mw"].copy(),
                            last["pcc_q_mvar"].copy(), pcc_cost, energy, terms,
                            np.asarray(getattr(s, "fallback_used", np.zeros(self.n, bool))),
-                           taps)
+                           taps, pcc_safety)

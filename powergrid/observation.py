@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,10 @@ from powergrid.safety import (
 
 VM_BOUNDS = (0.0, 2.0)
 #: the grid's safety terms that every agent carries whatever it observes
-GRID_WIDE_SAFETY = ("nonconvergence", "unsupplied_load")
+#: the grid's per-element lists an agent's account reads
+_ACCOUNTED_LISTS = ("pcc_cost", "pcc_safety", "vm_pu", "line_loading_percent",
+                    "trafo_loading_percent")
+_ZERO = np.zeros(1)
 _GRID_KEYS = ("vm_pu", "line_loading_percent", "trafo_loading_percent", "pcc_p_mw")
 
 
@@ -279,60 +283,61 @@ class AgentView:
         return np.minimum(np.maximum(vec, self._low), self._high).astype(np.float32)
 
     def account(self, obs: Observation) -> tuple[dict[str, float], dict[str, float]]:
-        """The agent's cost terms ($) and safety terms of the step ``obs`` reports on."""
-        cost: dict[str, float] = {}
-        safety: dict[str, float] = {}
+        """The agent's cost terms ($) and safety terms of the step ``obs`` reports on:
+        :meth:`accounts` of one copy, plus the money settled with other agents
+        (``p2p``)."""
+        device_cost: dict[str, np.ndarray] = {}
+        device_safety: dict[str, np.ndarray] = {}
         for dev in self.charged_devices or ():
             out = obs.devices.get(dev.name, {})
-            for term, value in (out.get("cost_terms") or {}).items():
-                cost[term] = cost.get(term, 0.0) + float(value)
-            for term, value in (out.get("safety_terms") or {}).items():
-                safety[term] = safety.get(term, 0.0) + float(value)
+            for terms, total in ((out.get("cost_terms"), device_cost),
+                                 (out.get("safety_terms"), device_safety)):
+                for term, value in (terms or {}).items():
+                    total[term] = total.get(term, _ZERO) + float(value)
         grid = obs.grid
-        pcc_cost = np.asarray(grid.get("pcc_cost") or [], dtype=float)
-        if len(self.billed_pcc_positions) and len(pcc_cost):
-            cost["energy"] = float(pcc_cost[self.billed_pcc_positions].sum())
-        if len(self.revenue_pcc_positions) and len(pcc_cost):
-            cost["resale"] = -float(pcc_cost[self.revenue_pcc_positions].sum())
+        rows = {key: np.asarray(grid.get(key) or [], dtype=float)[None]
+                for key in _ACCOUNTED_LISTS}
+        rows["converged"] = np.array([bool(grid.get("converged", True))])
+        rows["safety_terms"] = {term: np.array([float(value)]) for term, value
+                                in (grid.get("safety_terms") or {}).items()}
+        cost, safety = self.accounts(device_cost, device_safety, rows)
+        one_cost = {term: float(value[0]) for term, value in cost.items()}
         if obs.own.get("settlement"):
-            cost["p2p"] = float(obs.own["settlement"])
-        vm = np.asarray(grid.get("vm_pu") or [], dtype=float)
-        if len(vm) and len(self.charged_bus_positions):
-            mine = vm[self.charged_bus_positions]
-            safety["voltage"] = float(voltage_violation(mine[mine > 0.0], self.vm_min_pu,
-                                                        self.vm_max_pu).sum())
-        for key, pos in (("line_loading_percent", self.charged_line_positions),
-                         ("trafo_loading_percent", self.charged_trafo_positions)):
-            values = np.asarray(grid.get(key) or [], dtype=float)
-            if len(values) and len(pos):
-                safety[key.replace("_percent", "")] = float(loading_violation(values[pos]).sum())
-        terms = grid.get("safety_terms") or {}
-        for term in GRID_WIDE_SAFETY:
-            safety[term] = float(terms.get(term, 0.0))
-        return cost, safety
+            one_cost["p2p"] = float(obs.own["settlement"])
+        return one_cost, {term: float(value[0]) for term, value in safety.items()}
 
     def accounts(self, device_cost_terms: dict[str, np.ndarray],
-                 device_safety_terms: dict[str, np.ndarray], grid: dict[str, np.ndarray]
+                 device_safety_terms: dict[str, np.ndarray], grid: dict[str, Any]
                  ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """:meth:`account` for many copies: cost and safety terms ``{term: (N,)}`` from
-        the devices' terms and the grid's ``(N, n)`` arrays (``pcc_cost``, ``vm_pu``,
-        loadings, ``converged``). Row by row, like :meth:`vectors`."""
+        """The agent's cost and safety terms ``{term: (N,)}`` of N copies, from the
+        devices' terms and the grid's ``(N, n)`` arrays: the bills of its PCCs
+        (``energy``; ``resale`` what it collects), the voltage and loading excess of its
+        buses, lines and transformers, the rating excess of its PCCs (``pcc_rating``),
+        and the grid-wide ``nonconvergence`` and ``unsupplied_load``. Row by row, like
+        :meth:`vectors`; a list the grid did not send counts as empty."""
         cost = dict(device_cost_terms)
         safety = dict(device_safety_terms)
-        pcc_cost = grid["pcc_cost"]
+        n = len(grid["converged"])
+
+        def columns(key: str, positions: np.ndarray) -> np.ndarray:
+            values = np.asarray(grid.get(key, np.zeros((n, 0))), dtype=float)
+            if values.shape[1] == 0 or len(positions) == 0:
+                return np.zeros((n, 0))
+            return values[:, positions]
+
         if len(self.billed_pcc_positions):
-            cost["energy"] = pcc_cost[:, self.billed_pcc_positions].sum(axis=1)
+            cost["energy"] = columns("pcc_cost", self.billed_pcc_positions).sum(axis=1)
         if len(self.revenue_pcc_positions):
-            cost["resale"] = -pcc_cost[:, self.revenue_pcc_positions].sum(axis=1)
-        vm = grid["vm_pu"][:, self.charged_bus_positions]
+            cost["resale"] = -columns("pcc_cost", self.revenue_pcc_positions).sum(axis=1)
+        vm = columns("vm_pu", self.charged_bus_positions)
         safety["voltage"] = voltage_violation(np.where(vm > 0.0, vm, np.nan), self.vm_min_pu,
                                               self.vm_max_pu).sum(axis=1)
         for key, pos in (("line_loading_percent", self.charged_line_positions),
                          ("trafo_loading_percent", self.charged_trafo_positions)):
-            safety[key.replace("_percent", "")] = loading_violation(grid[key][:, pos]).sum(axis=1)
+            safety[key.replace("_percent", "")] = loading_violation(columns(key, pos)).sum(axis=1)
+        safety["pcc_rating"] = columns("pcc_safety", self.billed_pcc_positions).sum(axis=1)
         safety["nonconvergence"] = np.where(grid["converged"], 0.0, NONCONVERGENCE_SAFETY)
         terms = grid.get("safety_terms") or {}
-        n = len(grid["converged"])
         safety["unsupplied_load"] = np.asarray(terms.get("unsupplied_load", np.zeros(n)),
                                                dtype=float)
         return cost, safety

@@ -807,7 +807,7 @@ def _visible(prepared: PreparedScenario, agent: AgentConfig) -> dict[str, Any]:
     billed = np.ones(len(pccs), dtype=bool) if agent.coordinator else pccs
     grid_mask = _Mask({"vm_pu": in_zone, "va_degree": in_zone, "line_loading_percent": lines,
                        "trafo_loading_percent": trafos, "pcc_p_mw": pccs, "pcc_q_mvar": pccs,
-                       "pcc_cost": billed})
+                       "pcc_cost": billed, "pcc_safety": billed})
     return {"grid": grid_mask, "devices": zone_devices}
 
 
@@ -837,7 +837,8 @@ def _initial_grid_outputs(prepared: PreparedScenario) -> dict[str, Any]:
     return {"converged": True, "vm_pu": [1.0] * len(net.bus), "va_degree": [0.0] * len(net.bus),
             "line_loading_percent": [0.0] * len(net.line),
             "trafo_loading_percent": [0.0] * len(net.trafo), "pcc_p_mw": [0.0] * n_pcc,
-            "pcc_q_mvar": [0.0] * n_pcc, "pcc_cost": [0.0] * n_pcc, "cost": 0.0, "safety": 0.0,
+            "pcc_q_mvar": [0.0] * n_pcc, "pcc_cost": [0.0] * n_pcc,
+            "pcc_safety": [0.0] * n_pcc, "cost": 0.0, "safety": 0.0,
             "cost_terms": {}, "safety_terms": {}}
 
 

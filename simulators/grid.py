@@ -34,7 +34,8 @@ META: Meta = {
                 "tariffs",
                 # outputs
                 "converged", "vm_pu", "va_degree", "line_loading_percent",
-                "trafo_loading_percent", "pcc_p_mw", "pcc_q_mvar", "pcc_cost", "cost", "safety",
+                "trafo_loading_percent", "pcc_p_mw", "pcc_q_mvar", "pcc_cost", "pcc_safety", "cost",
+                "safety",
                 "cost_terms", "safety_terms",
                 # the automatic tap changers' taps, settled within this step's power flow
                 # (list in the entity's extra_info "regulator_names" order)
@@ -66,6 +67,7 @@ _OUTPUTS = {
     "pcc_p_mw": lambda r: r.pcc_p_mw.tolist(),
     "pcc_q_mvar": lambda r: r.pcc_q_mvar.tolist(),
     "pcc_cost": lambda r: r.pcc_cost.tolist(),
+    "pcc_safety": lambda r: r.pcc_safety.tolist(),
     "cost": lambda r: r.cost,
     "safety": lambda r: r.safety,
     "cost_terms": lambda r: r.cost_terms,
@@ -75,7 +77,8 @@ _OUTPUTS = {
 
 
 _BATCH_STATE = ("converged", "vm_pu", "va_degree", "line_loading_percent",
-                "trafo_loading_percent", "pcc_p_mw", "pcc_q_mvar", "pcc_cost", "energy_cost",
+                "trafo_loading_percent", "pcc_p_mw", "pcc_q_mvar", "pcc_cost", "pcc_safety",
+                "energy_cost",
                 "safety_terms", "fallback", "regulator_tap_pos")
 
 

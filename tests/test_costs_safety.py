@@ -62,3 +62,36 @@ def test_soc_voltage_loading_rate_terms():
     np.testing.assert_allclose(safety.loading_violation([90.0, 130.0]), [0.0, 0.3])
     assert safety.rate_of_change_violation(-1.5, 1.0) == pytest.approx(0.5)
     assert safety.setpoint_reduction(0.5, 0.38, 0.5) == pytest.approx(0.24)
+
+
+def test_each_agent_is_charged_the_rating_excess_of_its_own_pccs():
+    # the grid's pcc_rating term, split by PCC: an MG agent answers for its PCC's
+    # excess only, the DSO (who collects every bill) for all of them; the one-step
+    # account and the many-copy accounts agree
+    from powergrid.policies import Observation
+    from rl_bridge.views import build_view
+    from scenarios import get_config
+    from scenarios.world import prepare
+
+    prepared = prepare(get_config("microgrids"))
+    names = [p.name for p in prepared.pccs]
+    excess = np.arange(1.0, len(names) + 1.0)  # a different figure at every PCC
+    n_bus = len(prepared.net.bus)
+    grid = {"converged": True, "vm_pu": [1.0] * n_bus,
+            "line_loading_percent": [0.0] * len(prepared.net.line),
+            "trafo_loading_percent": [0.0] * len(prepared.net.trafo),
+            "pcc_cost": [0.0] * len(names), "pcc_safety": excess.tolist(),
+            "safety_terms": {"pcc_rating": float(excess.sum())}}
+    for agent in prepared.config.agents:
+        view = build_view(prepared, agent)
+        _, safety = view.account(Observation(grid=grid))
+        billed = [names[i] for i in view.billed_pcc_positions]
+        assert safety["pcc_rating"] == pytest.approx(sum(excess[names.index(n)]
+                                                         for n in billed))
+        if not agent.coordinator:
+            assert billed == [f"{agent.name}.pcc"]
+        rows = {k: np.asarray(v, dtype=float)[None] if isinstance(v, list) else v
+                for k, v in grid.items()}
+        rows["converged"] = np.array([True])
+        _, many = view.accounts({}, {}, rows)
+        assert many["pcc_rating"][0] == pytest.approx(safety["pcc_rating"])
