@@ -189,7 +189,7 @@ def batched_rate(num_envs: int, steps: int) -> float:
 
 def _bus_count(scenario: str) -> int:
     from scenarios import get_config
-    from scenarios.world import prepare
+    from scenarios.prepare import prepare
 
     return len(prepare(get_config(scenario)).net.bus)
 

@@ -24,8 +24,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     from scenarios import get_config
     from scenarios.config import ScenarioConfig
+    from scenarios.federation import FederateError
     from scenarios.run import InterruptedRunError, run_scenario
-    from scenarios.world import FederateError
 
     _check_count("--steps", args.steps, "steps")
     if args.seed is not None and args.seed < 0:
@@ -103,7 +103,7 @@ def _placement(items: Sequence[str]) -> dict[str, str]:
 def _cmd_draw(args: argparse.Namespace) -> int:
     from powergrid.plots import draw_network
     from scenarios import get_config
-    from scenarios.world import prepare
+    from scenarios.prepare import prepare
 
     prepared = prepare(get_config(args.scenario))
     vm_min = None

@@ -28,7 +28,9 @@ from mosaik import AsyncWorld
 
 from powergrid.gridmodel import GridModel
 from powergrid.policies import Observation
-from scenarios.world import PreparedScenario, build_world, mosaik_config, sim_config
+from scenarios.federation import mosaik_config, sim_config
+from scenarios.prepare import PreparedScenario
+from scenarios.world import build_world
 
 
 class CoSimulationError(RuntimeError):
@@ -116,7 +118,7 @@ class CoSimBridge:
         self.done = False
         return self._next()
 
-    #: which agents federate the world uses (see :func:`scenarios.world.sim_config`)
+    #: which agents federate the world uses (see :func:`scenarios.federation.sim_config`)
     LEARNER: bool | str = True
 
     async def _build(self, world: AsyncWorld, prepared: PreparedScenario) -> None:

@@ -22,7 +22,8 @@ from rl_bridge.episodes import EpisodeStarts
 from rl_bridge.spaces import action_space, check_joint_action, observation_space
 from rl_bridge.views import build_view
 from scenarios import get_config
-from scenarios.world import agent_roles, prepare
+from scenarios.prepare import prepare
+from scenarios.zones import agent_roles
 
 #: config keys every environment understands, with their defaults
 ENV_DEFAULTS: dict[str, Any] = {

@@ -20,7 +20,7 @@ from powergrid.policies import Observation
 from rl_bridge.spaces import action_space, split_action
 from rl_bridge.views import build_view
 from rl_bridge.wrappers import from_relaxed
-from scenarios.world import PreparedScenario
+from scenarios.prepare import PreparedScenario
 
 
 class ModelPolicy:

@@ -52,7 +52,8 @@ from rl_bridge.bridge import CoSimBridge
 from rl_bridge.core import BridgedScenario, env_options
 from rl_bridge.render import RENDER_FPS
 from rl_bridge.spaces import CheckedAction, check_batch
-from scenarios.world import PreparedScenario, build_batch_world
+from scenarios.prepare import PreparedScenario
+from scenarios.world import build_batch_world
 
 #: "forever": a batched world runs until the environment is closed or reset
 _FOREVER_STEPS = 10**7  # the scenario config allows at most 1e7 steps

@@ -9,16 +9,16 @@ in, those buses, the lines and transformers between them and the PCCs named
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from powergrid.data import load_dataset
-from powergrid.devices import Device
 from powergrid.observation import AgentView
+from powergrid.zones import pcc_in_zone, whole_network, zone
 from scenarios.config import AgentConfig
-from scenarios.world import PreparedScenario, agent_zone_name
+from scenarios.prepare import PreparedScenario
+from scenarios.zones import agent_zone_name
 
 
 @lru_cache(maxsize=16)
@@ -40,43 +40,6 @@ def agent_zone(prepared: PreparedScenario, agent: AgentConfig) -> str:
     return zone
 
 
-@dataclass(frozen=True)
-class _Selection:
-    """Devices, bus, line, transformer and PCC positions of a part of the grid."""
-
-    devices: list[Device]
-    buses: np.ndarray
-    lines: np.ndarray
-    trafos: np.ndarray
-    pccs: np.ndarray
-
-
-def _everything(prepared: PreparedScenario) -> _Selection:
-    net = prepared.net
-    return _Selection(list(prepared.devices), np.arange(len(net.bus)), np.arange(len(net.line)),
-                      np.arange(len(net.trafo)), np.arange(len(prepared.pccs)))
-
-
-def _zone(prepared: PreparedScenario, agent: AgentConfig, zone: str) -> _Selection:
-    """The devices on the zone's buses (and the agent's own), the zone's buses, the lines
-    inside it, the transformers touching it and the PCCs named ``"<zone>.*"``."""
-    net = prepared.net
-    in_zone = (net.bus["zone"].astype(str) == zone).to_numpy()
-    bus_pos = {b: k for k, b in enumerate(net.bus.index)}
-    zone_buses = {str(n) for n, z in zip(net.bus["name"], in_zone, strict=True) if z}
-    devices = [d for d in prepared.devices if getattr(d, "bus", "") in zone_buses
-               or d.name in agent.devices]
-    lines = np.array([k for k, (f, t) in enumerate(zip(net.line.from_bus, net.line.to_bus,
-                                                       strict=True))
-                      if in_zone[bus_pos[f]] and in_zone[bus_pos[t]]], dtype=np.intp)
-    trafos = np.array([k for k, (h, lo) in enumerate(zip(net.trafo.hv_bus, net.trafo.lv_bus,
-                                                         strict=True))
-                       if in_zone[bus_pos[lo]] or in_zone[bus_pos[h]]], dtype=np.intp)
-    pccs = np.array([k for k, p in enumerate(prepared.pccs) if p.name.startswith(f"{zone}.")],
-                    dtype=np.intp)
-    return _Selection(devices, np.flatnonzero(in_zone), lines, trafos, pccs)
-
-
 def build_view(prepared: PreparedScenario, agent: AgentConfig, scope: str = "all") -> AgentView:
     """The :class:`AgentView` of ``agent`` with ``scope`` ``"all"`` or ``"zone"``.
 
@@ -93,36 +56,41 @@ def build_view(prepared: PreparedScenario, agent: AgentConfig, scope: str = "all
 
     net = prepared.net
     cfg = prepared.config
+    pcc_names = [p.name for p in prepared.pccs]
+    everything = whole_network(net, prepared.devices, pcc_names)
     if scope == "all" or (agent.coordinator and agent.zone is None):
-        seen = _everything(prepared)
+        seen = everything
         series = list(prepared.series)
     elif scope == "zone":
-        seen = _zone(prepared, agent, agent_zone(prepared, agent))
-        own = {d.name for d in seen.devices}
+        seen = zone(net, agent_zone(prepared, agent), prepared.devices, pcc_names,
+                    own=agent.devices)
+        own = set(seen.devices)
         series = sorted({cfg.price} | {s for d, s in cfg.profiles.items() if d in own}
                         | set(prepared.load_profiles.values()))
     else:
         raise ValueError(f"unknown view scope {scope!r} (valid: 'all', 'zone')")
-    zone = agent_zone_name(prepared, agent)
-    charged = (_zone(prepared, agent, zone) if len(cfg.agents) > 1 and zone is not None
-               else _everything(prepared))
+    name = agent_zone_name(prepared, agent)
+    charged = (zone(net, name, prepared.devices, pcc_names, own=agent.devices)
+               if len(cfg.agents) > 1 and name is not None else everything)
     total_load_mw = float((net.load.p_mw * net.load.scaling).abs().sum()) or 1.0
     billed, revenue = charged.pccs, np.zeros(0, dtype=np.intp)
     if agent.coordinator:
-        zone = agent_zone(prepared, agent)
-        pcc_names = [p.name for p in prepared.pccs]
-        billed = np.array([k for k, n in enumerate(pcc_names) if n.startswith(f"{zone}.")],
+        mine = agent_zone(prepared, agent)
+        billed = np.array([k for k, n in enumerate(pcc_names) if pcc_in_zone(n, mine)],
                           dtype=np.intp)
-        revenue = np.array([k for k, n in enumerate(pcc_names) if not n.startswith(f"{zone}.")],
+        revenue = np.array([k for k, n in enumerate(pcc_names) if not pcc_in_zone(n, mine)],
                            dtype=np.intp)
     features = () if agent.coordinator else PROTOCOLS[cfg.protocol].FEATURES
+    by_name = {d.name: d for d in prepared.devices}
     return AgentView(
-        devices=seen.devices, bus_positions=seen.buses, line_positions=seen.lines,
+        devices=[by_name[d] for d in seen.devices], bus_positions=seen.buses,
+        line_positions=seen.lines,
         trafo_positions=seen.trafos, pcc_positions=seen.pccs,
         series_bounds={s: series_bounds(s, cfg.dataset) for s in series},
         pcc_scale_mw=total_load_mw, billed_pcc_positions=billed,
         revenue_pcc_positions=revenue, message_features=features,
-        charged_devices=charged.devices, charged_bus_positions=charged.buses,
+        charged_devices=[by_name[d] for d in charged.devices],
+        charged_bus_positions=charged.buses,
         charged_line_positions=charged.lines, charged_trafo_positions=charged.trafos,
         bus_names=[str(n) for n in net.bus["name"]], line_names=[str(n) for n in net.line["name"]],
         trafo_names=[str(n) for n in net.trafo["name"]],

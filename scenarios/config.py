@@ -95,7 +95,7 @@ class ScenarioConfig:
     ``load_scale``       multiplies every profiled load
     ``dataset``          data-set path (None: the shipped default)
     ``placement``        ``{federate: "python" | "cmd" | "cmd:<command line>" |
-                         "<host>:<port>"}`` (:func:`scenarios.world.sim_config`)
+                         "<host>:<port>"}`` (:func:`scenarios.federation.sim_config`)
     ``feeds_csv``        a CSV in mosaik-csv's layout: mosaik-csv serves the series
                          in place of the feeds federate
     ``protocol``         coordination: ``none``, ``price_signal``, ``setpoint``, ``p2p``,

@@ -37,8 +37,8 @@ from powergrid.devices import ESS
 from powergrid.gridmodel import GridModel
 from scenarios import get_config
 from scenarios.config import ScenarioConfig
+from scenarios.prepare import PreparedScenario, prepare
 from scenarios.run import run_scenario
-from scenarios.world import PreparedScenario, prepare
 
 BUILT_IN = ("idle", "rule", "oracle")
 

@@ -23,15 +23,9 @@ from mosaik import AsyncWorld
 from powergrid.results import RunFolder, summarize, write_json_atomic
 from scenarios import check_data_span
 from scenarios.config import ScenarioConfig
-from scenarios.world import (
-    FederateError,
-    PreparedScenario,
-    build_world,
-    end_federate_processes,
-    mosaik_config,
-    prepare,
-    sim_config,
-)
+from scenarios.federation import FederateError, end_federate_processes, mosaik_config, sim_config
+from scenarios.prepare import PreparedScenario, prepare
+from scenarios.world import build_world
 
 
 async def _follow(csv_path: Path, total: int, period_s: float = 0.2) -> None:
@@ -163,7 +157,7 @@ def run_scenario(config: ScenarioConfig, out_dir: str | Path, progress: bool = T
     (in-process objects with ``act(observation)``).
 
     ``timeseries.csv`` grows by one complete line per step as the run goes. A run that
-    fails (e.g. :class:`~scenarios.world.FederateError`) or is stopped by SIGTERM/SIGINT
+    fails (e.g. :class:`~scenarios.federation.FederateError`) or is stopped by SIGTERM/SIGINT
     (:class:`InterruptedRunError`) shuts every federate down, then still writes
     ``summary.json`` of the steps done, with ``"completed": false`` and the ``error`` or
     the ``interrupted`` signal's name, before raising.

@@ -15,7 +15,7 @@ import pytest
 from powergrid.data import series_at_step
 from scenarios import get_config
 from scenarios.evaluate import evaluate, oracle_setpoints
-from scenarios.world import prepare
+from scenarios.prepare import prepare
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 #: ieee13, the first 7 days of the test split: total cost ($) of each baseline, as

@@ -71,7 +71,7 @@ def test_each_agent_is_charged_the_rating_excess_of_its_own_pccs():
     from powergrid.policies import Observation
     from rl_bridge.views import build_view
     from scenarios import get_config
-    from scenarios.world import prepare
+    from scenarios.prepare import prepare
 
     prepared = prepare(get_config("microgrids"))
     names = [p.name for p in prepared.pccs]

@@ -32,8 +32,8 @@ import pytest
 
 from powergrid.results import CsvAppender, read_timeseries, summarize, write_json_atomic
 from scenarios import get_config
+from scenarios.federation import REPO_ROOT, FederateError
 from scenarios.run import run_scenario
-from scenarios.world import REPO_ROOT, FederateError
 from simulators import DEFAULT_PORTS, listen_argv
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),

@@ -16,8 +16,11 @@ from mosaik import AsyncWorld
 
 from powergrid.policies import IdlePolicy
 from scenarios import get_config
+from scenarios.federation import REPO_ROOT, sim_config
+from scenarios.feeds_csv import export_feeds_csv
+from scenarios.prepare import prepare
 from scenarios.run import run_scenario
-from scenarios.world import REPO_ROOT, build_world, export_feeds_csv, prepare, sim_config
+from scenarios.world import build_world
 
 ESS_SETPOINTS_MW = [0.3, -0.2, 0.0, 0.4, -0.4, 0.1]
 

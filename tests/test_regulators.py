@@ -14,8 +14,8 @@ from powergrid.devices.batch import grid_layout
 from powergrid.devices.discrete import TransformerFleet
 from powergrid.gridmodel import BatchGridModel, GridModel
 from scenarios import get_config
+from scenarios.prepare import PreparedScenario, prepare
 from scenarios.run import run_scenario
-from scenarios.world import PreparedScenario, prepare
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test
 import powergrid
 from rl_bridge import microgrids_v0
 from rl_bridge.wrappers import NormalizeActionWrapper, NormalizeParallelActions
-from scenarios.world import REPO_ROOT
+from scenarios.federation import REPO_ROOT
 
 ENV_IDS = list(powergrid.ENV_IDS)
 

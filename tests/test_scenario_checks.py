@@ -7,7 +7,7 @@ import warnings
 import pytest
 
 from scenarios import SCENARIOS, get_config
-from scenarios.world import UncontrolledRegulatorWarning, prepare
+from scenarios.prepare import UncontrolledRegulatorWarning, prepare
 
 
 def test_a_regulator_without_a_device_is_named_in_a_warning() -> None:
