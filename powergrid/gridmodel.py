@@ -26,7 +26,13 @@ from powergrid.safety import (
     unsupplied_load,
     voltage_violation,
 )
-from powergrid.solvers import make_solver
+from powergrid.solvers.one_copy import OneCopySolver
+from powergrid.solvers.registry import make_solver
+
+#: where each kind of PCC's exchange is read: (P, Q) result arrays of the solver
+_PCC_SOURCES = {"ext_grid": ("ext_grid_p_mw", "ext_grid_q_mvar"),
+                "trafo": ("trafo_p_hv_mw", "trafo_q_hv_mvar"),
+                "line": ("line_p_from_mw", "line_q_from_mvar")}
 
 _POSITION_TABLES = ("trafo", "shunt", "switch")
 _INJECTION_TABLES = ("sgen", "storage")
@@ -43,6 +49,11 @@ def _locate(elements: dict[str, dict[str, int]], name: str) -> tuple[str, int]:
         if name in names:
             return table, names[name]
     raise ValueError(f"no sgen, storage, trafo, shunt or switch named {name!r} in the network")
+
+
+def _pcc_position(net: pp.pandapowerNet, pcc: Grid) -> int:
+    """Row position of a PCC's element (ext_grid, trafo or line) in its table."""
+    return list(net[pcc.element].index).index(pcc.write_to_net(net))
 
 
 def _load_buses(net: pp.pandapowerNet) -> tuple[np.ndarray, np.ndarray]:
@@ -203,7 +214,9 @@ class GridResult:
 
 
 class GridModel:
-    """One pandapower net with a power-flow backend, operated step by step.
+    """One pandapower net with a power-flow backend, operated step by step: the
+    name-keyed front of a :class:`BatchGridModel` of one copy (the same code solves,
+    settles the regulators and the PCCs, for one copy and for many).
 
     ==================  ============================================================
     argument            meaning
@@ -220,23 +233,15 @@ class GridModel:
     ``vm_min_pu``,      the voltage band of the ``voltage`` safety term
     ``vm_max_pu``
     ==================  ============================================================
+
+    ``solver`` (the attribute) is the backend itself (:class:`~powergrid.solvers.base.
+    PowerFlowSolver`), holding the last state handed to it and its last results.
     """
 
     def __init__(self, net: pp.pandapowerNet, solver: str = "lightsim2grid",
                  load_profiles: Mapping[str, str] | None = None, pccs: Sequence[Grid] = (),
                  vm_min_pu: float = VM_MIN_PU, vm_max_pu: float = VM_MAX_PU,
                  regulators: Sequence[Transformer] = ()) -> None:
-        self.solver = make_solver(net, solver)
-        self.regulation = tap_regulation(net, regulators)
-        self.regulator_names = [r.name for r in regulators]
-        self.bus_names = [str(n) for n in net.bus["name"]]
-        self.line_names = [str(n) for n in net.line["name"]]
-        self.trafo_names = [str(n) for n in net.trafo["name"]]
-        self.vm_min_pu, self.vm_max_pu = vm_min_pu, vm_max_pu
-        self._elements = _element_index(net)
-        self._load_p = (net.load.p_mw * net.load.scaling).to_numpy(float)
-        self._load_q = (net.load.q_mvar * net.load.scaling).to_numpy(float)
-        self._load_bus, self._load_on = _load_buses(net)
         load_pos = {str(name): pos for pos, name in enumerate(net.load["name"])}
         groups: dict[str, list[int]] = {}
         for load, series in (load_profiles or {}).items():
@@ -244,39 +249,36 @@ class GridModel:
                 raise ValueError(f"load {load!r} is not in the network")
             groups.setdefault(series, []).append(load_pos[load])
         self.load_groups = {s: np.array(p, dtype=np.intp) for s, p in groups.items()}
+        self.model = BatchGridModel(net, 1, [], {}, pccs, (), (), vm_min_pu, vm_max_pu,
+                                    regulators, solver=solver)
+        self._rows = self.model.solver
+        self.solver = self.model.solver.backend
+        self.regulation = self.model.regulation
+        self.regulator_names = self.model.regulator_names
+        self.bus_names = [str(n) for n in net.bus["name"]]
+        self.line_names = [str(n) for n in net.line["name"]]
+        self.trafo_names = [str(n) for n in net.trafo["name"]]
         self.pcc_names = [g.name for g in pccs]
-        self._pcc_fleet = GridFleet(list(pccs))
-        self._pcc_where = [(g.element, self._pcc_position(net, g)) for g in pccs]
+        self.vm_min_pu, self.vm_max_pu = vm_min_pu, vm_max_pu
+        self._elements = _element_index(net)
+        self._load_p, self._load_q = self.model.load_p_mw, self.model.load_q_mvar
         self._plans: dict[tuple[str, ...], list[tuple[str, np.ndarray, np.ndarray]]] = {}
-        self._last_positions: dict[tuple[str, ...], np.ndarray] = {}
-        n_bus = len(net.bus)
-        self._last = (np.ones(n_bus), np.zeros(n_bus), np.zeros(len(net.line)),
-                      np.zeros(len(net.trafo)))
 
     def reset(self) -> None:
         """Back to the state at construction: the same results as a new GridModel of the
         same net would give, without rebuilding the power-flow model."""
-        self.solver.reset()
-        self._last_positions.clear()
-        n_bus = len(self.bus_names)
-        self._last = (np.ones(n_bus), np.zeros(n_bus), np.zeros(len(self.line_names)),
-                      np.zeros(len(self.trafo_names)))
-        if hasattr(self, "_last_pcc"):
-            del self._last_pcc
-
-    @staticmethod
-    def _pcc_position(net: pp.pandapowerNet, pcc: Grid) -> int:
-        return list(net[pcc.element].index).index(pcc.write_to_net(net))
+        self.model.reset(np.zeros(1, dtype=np.intp))
 
     # -- inputs ------------------------------------------------------------------
     def set_load_profiles(self, values: Mapping[str, float], load_scale: float = 1.0) -> None:
         """Set every profiled load from its series' current value (per unit)."""
+        rows = self._rows
         for series, pos in self.load_groups.items():
             if series not in values:
                 continue
             value = float(values[series])
-            self.solver.set_load(pos, scaled_load(self._load_p[pos], value, load_scale),
-                                 scaled_load(self._load_q[pos], value, load_scale))
+            rows.load_p_mw[0, pos] = scaled_load(self._load_p[pos], value, load_scale)
+            rows.load_q_mvar[0, pos] = scaled_load(self._load_q[pos], value, load_scale)
 
     def locate(self, name: str) -> tuple[str, int]:
         """``(table, row position)`` of the sgen/storage/trafo/shunt/switch named ``name``."""
@@ -317,93 +319,36 @@ class GridModel:
         p = np.fromiter(p_mw.values(), dtype=float, count=len(names))
         q = np.array([q_mvar.get(n, 0.0) for n in names], dtype=float)
         for table, pos, k in self._plan(names, _INJECTION_TABLES):
-            setter = self.solver.set_sgen if table == "sgen" else self.solver.set_storage
-            setter(pos, p[k], q[k])
+            getattr(self._rows, f"{table}_p_mw")[0, pos] = p[k]
+            getattr(self._rows, f"{table}_q_mvar")[0, pos] = q[k]
 
     def set_positions(self, positions: Mapping[str, float]) -> None:
-        """Set tap positions, shunt steps and switch states (1 closed) by element name.
-
-        Only positions that changed since the last call reach the solver (a tap
-        change costs a model update; holding a tap costs nothing)."""
+        """Set tap positions, shunt steps and switch states (1 closed) by element name
+        (only positions that changed cost the backend a model update)."""
         names = tuple(positions)
         values = np.fromiter(positions.values(), dtype=float, count=len(names))
-        last = self._last_positions.get(names)
-        if last is not None and np.array_equal(last, values):
-            return
-        self._last_positions[names] = values
         for table, pos, k in self._plan(names, _POSITION_TABLES):
-            v = values[k]
-            if table == "trafo":
-                self.solver.set_trafo_tap(pos, np.rint(v).astype(np.int64))
-            elif table == "shunt":
-                self.solver.set_shunt_step(pos, np.rint(v).astype(np.int64))
-            else:
-                self.solver.set_switch(pos, v > 0.5)
+            self.model.set_positions(table, pos, values[k][None])
 
     # -- solve ----------------------------------------------------------------------
     def solve(self, price_per_mwh: float = 0.0, dt_h: float = 1.0,
               pcc_prices: Mapping[str, float] | None = None) -> GridResult:
-        """Run one AC power flow; settle the PCCs at ``price_per_mwh`` ($/MWh) over ``dt_h``
-        hours, or at their own price in ``pcc_prices`` (a tariff, by PCC name).
+        """Run one AC power flow (regulators settled within it); settle the PCCs at
+        ``price_per_mwh`` ($/MWh) over ``dt_h`` hours, or at their own price in
+        ``pcc_prices`` (a tariff, by PCC name).
 
         The system's ``energy`` cost counts the external PCCs only; every PCC's bill
         (internal ones too) is in ``pcc_cost``.
         """
-        s = self.solver
-        converged = bool(s.solve())
-        taps = np.zeros(0, np.int64)
-        if self.regulation is not None:
-            converged, taps = self._settle_regulators(converged)
-        if converged:
-            self._last = tuple(_zero_nan(a) for a in (s.vm_pu, s.va_degree,
-                                                      s.line_loading_percent,
-                                                      s.trafo_loading_percent))
-        vm, va, line_loading, trafo_loading = self._last
-        pcc_p, pcc_q = self._pcc_flows(converged)
-        price = np.array([float((pcc_prices or {}).get(n, price_per_mwh))
-                          for n in self.pcc_names])
-        pcc_cost, energy, terms, pcc_safety = settle(self._pcc_fleet, vm[None],
-                                                     line_loading[None],
-                                         trafo_loading[None], pcc_p[None], pcc_q[None],
-                                         price[None], np.array([converged]), dt_h,
-                                         self.vm_min_pu, self.vm_max_pu,
-                                         np.where(self._load_on, s.load_p_mw, 0.0)[None],
-                                         self._load_bus)
-        return GridResult(converged, vm, va, line_loading, trafo_loading, pcc_p, pcc_q,
-                          pcc_cost[0], {"energy": float(energy[0])},
-                          {k: float(v[0]) for k, v in terms.items()}, taps, pcc_safety[0])
-
-    def _settle_regulators(self, converged: bool) -> tuple[bool, np.ndarray]:
-        reg = self.regulation
-        assert reg is not None
-        s = self.solver
-        rows = reg.trafo_rows
-
-        def resolve(taps: np.ndarray, copies: np.ndarray) -> np.ndarray:
-            s.set_trafo_tap(rows, taps[0])
-            self._last_positions.clear()  # the solver's taps are no longer what was sent
-            return np.array([bool(s.solve())])
-
-        ok, taps = settle_taps(reg, np.array([converged]), s.trafo_tap_pos[rows][None],
-                               lambda: s.vm_pu[None], resolve)
-        return bool(ok[0]), taps[0]
-
-    def _pcc_flows(self, converged: bool) -> tuple[np.ndarray, np.ndarray]:
-        s = self.solver
-        sources = {"ext_grid": ("ext_grid_p_mw", "ext_grid_q_mvar"),
-                   "trafo": ("trafo_p_hv_mw", "trafo_q_hv_mvar"),
-                   "line": ("line_p_from_mw", "line_q_from_mvar")}
-        p = np.zeros(len(self._pcc_where))
-        q = np.zeros(len(self._pcc_where))
-        if converged:
-            for k, (element, pos) in enumerate(self._pcc_where):
-                p_attr, q_attr = sources[element]
-                p[k] = float(getattr(s, p_attr)[pos])
-                q[k] = float(getattr(s, q_attr)[pos])
-            self._last_pcc = (p, q)
-        elif hasattr(self, "_last_pcc"):
-            p, q = self._last_pcc
-        return _zero_nan(p), _zero_nan(q)
+        price = np.array([[float((pcc_prices or {}).get(n, price_per_mwh))
+                           for n in self.pcc_names]])
+        r = self.model.solve(price, dt_h)
+        return GridResult(bool(r.converged[0]), r.vm_pu[0], r.va_degree[0],
+                          r.line_loading_percent[0], r.trafo_loading_percent[0],
+                          r.pcc_p_mw[0], r.pcc_q_mvar[0], r.pcc_cost[0],
+                          {"energy": float(r.energy_cost[0])},
+                          {k: float(v[0]) for k, v in r.safety_terms.items()},
+                          r.regulator_tap_pos[0], r.pcc_safety[0])
 
 
 @dataclass(frozen=True)
@@ -438,18 +383,25 @@ class BatchGridModel:
                  load_profiles: Mapping[str, str], pccs: Sequence[Grid],
                  injecting: Sequence[str], positional: Sequence[str],
                  vm_min_pu: float = VM_MIN_PU, vm_max_pu: float = VM_MAX_PU,
-                 regulators: Sequence[Transformer] = ()) -> None:
+                 regulators: Sequence[Transformer] = (), solver: str | None = None) -> None:
         from powergrid.solvers.batched import BatchedSolver
 
         self.n = int(n_copies)
-        self.solver = BatchedSolver(net, self.n)
+        if solver is None:
+            self.solver: Any = BatchedSolver(net, self.n)
+        elif self.n == 1:
+            self.solver = OneCopySolver(make_solver(net, solver))
+        else:
+            raise ValueError("a named single-copy backend serves one copy (n_copies=1);"
+                             " many copies are solved by the batched solver")
         self.regulation = tap_regulation(net, regulators)
         self.regulator_names = [r.name for r in regulators]
         self.vm_min_pu, self.vm_max_pu = vm_min_pu, vm_max_pu
         elements = _element_index(net)
         load_pos = {str(name): pos for pos, name in enumerate(net.load["name"])}
-        self._load_p = (net.load.p_mw * net.load.scaling).to_numpy(float)
-        self._load_q = (net.load.q_mvar * net.load.scaling).to_numpy(float)
+        #: every load's nominal consumption (MW, Mvar), the scaling folded in
+        self.load_p_mw = (net.load.p_mw * net.load.scaling).to_numpy(float)
+        self.load_q_mvar = (net.load.q_mvar * net.load.scaling).to_numpy(float)
         self._load_bus, self._load_on = _load_buses(net)
         groups: dict[str, list[int]] = {}
         for load, s in load_profiles.items():
@@ -459,7 +411,7 @@ class BatchGridModel:
         self._inj = [(k,) + _locate(elements, name) for k, name in enumerate(injecting)]
         self._pos = [(k,) + _locate(elements, name) for k, name in enumerate(positional)]
         self._pcc_fleet = GridFleet(list(pccs))
-        self._pcc_where = [(g.element, GridModel._pcc_position(net, g)) for g in pccs]
+        self._pcc_where = [(g.element, _pcc_position(net, g)) for g in pccs]
         self.n_bus, self.n_line, self.n_trafo = len(net.bus), len(net.line), len(net.trafo)
         self._last = self._placeholder(self.n)
 
@@ -499,22 +451,37 @@ class BatchGridModel:
              positions: np.ndarray, price_per_mwh: np.ndarray, dt_h: float,
              load_scale: float = 1.0) -> BatchResult:
         """Set every copy's loads (from ``values`` ``(N, S)``), injections ``(N, I)`` and
-        positions ``(N, P)``, solve, settle the PCCs at ``price_per_mwh`` ``(N,)``."""
+        positions ``(N, P)``, then :meth:`solve` at ``price_per_mwh`` ``(N,)``."""
         s = self.solver
         for k, pos in self._loads:
             v = values[:, k:k + 1] * load_scale
-            s.load_p_mw[:, pos] = self._load_p[pos] * v
-            s.load_q_mvar[:, pos] = self._load_q[pos] * v
+            s.load_p_mw[:, pos] = self.load_p_mw[pos] * v
+            s.load_q_mvar[:, pos] = self.load_q_mvar[pos] * v
         for k, table, pos in self._inj:
             getattr(s, f"{table}_p_mw")[:, pos] = p_mw[:, k]
             getattr(s, f"{table}_q_mvar")[:, pos] = q_mvar[:, k]
         for k, table, pos in self._pos:
-            if table == "trafo":
-                s.trafo_tap_pos[:, pos] = np.rint(positions[:, k]).astype(np.int64)
-            elif table == "shunt":
-                s.shunt_step[:, pos] = np.rint(positions[:, k]).astype(np.int64)
-            else:
-                s.switch_closed[:, pos] = positions[:, k] > 0.5
+            self.set_positions(table, np.array([pos]), positions[:, k:k + 1])
+        return self.solve(price_per_mwh, dt_h)
+
+    def set_positions(self, table: str, pos: np.ndarray, values: np.ndarray) -> None:
+        """Positions ``values`` ``(N, len(pos))`` of the ``table`` (``"trafo"``,
+        ``"shunt"``, ``"switch"``) rows ``pos``: taps and steps rounded, switches closed
+        above 0.5."""
+        s = self.solver
+        if table == "trafo":
+            s.trafo_tap_pos[:, pos] = np.rint(values).astype(np.int64)
+        elif table == "shunt":
+            s.shunt_step[:, pos] = np.rint(values).astype(np.int64)
+        else:
+            s.switch_closed[:, pos] = values > 0.5
+
+    def solve(self, price_per_mwh: np.ndarray, dt_h: float) -> BatchResult:
+        """Solve every copy at the inputs its solver holds, settle the automatic
+        regulators within it (:func:`settle_taps`), hold each copy's last converged
+        solution over a failed one, and settle the PCCs at ``price_per_mwh`` ($/MWh,
+        ``(N,)``, or ``(N, P)`` a price per PCC) over ``dt_h`` hours."""
+        s = self.solver
         converged = np.asarray(s.solve(), dtype=bool).copy()
         taps = np.zeros((self.n, 0), np.int64)
         if self.regulation is not None:
@@ -530,26 +497,24 @@ class BatchGridModel:
         for key in ("vm_pu", "va_degree", "line_loading_percent", "trafo_loading_percent"):
             fresh = getattr(s, key)
             last[key][converged] = np.where(np.isnan(fresh[converged]), 0.0, fresh[converged])
-        sources = {"ext_grid": ("ext_grid_p_mw", "ext_grid_q_mvar"),
-                   "trafo": ("trafo_p_hv_mw", "trafo_q_hv_mvar"),
-                   "line": ("line_p_from_mw", "line_q_from_mvar")}
         for j, (element, pos) in enumerate(self._pcc_where):
-            p_attr, q_attr = sources[element]
+            p_attr, q_attr = _PCC_SOURCES[element]
             for key, attr in (("pcc_p_mw", p_attr), ("pcc_q_mvar", q_attr)):
                 fresh = getattr(s, attr)[converged, pos]
                 last[key][converged, j] = np.where(np.isnan(fresh), 0.0, fresh)
-        price = np.broadcast_to(np.asarray(price_per_mwh, dtype=float)[:, None],
+        price = np.asarray(price_per_mwh, dtype=float)
+        price = np.broadcast_to(price[:, None] if price.ndim == 1 else price,
                                 last["pcc_p_mw"].shape)
         pcc_cost, energy, terms, pcc_safety = settle(self._pcc_fleet, last["vm_pu"],
-                                         last["line_loading_percent"],
-                                         last["trafo_loading_percent"], last["pcc_p_mw"],
-                                         last["pcc_q_mvar"], price, converged, dt_h,
-                                         self.vm_min_pu, self.vm_max_pu,
-                                         np.where(self._load_on, s.load_p_mw, 0.0),
-                                         self._load_bus)
+                                                     last["line_loading_percent"],
+                                                     last["trafo_loading_percent"],
+                                                     last["pcc_p_mw"], last["pcc_q_mvar"],
+                                                     price, converged, dt_h,
+                                                     self.vm_min_pu, self.vm_max_pu,
+                                                     np.where(self._load_on, s.load_p_mw, 0.0),
+                                                     self._load_bus)
         return BatchResult(converged, last["vm_pu"].copy(), last["va_degree"].copy(),
                            last["line_loading_percent"].copy(),
                            last["trafo_loading_percent"].copy(), last["pcc_p_mw"].copy(),
                            last["pcc_q_mvar"].copy(), pcc_cost, energy, terms,
-                           np.asarray(getattr(s, "fallback_used", np.zeros(self.n, bool))),
-                           taps, pcc_safety)
+                           np.asarray(s.fallback_used).copy(), taps, pcc_safety)

@@ -159,7 +159,7 @@ class DayAheadOracle:
                     extra_q: Mapping[str, float] | None = None) -> tuple[np.ndarray, float]:
         """Voltages and losses (MW) with every device idle except the given injections."""
         g = self.grid
-        g.solver.reset()
+        g.reset()
         g.set_load_profiles(values, self.load_scale)
         p: dict[str, float] = {}
         q: dict[str, float] = {}
@@ -174,8 +174,8 @@ class DayAheadOracle:
         for name, value in (extra_q or {}).items():
             q[name] = q.get(name, 0.0) + value
         g.set_injections(p, q)
-        ok = g.solver.solve()
-        s = g.solver
+        ok = g.solve().converged
+        s = g.solver  # the backend: the state handed to it and its results
         if not ok:
             return np.full(len(g.bus_names), np.nan), 0.0
         gen = sum(p.values())  # storage consumption is 0 here
