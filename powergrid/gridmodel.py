@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pandapower as pp
@@ -58,8 +58,17 @@ def _zero_nan(values: np.ndarray) -> np.ndarray:
     return out
 
 
+@overload
 def scaled_load(p_nominal_mw: np.ndarray, profile: np.ndarray | float,
-                load_scale: float) -> np.ndarray:
+                load_scale: float) -> np.ndarray: ...
+
+
+@overload
+def scaled_load(p_nominal_mw: float, profile: float, load_scale: float) -> float: ...
+
+
+def scaled_load(p_nominal_mw: np.ndarray | float, profile: np.ndarray | float,
+                load_scale: float) -> np.ndarray | float:
     """Load in MW (or Mvar) at a profile value: ``nominal * profile * load_scale``."""
     return p_nominal_mw * profile * load_scale
 
@@ -247,8 +256,8 @@ class GridModel:
         self._plans: dict[tuple[str, ...], list[tuple[str, np.ndarray, np.ndarray]]] = {}
         self._last_positions: dict[tuple[str, ...], np.ndarray] = {}
         n_bus = len(net.bus)
-        self._last = (np.ones(n_bus), np.zeros(n_bus), np.zeros(len(net.line)),
-                      np.zeros(len(net.trafo)))
+        self._last: tuple[np.ndarray, ...] = (np.ones(n_bus), np.zeros(n_bus),
+                                              np.zeros(len(net.line)), np.zeros(len(net.trafo)))
 
     def reset(self) -> None:
         """Back to the state at construction: the same results as a new GridModel of the
@@ -495,6 +504,7 @@ class BatchGridModel:
         """Set every copy's loads (from ``values`` ``(N, S)``), injections ``(N, I)`` and
         positions ``(N, P)``, solve, settle the PCCs at ``price_per_mwh`` ``(N,)``."""
         s = self.solver
+        pos: np.ndarray | int    # a load group's row positions, or one element's row
         for k, pos in self._loads:
             v = values[:, k:k + 1] * load_scale
             s.load_p_mw[:, pos] = self._load_p[pos] * v

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -282,6 +283,11 @@ class AgentView:
         """The agent's cost terms ($) and safety terms of the step ``obs`` reports on."""
         cost: dict[str, float] = {}
         safety: dict[str, float] = {}
+        # (the position arrays are never None after __post_init__)
+        assert self.billed_pcc_positions is not None and self.revenue_pcc_positions is not None
+        assert self.charged_bus_positions is not None
+        assert self.charged_line_positions is not None
+        assert self.charged_trafo_positions is not None
         for dev in self.charged_devices or ():
             out = obs.devices.get(dev.name, {})
             for term, value in (out.get("cost_terms") or {}).items():
@@ -306,19 +312,21 @@ class AgentView:
             values = np.asarray(grid.get(key) or [], dtype=float)
             if len(values) and len(pos):
                 safety[key.replace("_percent", "")] = float(loading_violation(values[pos]).sum())
-        terms = grid.get("safety_terms") or {}
+        terms: dict[str, Any] = grid.get("safety_terms") or {}
         for term in GRID_WIDE_SAFETY:
             safety[term] = float(terms.get(term, 0.0))
         return cost, safety
 
     def accounts(self, device_cost_terms: dict[str, np.ndarray],
-                 device_safety_terms: dict[str, np.ndarray], grid: dict[str, np.ndarray]
+                 device_safety_terms: dict[str, np.ndarray], grid: dict[str, Any]
                  ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """:meth:`account` for many copies: cost and safety terms ``{term: (N,)}`` from
         the devices' terms and the grid's ``(N, n)`` arrays (``pcc_cost``, ``vm_pu``,
         loadings, ``converged``). Row by row, like :meth:`vectors`."""
         cost = dict(device_cost_terms)
         safety = dict(device_safety_terms)
+        # (the position arrays are never None after __post_init__)
+        assert self.billed_pcc_positions is not None and self.revenue_pcc_positions is not None
         pcc_cost = grid["pcc_cost"]
         if len(self.billed_pcc_positions):
             cost["energy"] = pcc_cost[:, self.billed_pcc_positions].sum(axis=1)
