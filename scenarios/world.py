@@ -31,12 +31,13 @@ from typing import Any
 
 import numpy as np
 import pandapower as pp
+from mosaik.async_scenario import MosaikConfig
 from mosaik.proxies import RemoteProxy
 from mosaik.starters import Starter
 from mosaik_api_v3.connection import Channel, RemoteException
 
 from powergrid.data import KINDS, Dataset, load_dataset
-from powergrid.devices import RES, Device, DeviceSet, device_from_config, device_to_config
+from powergrid.devices import RES, Device, DeviceSet, Grid, device_from_config, device_to_config
 from powergrid.devices.discrete import PositionFleet, Transformer
 from powergrid.networks import build_network
 from powergrid.protocols.coordination import AgentRole
@@ -53,7 +54,7 @@ class PreparedScenario:
     config: ScenarioConfig
     net: pp.pandapowerNet
     devices: list[Device]
-    pccs: list[Device]
+    pccs: list[Grid]
     load_profiles: dict[str, str]
     series: list[str]
     bus_names: list[str] = field(default_factory=list)
@@ -79,7 +80,7 @@ def prepare(config: ScenarioConfig) -> PreparedScenario:
         config = series_for_dataset(config, dataset)
     net = build_network(config.network, **config.network_params)
     devices = [device_from_config(d) for d in config.devices]
-    pccs = [device_from_config(d) for d in config.pccs]
+    pccs: list[Any] = [device_from_config(d) for d in config.pccs]  # Grid devices
     DeviceSet(devices + pccs)  # unique names
     for device in devices + pccs:
         device.write_to_net(net)
@@ -260,7 +261,7 @@ def sim_config(placement: dict[str, str], feeds_csv: str | None = None,
     return out
 
 
-def mosaik_config(timeout_s: float = DEFAULT_FEDERATE_TIMEOUT_S) -> dict[str, Any]:
+def mosaik_config(timeout_s: float = DEFAULT_FEDERATE_TIMEOUT_S) -> MosaikConfig:
     """The ``mosaik_config`` of a world whose federates ``sim_config`` guards: mosaik
     listens on loopback only, and its own start-up timeout (which ends the process
     with SystemExit) stays behind the guard's."""
