@@ -14,6 +14,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 import pandapower as pp
@@ -26,13 +27,16 @@ from powergrid.solvers import make_solver
 def networks() -> dict[str, Callable[[], pp.pandapowerNet]]:
     """The shipped networks (when available) plus pandapower reference nets."""
     nets: dict[str, Callable[[], pp.pandapowerNet]] = {}
+    build_network: Callable[..., pp.pandapowerNet] | None
     try:
         from powergrid.networks import build_network
     except ImportError:
         build_network = None
     if build_network is not None:
         for name in ("ieee13", "ieee34", "microgrids", "cigre_mv"):
-            nets[name] = lambda name=name: build_network(name)
+            # (cast: mypy cannot infer a lambda with a default argument)
+            nets[name] = cast("Callable[[], pp.pandapowerNet]",
+                              lambda name=name: build_network(name))
     nets["pp_cigre_mv_der"] = lambda: pn.create_cigre_network_mv(with_der="all")
     nets["case33bw"] = pn.case33bw
     nets["radial1000"] = radial_feeder

@@ -24,7 +24,7 @@ import time
 import warnings
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 QUICK = {"steps": 300, "pp_steps": 40, "resets": 15, "scale_steps": 150, "vector_steps": 150,
          "batch_steps": 30}
@@ -221,7 +221,9 @@ def run_bench(quick: bool = False, log: Callable[[str], None] = print) -> dict[s
         if scenario == "microgrids":
             rate = _closing(lambda: _multi(), run_multi, n["scale_steps"])
         else:
-            rate = _closing(lambda s=scenario: _single(s), _run_single, n["scale_steps"])
+            # (cast: mypy cannot infer a lambda with a default argument)
+            rate = _closing(cast("Callable[[], Any]", lambda s=scenario: _single(s)), _run_single,
+                            n["scale_steps"])
         scaling.append({"scenario": scenario, "buses": _bus_count(scenario),
                         "steps_per_s": rate, "us_per_step": 1e6 / rate})
     results["scaling"] = scaling

@@ -106,6 +106,7 @@ class NumberList(array.array):
     """A pickled list of numbers, stored as float64 (``array('d')``)."""
 
     __slots__ = ("sealed",)
+    sealed: bool
 
 
 class _Dict(dict):
@@ -146,6 +147,8 @@ class _DType:
     """``dtype(code, False, True)``; usable once ``BUILD`` has given it a byte order."""
 
     __slots__ = ("code", "dtype")
+    code: str
+    dtype: np.dtype | None
 
     def __init__(self, code: str) -> None:
         self.code, self.dtype = code, None

@@ -574,6 +574,7 @@ def _read_csv(path: Path) -> Dataset:
         )
 
     columns: dict[str, dict[str, np.ndarray]] = {k: {} for k in KINDS}
+    parts: list[np.ndarray] | dict[str, Series]    # a column's chunks, later the splits
     for column in value_columns:
         kind, _, name = column.partition(":")
         parts = value_parts.pop(column)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pandapower as pp
@@ -69,8 +69,17 @@ def _zero_nan(values: np.ndarray) -> np.ndarray:
     return out
 
 
+@overload
 def scaled_load(p_nominal_mw: np.ndarray, profile: np.ndarray | float,
-                load_scale: float) -> np.ndarray:
+                load_scale: float) -> np.ndarray: ...
+
+
+@overload
+def scaled_load(p_nominal_mw: float, profile: float, load_scale: float) -> float: ...
+
+
+def scaled_load(p_nominal_mw: np.ndarray | float, profile: np.ndarray | float,
+                load_scale: float) -> np.ndarray | float:
     """Load in MW (or Mvar) at a profile value: ``nominal * profile * load_scale``."""
     return p_nominal_mw * profile * load_scale
 
@@ -457,11 +466,11 @@ class BatchGridModel:
             v = values[:, k:k + 1] * load_scale
             s.load_p_mw[:, pos] = self.load_p_mw[pos] * v
             s.load_q_mvar[:, pos] = self.load_q_mvar[pos] * v
-        for k, table, pos in self._inj:
-            getattr(s, f"{table}_p_mw")[:, pos] = p_mw[:, k]
-            getattr(s, f"{table}_q_mvar")[:, pos] = q_mvar[:, k]
-        for k, table, pos in self._pos:
-            self.set_positions(table, np.array([pos]), positions[:, k:k + 1])
+        for k, table, row in self._inj:
+            getattr(s, f"{table}_p_mw")[:, row] = p_mw[:, k]
+            getattr(s, f"{table}_q_mvar")[:, row] = q_mvar[:, k]
+        for k, table, row in self._pos:
+            self.set_positions(table, np.array([row]), positions[:, k:k + 1])
         return self.solve(price_per_mwh, dt_h)
 
     def set_positions(self, table: str, pos: np.ndarray, values: np.ndarray) -> None:

@@ -295,8 +295,8 @@ class AgentView:
                 for term, value in (terms or {}).items():
                     total[term] = total.get(term, _ZERO) + float(value)
         grid = obs.grid
-        rows = {key: np.asarray(grid.get(key) or [], dtype=float)[None]
-                for key in _ACCOUNTED_LISTS}
+        rows: dict[str, Any] = {key: np.asarray(grid.get(key) or [], dtype=float)[None]
+                                for key in _ACCOUNTED_LISTS}
         rows["converged"] = np.array([bool(grid.get("converged", True))])
         rows["safety_terms"] = {term: np.array([float(value)]) for term, value
                                 in (grid.get("safety_terms") or {}).items()}
@@ -318,6 +318,11 @@ class AgentView:
         cost = dict(device_cost_terms)
         safety = dict(device_safety_terms)
         n = len(grid["converged"])
+        billed, revenue = self.billed_pcc_positions, self.revenue_pcc_positions
+        buses, lines = self.charged_bus_positions, self.charged_line_positions
+        trafos = self.charged_trafo_positions
+        assert billed is not None and revenue is not None  # set by __post_init__
+        assert buses is not None and lines is not None and trafos is not None
 
         def columns(key: str, positions: np.ndarray) -> np.ndarray:
             values = np.asarray(grid.get(key, np.zeros((n, 0))), dtype=float)
@@ -325,17 +330,16 @@ class AgentView:
                 return np.zeros((n, 0))
             return values[:, positions]
 
-        if len(self.billed_pcc_positions):
-            cost["energy"] = columns("pcc_cost", self.billed_pcc_positions).sum(axis=1)
-        if len(self.revenue_pcc_positions):
-            cost["resale"] = -columns("pcc_cost", self.revenue_pcc_positions).sum(axis=1)
-        vm = columns("vm_pu", self.charged_bus_positions)
+        if len(billed):
+            cost["energy"] = columns("pcc_cost", billed).sum(axis=1)
+        if len(revenue):
+            cost["resale"] = -columns("pcc_cost", revenue).sum(axis=1)
+        vm = columns("vm_pu", buses)
         safety["voltage"] = voltage_violation(np.where(vm > 0.0, vm, np.nan), self.vm_min_pu,
                                               self.vm_max_pu).sum(axis=1)
-        for key, pos in (("line_loading_percent", self.charged_line_positions),
-                         ("trafo_loading_percent", self.charged_trafo_positions)):
+        for key, pos in (("line_loading_percent", lines), ("trafo_loading_percent", trafos)):
             safety[key.replace("_percent", "")] = loading_violation(columns(key, pos)).sum(axis=1)
-        safety["pcc_rating"] = columns("pcc_safety", self.billed_pcc_positions).sum(axis=1)
+        safety["pcc_rating"] = columns("pcc_safety", billed).sum(axis=1)
         safety["nonconvergence"] = np.where(grid["converged"], 0.0, NONCONVERGENCE_SAFETY)
         terms = grid.get("safety_terms") or {}
         safety["unsupplied_load"] = np.asarray(terms.get("unsupplied_load", np.zeros(n)),

@@ -80,7 +80,7 @@ def plot_overview(timeseries_csv: str | os.PathLike[str], out_png: str | os.Path
     seed = seed if seed is not None else meta.get("seed")
     split = split or meta.get("split") or "test"
     dataset = dataset if dataset is not None else meta.get("dataset")
-    x = _dates(df["time"], split, dataset) if len(df) else None
+    x: Any = _dates(df["time"], split, dataset) if len(df) else None
     dated = x is not None
     if not dated:
         x = (df["time"] - (df["time"].iloc[0] if len(df) else 0)) / 3600.0

@@ -187,6 +187,7 @@ class RulePolicy:
     def _continuous(self, dev: Device, control: str, price: float, cheap: float,
                     dear: float) -> float:
         if isinstance(dev, ESS) and control == "p_mw":
+            assert dev.p_min_mw is not None     # set in ESS.__post_init__
             if price <= cheap:
                 return dev.p_max_mw
             return dev.p_min_mw if price >= dear else 0.0

@@ -9,7 +9,7 @@ NetworkDiagram`); a frame only recolours it, so recording an episode with Gymnas
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -59,7 +59,8 @@ class GridRenderer:
                              if type(d).__name__ == "Switch" and switches.get(d.name) is not None]
         self.diagram = NetworkDiagram(net, title=prepared.config.description or
                                       prepared.config.name,
-                                      switch_lines={n: switches[n] for n in self.switch_names})
+                                      switch_lines={n: cast(int, switches[n])  # not None
+                                                    for n in self.switch_names})
         data = load_dataset(dataset)
         self.times = data.time_utc(split)
         self.stride = max(1, round(dt_h / data.step_h))

@@ -37,7 +37,7 @@ After a refused action every copy is where it was: a good ``step`` goes on, and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
@@ -186,7 +186,8 @@ class GridVectorEnv(VectorEnv):
                 values[i] = self._table[start % len(self._table)]
             decided["values"] = values
             self._pending = {}
-        self._offered = offered = self.bridge.step(decided)[1]
+        # the batch offers one dict of arrays ("values", "grid", "report"), no Observations
+        self._offered = offered = cast("dict[str, Any]", self.bridge.step(decided)[1])
         self._k += 1
         report, grid = offered["report"], offered["grid"]
         cost_terms, safety_terms = self.view.accounts(report["cost_terms"],

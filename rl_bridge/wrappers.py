@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, SupportsFloat, cast
 
 import gymnasium as gym
 import numpy as np
@@ -34,7 +34,8 @@ def normalized_space(space: spaces.Space[Any]) -> spaces.Space[Any]:
     if isinstance(space, spaces.Box):
         return _unit_box(space)
     if isinstance(space, spaces.Dict) and "continuous" in space.spaces:
-        return spaces.Dict({**space.spaces, "continuous": _unit_box(space["continuous"])})
+        return spaces.Dict({**space.spaces,
+                            "continuous": _unit_box(cast(spaces.Box, space["continuous"]))})
     raise TypeError(f"cannot normalise a {type(space).__name__} action space")
 
 
@@ -49,8 +50,9 @@ def denormalize(space: spaces.Space[Any], action: Any, agent: str = "agent",
         raise ActionError(f"agent {agent!r}: action must be a dict with keys 'continuous'"
                           f" and 'discrete', got {type(action).__name__}"
                           + (" without 'continuous'" if isinstance(action, Mapping) else ""))
-    cont, n = _rescale(space["continuous"], action["continuous"], agent,
-                       "action 'continuous'", names)
+    # not a Box: a Dict(continuous=Box, discrete=MultiDiscrete)
+    cont, n = _rescale(cast(spaces.Box, cast(spaces.Dict, space)["continuous"]),
+                       action["continuous"], agent, "action 'continuous'", names)
     return {**action, "continuous": cont}, n
 
 
@@ -102,7 +104,7 @@ class NormalizeActionWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self._agent = str(getattr(env.unwrapped, "agent", "agent"))
         self._names = _control_names(env, self._agent)
 
-    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         physical, clipped = denormalize(self._physical, action, self._agent, self._names)
         obs, reward, terminated, truncated, info = self.env.step(physical)
         return obs, reward, terminated, truncated, {**info, "clipped_actions": clipped}
@@ -150,7 +152,9 @@ def relaxed_action_space(space: spaces.Space[Any]) -> spaces.Box:
     picks the category (``[-1, 1]`` cut into equal parts)."""
     if isinstance(space, spaces.Box):
         return _unit_box(space)
-    dims = space["continuous"].shape[0] + len(space["discrete"].nvec)
+    parts = cast(spaces.Dict, space)   # not a Box: Dict(continuous=Box, discrete=MultiDiscrete)
+    box = cast(spaces.Box, parts["continuous"])
+    dims = box.shape[0] + len(cast(spaces.MultiDiscrete, parts["discrete"]).nvec)
     return spaces.Box(-1.0, 1.0, shape=(dims,), dtype=np.float32)
 
 
@@ -163,7 +167,9 @@ def from_relaxed(space: spaces.Space[Any], action: np.ndarray, batched: bool = F
         low, high = space.low.astype(float), space.high.astype(float)
         out = low + 0.5 * (a + 1.0) * (high - low)
         return out.astype(np.float32) if batched else out[0].astype(np.float32)
-    box, nvec = space["continuous"], space["discrete"].nvec
+    parts = cast(spaces.Dict, space)   # not a Box: Dict(continuous=Box, discrete=MultiDiscrete)
+    box = cast(spaces.Box, parts["continuous"])
+    nvec = cast(spaces.MultiDiscrete, parts["discrete"]).nvec
     k = box.shape[0]
     low, high = box.low.astype(float), box.high.astype(float)
     c = (low + 0.5 * (a[:, :k] + 1.0) * (high - low)).astype(np.float32)

@@ -113,7 +113,7 @@ def evaluate(scenario: str, policies: Sequence[str], days: int = 7,
         root = Path(out_dir) if out_dir is not None else Path(tmp)
         for policy in policies:
             run_dir = root / Path(policy).name.replace(".zip", "")
-            override = None
+            override: dict[str, Any] | None = None
             cfg = config
             if policy == "oracle":
                 override = {agent: SchedulePolicy(oracle_setpoints(prepared), config.step_s)}

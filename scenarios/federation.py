@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mosaik.async_scenario import MosaikConfig
 from mosaik.proxies import RemoteProxy
 from mosaik.starters import Starter
 from mosaik_api_v3.connection import Channel, RemoteException
@@ -90,7 +91,7 @@ def sim_config(placement: dict[str, str], feeds_csv: str | None = None,
     return out
 
 
-def mosaik_config(timeout_s: float = DEFAULT_FEDERATE_TIMEOUT_S) -> dict[str, Any]:
+def mosaik_config(timeout_s: float = DEFAULT_FEDERATE_TIMEOUT_S) -> MosaikConfig:
     """The ``mosaik_config`` of a world whose federates ``sim_config`` guards: mosaik
     listens on loopback only, and its own start-up timeout (which ends the process
     with SystemExit) stays behind the guard's."""

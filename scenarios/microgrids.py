@@ -130,8 +130,8 @@ def config(**overrides: Any) -> ScenarioConfig:
     profiles = {}
     for mg, (solar, wind) in RENEWABLES.items():
         profiles[f"{mg}.pv1"], profiles[f"{mg}.wt1"] = solar, wind
-    pccs = [{"type": "Grid", "name": "DSO.pcc", "element": "ext_grid",
-             "element_name": "DSO.source"}]
+    pccs: list[dict[str, Any]] = [{"type": "Grid", "name": "DSO.pcc", "element": "ext_grid",
+                                   "element_name": "DSO.source"}]
     pccs += [{"type": "Grid", "name": f"{mg}.pcc", "element": "trafo",
               "element_name": f"{mg}.sub", "sell_discount": 0.9, "internal": True}
              for mg in MICROGRIDS]

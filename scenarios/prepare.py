@@ -11,7 +11,7 @@ import numpy as np
 import pandapower as pp
 
 from powergrid.data import KINDS, Dataset, load_dataset
-from powergrid.devices import RES, Device, DeviceSet, device_from_config
+from powergrid.devices import RES, Device, DeviceSet, Grid, device_from_config
 from powergrid.devices.discrete import Transformer
 from powergrid.networks import build_network
 from scenarios.config import ScenarioConfig
@@ -24,7 +24,7 @@ class PreparedScenario:
     config: ScenarioConfig
     net: pp.pandapowerNet
     devices: list[Device]
-    pccs: list[Device]
+    pccs: list[Grid]
     load_profiles: dict[str, str]
     series: list[str]
     bus_names: list[str] = field(default_factory=list)
@@ -50,7 +50,7 @@ def prepare(config: ScenarioConfig) -> PreparedScenario:
         config = series_for_dataset(config, dataset)
     net = build_network(config.network, **config.network_params)
     devices = [device_from_config(d) for d in config.devices]
-    pccs = [device_from_config(d) for d in config.pccs]
+    pccs: list[Any] = [device_from_config(d) for d in config.pccs]  # Grid devices
     DeviceSet(devices + pccs)  # unique names
     for device in devices + pccs:
         device.write_to_net(net)

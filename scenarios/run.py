@@ -124,7 +124,7 @@ async def _run_world(prepared: PreparedScenario, sims: dict[str, Any], out_dir: 
     config = prepared.config
     # cache=False: with mosaik 3.6's output cache the initial data of time-shifted
     # connections is lost (the agents would see None at the first step)
-    world = AsyncWorld(sims, mosaik_config(config.federate_timeout_s),  # type: ignore[arg-type]
+    world = AsyncWorld(sims, mosaik_config(config.federate_timeout_s),
                        time_resolution=1.0, cache=False)
     follower = None
     task = asyncio.current_task()

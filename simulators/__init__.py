@@ -17,6 +17,10 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import mosaik_api_v3
 
 #: the address a federate listens on when none is given: loopback only
 LOOPBACK = "127.0.0.1"
@@ -56,7 +60,7 @@ def listen_argv(argv: Sequence[str], default_port: int) -> list[str]:
     return args
 
 
-def run_federate(simulator: object, description: str, name: str,
+def run_federate(simulator: mosaik_api_v3.Simulator, description: str, name: str,
                  argv: Sequence[str] | None = None) -> int:
     """Run ``simulator`` (a mosaik_api_v3.Simulator) with the command line of the module
     docstring; ``name`` is the federate's (for its default port). Returns the exit code:

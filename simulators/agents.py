@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import mosaik_api_v3
 import numpy as np
@@ -96,7 +96,7 @@ class AgentEntity:
         return step_index % self.period_steps == 0
 
     def act(self, obs: Observation) -> None:
-        act = getattr(self.policy, "act", self.policy)
+        act = cast("Callable[[Observation], Any]", getattr(self.policy, "act", self.policy))
         self.apply(act(obs))
 
     def apply(self, action: Any) -> None:
@@ -163,7 +163,8 @@ class AgentsSim(mosaik_api_v3.Simulator):
         self.broker_spec, self.broker_password = broker, broker_password
         return self.meta
 
-    def create(self, num: int, model: str, name: str = "agent",
+    # mosaik_api_v3 types create's model params as **model_params; a federate names its own
+    def create(self, num: int, model: str, name: str = "agent",  # type: ignore[override]
                devices: list[dict[str, Any]] | None = None, policy: Any = "idle",
                seed: int | None = None, price: str | None = None, steps_per_day: int = 24,
                period_steps: int = 1, coordinator: bool = False,
@@ -217,6 +218,7 @@ class AgentsSim(mosaik_api_v3.Simulator):
             for messages in data.get("inbox", {}).values():
                 for raw in messages or ():
                     self._deliver(name, Message(**raw))
+            assert self.broker is not None     # made in setup_done
             for message in self.broker.receive(name):
                 agent.messages.update({k: float(v) for k, v in message.payload.items()
                                        if isinstance(v, int | float) and k != "round"})
@@ -228,6 +230,7 @@ class AgentsSim(mosaik_api_v3.Simulator):
         return observations
 
     def _deliver(self, agent: str, message: Message) -> None:
+        assert self.broker is not None and self.coordination is not None  # setup_done
         if message.recipient == agent:
             self.broker.send(message)
         elif message.topic is not None and message.topic in self.coordination.TOPICS \
@@ -241,6 +244,7 @@ class AgentsSim(mosaik_api_v3.Simulator):
 
     def coordinate(self, time: int, observations: dict[str, Observation]) -> None:
         """Run the protocol over the agents' decisions; fill every entity's outputs."""
+        assert self.broker is not None and self.coordination is not None  # setup_done
         result = self.coordination.step(
             time, self.dt_h, {n: a.setpoints for n, a in self.agents.items()},
             {n: a.action for n, a in self.agents.items() if a.role.coordinator},
@@ -299,7 +303,9 @@ class LearnerAgentsSim(AgentsSim):
     acts by its own policy.
     """
 
-    def init(self, sid: str, time_resolution: float = 1.0, step_size: int = 3600,
+    # mosaik calls init with keywords: bridge stands where AgentsSim has protocol, which
+    # arrives in **sim_params
+    def init(self, sid: str, time_resolution: float = 1.0, step_size: int = 3600,  # type: ignore[override]
              bridge: Any = None, **sim_params: Any) -> Meta:
         if bridge is None:
             raise ValueError("LearnerAgentsSim needs a bridge (in-process only)")
@@ -361,7 +367,8 @@ class BatchLearnerSim(mosaik_api_v3.Simulator):
         self.bridge, self.step_size = bridge, int(step_size)
         return self.meta
 
-    def create(self, num: int, model: str) -> list[CreateResult]:
+    # mosaik_api_v3 types create's model params as **model_params; a federate names its own
+    def create(self, num: int, model: str) -> list[CreateResult]:  # type: ignore[override]
         return [{"eid": "AgentBatch-0", "type": model}]
 
     def step(self, time: int, inputs: InputData, max_advance: int):  # a generator: mosaik

@@ -159,6 +159,7 @@ class DevicesSim(mosaik_api_v3.Simulator):
                     value = next(iter(data[key].values()))
                     exogenous.setdefault(name, {})[key] = float(
                         "nan" if value is None else value)
+        assert self.set is not None     # built in setup_done
         self.reports = self.set.step(setpoints, exogenous, self.dt_h)
         return time + self.step_size
 

@@ -100,7 +100,8 @@ class FeedsSim(mosaik_api_v3.Simulator):
         self.meta["models"]["Feed"]["attrs"] = list(self.columns)
         return self.meta
 
-    def create(self, num: int, model: str, split: str = "train", start_step: int = 0,
+    # mosaik_api_v3 types create's model params as **model_params; a federate names its own
+    def create(self, num: int, model: str, split: str = "train", start_step: int = 0,  # type: ignore[override]
                series: list[str] | None = None, starts: list[int] | None = None
                ) -> list[CreateResult]:
         if model == "FeedBatch":

@@ -8,14 +8,14 @@ server (``python -m simulators.grid --remote 127.0.0.1:5678``).
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, cast
 
 import mosaik_api_v3
 import numpy as np
 import pandas as pd
 from mosaik_api_v3.types import CreateResult, InputData, Meta, OutputData, OutputRequest
 
-from powergrid.devices import device_from_config
+from powergrid.devices import Grid, Transformer, device_from_config
 from powergrid.gridmodel import GridModel, GridResult
 from simulators import run_federate
 
@@ -165,7 +165,8 @@ class GridSim(mosaik_api_v3.Simulator):
         self.dt_h = self.step_size * time_resolution / 3600.0
         return self.meta
 
-    def create(self, num: int, model: str, net: Any = None, net_json: str | None = None,
+    # mosaik_api_v3 types create's model params as **model_params; a federate names its own
+    def create(self, num: int, model: str, net: Any = None, net_json: str | None = None,  # type: ignore[override]
                net_floats: dict[str, dict[str, list[float]]] | None = None,
                solver: str = "lightsim2grid", load_profiles: dict[str, str] | None = None,
                load_scale: float = 1.0, pccs: list[dict[str, Any]] | None = None,
@@ -175,7 +176,8 @@ class GridSim(mosaik_api_v3.Simulator):
         if model == "GridBatch":
             eid = f"GridBatch-{len(self.batches)}"
             grid_model.reset(np.arange(grid_model.n))
-            self.batches[eid] = (grid_model, list(series or []).index(price), float(load_scale))
+            self.batches[eid] = (grid_model, list(series or []).index(cast(str, price)),
+                                 float(load_scale))
             return [{"eid": eid, "type": model}]
         ready = grid_model
         if sum(x is not None for x in (net, net_json, ready)) != 1:
@@ -194,10 +196,11 @@ class GridSim(mosaik_api_v3.Simulator):
 
                     net = pp.from_json_string(net_json)
                     restore_float_columns(net, net_floats or {})
-                pcc_devices = [device_from_config(c) for c in (pccs or [])]
-                regulator_devices = [device_from_config(c) for c in (regulators or [])]
+                pcc_devices = cast("list[Grid]", [device_from_config(c) for c in (pccs or [])])
+                regulator_devices = cast("list[Transformer]",
+                                         [device_from_config(c) for c in (regulators or [])])
                 self.models[eid] = GridModel(net, solver, load_profiles, pcc_devices,
-                                             regulators=regulator_devices)  # type: ignore[arg-type]
+                                             regulators=regulator_devices)
             self.load_scale[eid] = float(load_scale)
             self.price_series[eid] = price
             grid = self.models[eid]

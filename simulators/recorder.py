@@ -53,7 +53,8 @@ class RecorderSim(mosaik_api_v3.Simulator):
         self.step_size = int(step_size)
         return self.meta
 
-    def create(self, num: int, model: str, path: str = "timeseries.csv",
+    # mosaik_api_v3 types create's model params as **model_params; a federate names its own
+    def create(self, num: int, model: str, path: str = "timeseries.csv",  # type: ignore[override]
                bus_names: list[str] | None = None, pcc_names: list[str] | None = None,
                price: str | None = None,
                regulator_names: list[str] | None = None) -> list[CreateResult]:

@@ -303,6 +303,7 @@ class DayAheadOracle:
 
     def _battery(self, dev: ESS, var: _Vars, rows: _Rows, day: DayInputs,
                  balance: list[list[tuple[int, float]]], p_inj: list, q_inj: list) -> Any:
+        assert dev.p_min_mw is not None     # set in ESS.__post_init__
         t_n, dt = len(day.price), day.dt_h
         ch = var.add(t_n, 0.0, dev.p_max_mw, dev.cost_per_mwh * dt)
         dis = var.add(t_n, 0.0, -dev.p_min_mw, dev.cost_per_mwh * dt)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -141,8 +142,8 @@ class DeviceBatch:
             else np.zeros((self.n, 0))
         q = np.stack([outs[f].q_mvar[rows] for f, rows in self._inj], axis=1) if self._inj \
             else np.zeros((self.n, 0))
-        pos = np.stack([np.asarray(self.states[f][self.fleets[f].POSITION], float)[rows]
-                        for f, rows in self._pos], axis=1) if self._pos \
+        pos = np.stack([np.asarray(self.states[f][cast(PositionFleet, self.fleets[f]).POSITION],
+                                   float)[rows] for f, rows in self._pos], axis=1) if self._pos \
             else np.zeros((self.n, 0))
         zero = np.zeros(self.n)
         cost = sum(cost_terms.values(), zero.copy())

@@ -12,7 +12,8 @@ def clip(values: np.ndarray, low: np.ndarray | float, high: np.ndarray | float) 
     return np.minimum(np.maximum(values, low), high)
 
 
-def reactive_limit_mvar(p_mw: np.ndarray, sn_mva: np.ndarray, min_pf: np.ndarray) -> np.ndarray:
+def reactive_limit_mvar(p_mw: np.ndarray, sn_mva: np.ndarray,
+                        min_pf: np.ndarray | float) -> np.ndarray:
     """Largest |Q| in Mvar available at active power ``p_mw``.
 
     The capability circle ``|S| <= sn_mva`` and the minimum power factor
@@ -33,7 +34,7 @@ def reactive_limit_mvar(p_mw: np.ndarray, sn_mva: np.ndarray, min_pf: np.ndarray
 
 def limit_reactive(q_request_mvar: np.ndarray, p_mw: np.ndarray, q_min_mvar: np.ndarray,
                    q_max_mvar: np.ndarray, sn_mva: np.ndarray,
-                   min_pf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                   min_pf: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
     """Reduce a reactive setpoint to what the unit can deliver at ``p_mw``.
 
     Returns ``(q_mvar, safety)``: the feasible Q (within ``[q_min, q_max]`` and

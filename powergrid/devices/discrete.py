@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
@@ -36,7 +36,7 @@ class PositionFleet(Fleet):
     #: the state key holding the physical position (``"step"``, ``"tap_pos"``, ``"closed"``)
     POSITION: ClassVar[str] = "position"
 
-    def __init__(self, devices: list[Device]) -> None:
+    def __init__(self, devices: Sequence[PositionDevice]) -> None:
         super().__init__(devices)
         self.offset = self.offsets()
         self.n_positions = np.array([d.position_count() for d in devices], dtype=np.int64)
@@ -85,7 +85,8 @@ class PositionDevice(Device):
     def held_category(self, state: Mapping[str, float]) -> int:
         """The category that keeps the position where ``state`` has it (the initial
         position when ``state`` is empty)."""
-        position = state.get(self.fleet_class().POSITION, self.initial_position())
+        fleet = cast("type[PositionFleet]", self.fleet_class())
+        position = state.get(fleet.POSITION, self.initial_position())
         return int(round(float(position))) - getattr(self, "tap_min", 0)
 
     def neutral_categories(self, state: Mapping[str, float]) -> dict[str, int]:
@@ -95,7 +96,7 @@ class PositionDevice(Device):
 
     def observation_spec(self) -> list[Feature]:
         """The position as a fraction of its range (0 = first, 1 = last position)."""
-        fleet = self.fleet_class()
+        fleet = cast("type[PositionFleet]", self.fleet_class())
         first = getattr(self, "tap_min", 0)
         span = max(self.position_count() - 1, 1)
         return [Feature(f"{self.name}.{fleet.POSITION}", fleet.POSITION, scale=span,
@@ -288,7 +289,8 @@ class TransformerFleet(PositionFleet):
         return super().step(state, c, d, exog, dt_h)
 
     def offsets(self) -> np.ndarray:
-        return np.array([d.tap_min for d in self.devices], dtype=np.int64)
+        devices = cast("list[Transformer]", self.devices)
+        return np.array([d.tap_min for d in devices], dtype=np.int64)
 
     def move_cost(self, old: np.ndarray, new: np.ndarray) -> dict[str, np.ndarray]:
         return {"tap_wear": tap_change_cost(new - old, self.cost)}

@@ -100,6 +100,7 @@ class Generator(Device):
             return {}
         out = {"p_mw": (self.p_min_mw, self.p_max_mw)}
         if self.has_q_control:
+            assert self.q_min_mvar is not None and self.q_max_mvar is not None
             out["q_mvar"] = (self.q_min_mvar, self.q_max_mvar)
         return out
 
@@ -121,6 +122,7 @@ class Generator(Device):
         """Output per unit of ``p_max_mw`` (and Q per unit of its range), commitment state."""
         out = [Feature(f"{self.name}.p_mw", "p_mw", scale=max(self.p_max_mw, 1e-9))]
         if self.has_q_control:
+            assert self.q_min_mvar is not None and self.q_max_mvar is not None
             q = max(abs(self.q_min_mvar), abs(self.q_max_mvar), 1e-9)
             out.append(Feature(f"{self.name}.q_mvar", "q_mvar", scale=q, low=-1.0))
         if self.commitment:
@@ -299,6 +301,7 @@ class RES(Device):
         if self.curtailable:
             out["p_limit_mw"] = (0.0, self.sn_mva)
         if self.has_q_control:
+            assert self.q_min_mvar is not None and self.q_max_mvar is not None
             out["q_mvar"] = (self.q_min_mvar, self.q_max_mvar)
         return out
 

@@ -84,7 +84,7 @@ class ESS(Device):
                 raise ValueError(f"ESS {self.name!r}: {msg}")
 
     @classmethod
-    def fleet_class(cls) -> type[Fleet]:
+    def fleet_class(cls) -> type[ESSFleet]:
         return ESSFleet
 
     @property
@@ -92,17 +92,21 @@ class ESS(Device):
         return self.q_min_mvar is not None and self.q_max_mvar is not None
 
     def continuous_controls(self) -> dict[str, tuple[float, float]]:
+        assert self.p_min_mw is not None     # set in __post_init__
         out = {"p_mw": (self.p_min_mw, self.p_max_mw)}
         if self.has_q_control:
+            assert self.q_min_mvar is not None and self.q_max_mvar is not None
             out["q_mvar"] = (self.q_min_mvar, self.q_max_mvar)
         return out
 
     def observation_spec(self) -> list[Feature]:
         """SOC, power per unit of the power rating, Q per unit of its range."""
+        assert self.p_min_mw is not None     # set in __post_init__
         rating = max(self.p_max_mw, -self.p_min_mw, 1e-9)
         out = [Feature(f"{self.name}.soc", "soc"),
                Feature(f"{self.name}.p_mw", "p_mw", scale=rating, low=-1.0)]
         if self.has_q_control:
+            assert self.q_min_mvar is not None and self.q_max_mvar is not None
             q = max(abs(self.q_min_mvar), abs(self.q_max_mvar), 1e-9)
             out.append(Feature(f"{self.name}.q_mvar", "q_mvar", scale=q, low=-1.0))
         return out

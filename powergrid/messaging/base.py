@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -231,7 +232,7 @@ class Broker(ABC):
         JSON, extra keys, too deep or too large, numbers out of range)."""
         return self._dropped.get(agent, 0) if hasattr(self, "_dropped") else 0
 
-    def _decode(self, agent: str, wires: list[Any]) -> list[Message]:
+    def _decode(self, agent: str, wires: Iterable[Any]) -> list[Message]:
         """The messages among ``wires``; the others are dropped and counted."""
         out: list[Message] = []
         for wire in wires:

@@ -192,6 +192,7 @@ class RedisBroker(Broker):
         try:
             yield
         except self._redis_error as exc:
+            kind: type[BrokerError]
             if all_unavailable or isinstance(exc, self._redis_errors):
                 kind, what = BrokerUnavailableError, "is unavailable"
             else:

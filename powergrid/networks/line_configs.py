@@ -59,6 +59,7 @@ pandapower wants capacitance::
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,7 +70,7 @@ M_PER_FT = 0.3048
 FREQUENCY_HZ = 60.0
 
 
-def _symmetric(upper: list[list[complex]]) -> np.ndarray:
+def _symmetric(upper: Sequence[Sequence[complex]]) -> np.ndarray:
     """Full symmetric matrix from its upper-triangular rows ([[z11, z12], [z22]])."""
     n = len(upper)
     m = np.zeros((n, n), dtype=complex)

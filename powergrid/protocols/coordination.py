@@ -28,7 +28,7 @@ import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
@@ -191,7 +191,7 @@ class SetpointCoordination(Coordination):
     def coordinator_spec(self, agent: str) -> ActionSpec:
         batteries = self._all_batteries()
         return ActionSpec(names_c=(f"{agent}.total_p_mw",),
-                          low=np.array([sum(b.p_min_mw for _, b in batteries)]),
+                          low=np.array([sum(cast(float, b.p_min_mw) for _, b in batteries)]),
                           high=np.array([sum(b.p_max_mw for _, b in batteries)]))
 
     def coordinator_rule(self, agent: str, obs: Any) -> np.ndarray:
@@ -211,7 +211,7 @@ class SetpointCoordination(Coordination):
         batteries = self._all_batteries()
         for coordinator in self.coordinators:
             total = float(np.asarray(coordinator_actions.get(coordinator, [0.0]))[0])
-            shares = split_setpoint(total, [b.p_min_mw for _, b in batteries],
+            shares = split_setpoint(total, [cast(float, b.p_min_mw) for _, b in batteries],
                                     [b.p_max_mw for _, b in batteries])
             per_member: dict[str, float] = {}
             for (member, battery), share in zip(batteries, shares, strict=True):

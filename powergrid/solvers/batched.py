@@ -59,7 +59,7 @@ RESULT_ARRAYS = ("vm_pu", "va_degree", "line_loading_percent", "line_p_from_mw",
 Copies = np.ndarray | slice | int | None
 
 
-def _rows(copies: Copies) -> np.ndarray | slice:
+def _rows(copies: Copies) -> np.ndarray | slice | int:
     return slice(None) if copies is None else copies
 
 
@@ -89,6 +89,27 @@ class BatchedSolver:
     solve, built lazily (one per copy that needs it, cloned from one pristine
     instance) with its default options.
     """
+
+    # the arrays of STATE_ARRAYS and RESULT_ARRAYS, set by name in __init__
+    load_p_mw: np.ndarray
+    load_q_mvar: np.ndarray
+    sgen_p_mw: np.ndarray
+    sgen_q_mvar: np.ndarray
+    storage_p_mw: np.ndarray
+    storage_q_mvar: np.ndarray
+    trafo_tap_pos: np.ndarray
+    shunt_step: np.ndarray
+    switch_closed: np.ndarray
+    vm_pu: np.ndarray
+    va_degree: np.ndarray
+    line_loading_percent: np.ndarray
+    line_p_from_mw: np.ndarray
+    line_q_from_mvar: np.ndarray
+    trafo_loading_percent: np.ndarray
+    trafo_p_hv_mw: np.ndarray
+    trafo_q_hv_mvar: np.ndarray
+    ext_grid_p_mw: np.ndarray
+    ext_grid_q_mvar: np.ndarray
 
     def __init__(self, net: pp.pandapowerNet, n_copies: int, max_iteration: int = 100,
                  tolerance_pu: float = 1e-10, fallback: str = "lightsim2grid") -> None:
@@ -239,6 +260,7 @@ class BatchedSolver:
     def _solve_batch(self, sel: np.ndarray | slice) -> np.ndarray:
         """Z-bus solve of copies ``sel``; returns the copies that did not converge."""
         model = self._model
+        assert model is not None     # only called when the net is batched
         rows = np.arange(self.n_copies)[sel]
         if not len(rows):
             return rows
@@ -276,6 +298,7 @@ class BatchedSolver:
 
     def _write_results(self, sel, v: np.ndarray, slack_cons: np.ndarray,
                        ok: np.ndarray) -> None:
+        assert self._model is not None
         model, topo = self._model, self._model.topo
         vb = v[:, topo.bus_of_row]
         vm = np.abs(vb)
