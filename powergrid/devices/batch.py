@@ -15,7 +15,7 @@ from typing import cast
 
 import numpy as np
 
-from powergrid.devices.base import ActionSpec, Device, Feature, Fleet, State
+from powergrid.devices.base import ActionSpec, Device, Feature, Fleet, FleetOutput, State
 from powergrid.devices.discrete import PositionFleet
 
 
@@ -106,6 +106,23 @@ class DeviceBatch:
                     self.states[f][key][rows] = value
 
     # -- one step ------------------------------------------------------------------
+    def defaults(self) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[dict[str, np.ndarray]]]:
+        """Every fleet's controls when nobody acts (each device's own behaviour) and its
+        exogenous inputs at their defaults: what a step's caller fills in."""
+        controls = [f.default_controls(s) for f, s in zip(self.fleets, self.states, strict=True)]
+        return controls, [fleet.exogenous_inputs() for fleet in self.fleets]
+
+    def advance(self, controls: Sequence[tuple[np.ndarray, np.ndarray]],
+                exog: Sequence[dict[str, np.ndarray]], dt_h: float) -> list[FleetOutput]:
+        """Step every fleet by ``dt_h`` hours at ``controls`` and ``exog`` (as from
+        :meth:`defaults`); the states advance, the fleets' outputs are returned."""
+        outs = []
+        for f, fleet in enumerate(self.fleets):
+            self.states[f], out = fleet.step(self.states[f], controls[f][0], controls[f][1],
+                                             exog[f], dt_h)
+            outs.append(out)
+        return outs
+
     def step(self, action_c: np.ndarray, action_d: np.ndarray, values: np.ndarray,
              settled_tap_pos: np.ndarray | None, dt_h: float) -> BatchOutput:
         """Advance every copy one step of ``dt_h`` hours.
@@ -115,22 +132,17 @@ class DeviceBatch:
         the taps the grid settled the regulators on in the last step (nan or None:
         none yet, they hold).
         """
-        controls = [f.default_controls(s) for f, s in zip(self.fleets, self.states, strict=True)]
+        controls, exog = self.defaults()
         for f, rows, column, j in self._action_c:
             controls[f][0][rows, column] = action_c[:, j]
         for f, rows, column, j in self._action_d:
             controls[f][1][rows, column] = action_d[:, j]
-        exog = [fleet.exogenous_inputs() for fleet in self.fleets]
         for f, rows, k in self._profiles:
             exog[f]["profile"][rows] = values[:, k]
         for f, rows, k in self._regulated:
             exog[f]["settled_tap_pos"][rows] = (np.nan if settled_tap_pos is None
                                                 else settled_tap_pos[:, k])
-        outs = []
-        for f, fleet in enumerate(self.fleets):
-            self.states[f], out = fleet.step(self.states[f], controls[f][0], controls[f][1],
-                                             exog[f], dt_h)
-            outs.append(out)
+        outs = self.advance(controls, exog, dt_h)
         cost_terms: dict[str, np.ndarray] = {}
         safety_terms: dict[str, np.ndarray] = {}
         for template, out in zip(self.templates, outs, strict=True):

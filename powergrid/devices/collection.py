@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from powergrid.devices.base import Device, Fleet, State
+from powergrid.devices.batch import DeviceBatch
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,9 @@ class DeviceReport:
 
 
 class DeviceSet:
-    """Devices of any types, stepped together.
+    """Devices of any types, stepped together: the name-keyed front of a
+    :class:`~powergrid.devices.batch.DeviceBatch` of one copy (the fleets are stepped by
+    the same code for one copy and for many).
 
     ``step`` takes setpoints ``{device: {control: value}}`` (continuous
     controls in physical units, discrete ones as categories) and exogenous
@@ -45,19 +48,19 @@ class DeviceSet:
         if dupes:
             raise ValueError(f"device names must be unique; repeated: {dupes}")
         self.devices = {d.name: d for d in devices}
-        by_type: dict[type[Fleet], list[Device]] = {}
-        for d in devices:
-            by_type.setdefault(d.fleet_class(), []).append(d)
-        self.fleets: list[Fleet] = [cls(devs) for cls, devs in by_type.items()]
-        self.where: dict[str, tuple[int, int]] = {}
-        for k, fleet in enumerate(self.fleets):
-            for i, name in enumerate(fleet.names):
-                self.where[name] = (k, i)
-        self.states: list[State] = []
+        self.batch = DeviceBatch(devices, 1, [], [], {})
+        self.fleets: list[Fleet] = self.batch.fleets
+        self.where: dict[str, tuple[int, int]] = dict(self.batch.where)
+        self._started = False
+
+    @property
+    def states(self) -> list[State]:
+        return self.batch.states
 
     def reset(self, rng: np.random.Generator | None = None) -> None:
         """Start every fleet from its initial state."""
-        self.states = [f.initial_state(rng) for f in self.fleets]
+        self.batch.states = [f.initial_state(rng) for f in self.fleets]
+        self._started = True
 
     def state_of(self, name: str) -> dict[str, float]:
         """The current state of device ``name`` as floats."""
@@ -67,23 +70,22 @@ class DeviceSet:
     def step(self, setpoints: Mapping[str, Mapping[str, float]],
              exogenous: Mapping[str, Mapping[str, float]], dt_h: float) -> dict[str, DeviceReport]:
         """Advance all devices one step of ``dt_h`` hours; outputs by device name."""
-        if not self.states:
+        if not self._started:
             self.reset()
-        reports: dict[str, DeviceReport] = {}
+        controls, exog = self.batch.defaults()
         for k, fleet in enumerate(self.fleets):
-            state = self.states[k]
-            c, d = fleet.default_controls(state)
-            exog = fleet.exogenous_inputs()
+            c, d = controls[k]
             for i, name in enumerate(fleet.names):
                 for control, value in setpoints.get(name, {}).items():
                     _apply_control(fleet, name, c, d, i, control, value)
                 for key, value in exogenous.get(name, {}).items():
-                    if key not in exog:
+                    if key not in exog[k]:
                         raise ValueError(f"device {name!r}: unknown input {key!r}"
                                          f" (expects {list(fleet.EXOGENOUS)})")
-                    exog[key][i] = value
-            new_state, out = fleet.step(state, c, d, exog, dt_h)
-            self.states[k] = new_state
+                    exog[k][key][i] = value
+        outs = self.batch.advance(controls, exog, dt_h)
+        reports: dict[str, DeviceReport] = {}
+        for fleet, out, new_state in zip(self.fleets, outs, self.states, strict=True):
             p, q = out.p_mw.tolist(), out.q_mvar.tolist()
             cost, safety = out.cost.tolist(), out.safety.tolist()
             cost_terms = {t: v.tolist() for t, v in out.cost_terms.items()}
