@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 from scenarios.config import AgentConfig, ScenarioConfig
-from scenarios.run import scenario_main
 
 DESCRIPTION = "CIGRE MV benchmark: PV, wind, CHP, batteries, OLTC and tie switches"
 
@@ -60,4 +59,6 @@ def config(**overrides: Any) -> ScenarioConfig:
 
 
 if __name__ == "__main__":
+    from scenarios.run import scenario_main  # here: listing scenarios needs no simulator
+
     scenario_main(config)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from scenarios.config import AgentConfig, ScenarioConfig
-from scenarios.run import scenario_main
 
 DESCRIPTION = "IEEE 13-bus feeder: battery, generator, PV, wind, OLTC and capacitor banks"
 
@@ -64,4 +63,6 @@ def config(**overrides: Any) -> ScenarioConfig:
 
 
 if __name__ == "__main__":
+    from scenarios.run import scenario_main  # here: listing scenarios needs no simulator
+
     scenario_main(config)

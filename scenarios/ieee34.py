@@ -27,7 +27,6 @@ from __future__ import annotations
 from typing import Any
 
 from scenarios.config import AgentConfig, ScenarioConfig
-from scenarios.run import scenario_main
 
 DESCRIPTION = ("IEEE 34-bus feeder: battery, generator, PV, wind, two automatic regulators,"
                " two capacitor banks")
@@ -91,4 +90,6 @@ def config(**overrides: Any) -> ScenarioConfig:
 
 
 if __name__ == "__main__":
+    from scenarios.run import scenario_main  # here: listing scenarios needs no simulator
+
     scenario_main(config)

@@ -48,7 +48,6 @@ from __future__ import annotations
 from typing import Any
 
 from scenarios.config import AgentConfig, ScenarioConfig
-from scenarios.run import scenario_main
 
 DESCRIPTION = "IEEE 34 feeder (DSO) with three IEEE 13 microgrids, one agent per microgrid"
 
@@ -148,4 +147,6 @@ def config(**overrides: Any) -> ScenarioConfig:
 
 
 if __name__ == "__main__":
+    from scenarios.run import scenario_main  # here: listing scenarios needs no simulator
+
     scenario_main(config)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from scenarios.config import AgentConfig, ScenarioConfig
-from scenarios.run import scenario_main
 
 DESCRIPTION = "synthetic 1,000-bus radial MV feeder: batteries, PV, OLTC (scaling case)"
 
@@ -41,4 +40,6 @@ def config(**overrides: Any) -> ScenarioConfig:
 
 
 if __name__ == "__main__":
+    from scenarios.run import scenario_main  # here: listing scenarios needs no simulator
+
     scenario_main(config)

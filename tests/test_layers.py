@@ -173,3 +173,16 @@ def test_importing_powergrid_registers_the_ids_whenever_gymnasium_loads():
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              cwd=ROOT, check=True)
         assert out.stdout.strip().startswith("powergrid/")
+
+
+def test_listing_scenarios_loads_no_simulator():
+    # `powergrid list` and `--help` import only what they need: no pandapower, mosaik or
+    # gymnasium (seconds of imports), so a newcomer's first command answers at once
+    code = ("import sys; from powergrid.cli import main; main(['list']);"
+            " heavy = sorted({m.split('.')[0] for m in sys.modules} & {'pandapower',"
+            " 'mosaik', 'gymnasium', 'lightsim2grid', 'matplotlib'});"
+            " print('HEAVY', ','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, check=True)
+    assert "ieee13" in out.stdout
+    assert out.stdout.strip().splitlines()[-1] == "HEAVY"
