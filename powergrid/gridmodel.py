@@ -26,6 +26,7 @@ from powergrid.safety import (
     unsupplied_load,
     voltage_violation,
 )
+from powergrid.solvers.batch_interface import BatchSolver
 from powergrid.solvers.one_copy import OneCopySolver
 from powergrid.solvers.registry import make_solver
 
@@ -260,8 +261,10 @@ class GridModel:
         self.load_groups = {s: np.array(p, dtype=np.intp) for s, p in groups.items()}
         self.model = BatchGridModel(net, 1, [], {}, pccs, (), (), vm_min_pu, vm_max_pu,
                                     regulators, solver=solver)
-        self._rows = self.model.solver
-        self.solver = self.model.solver.backend
+        rows = self.model.solver
+        assert isinstance(rows, OneCopySolver)  # a named backend as a batch of one
+        self._rows = rows
+        self.solver = rows.backend
         self.regulation = self.model.regulation
         self.regulator_names = self.model.regulator_names
         self.bus_names = [str(n) for n in net.bus["name"]]
@@ -397,7 +400,7 @@ class BatchGridModel:
 
         self.n = int(n_copies)
         if solver is None:
-            self.solver: Any = BatchedSolver(net, self.n)
+            self.solver: BatchSolver = BatchedSolver(net, self.n)
         elif self.n == 1:
             self.solver = OneCopySolver(make_solver(net, solver))
         else:

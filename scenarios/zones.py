@@ -3,6 +3,7 @@ the grid and the devices reaches it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,9 +19,13 @@ def agent_zone_facts(prepared: PreparedScenario, agent: AgentConfig) -> dict[str
     """What the coordination protocols know of an agent's zone (no reference to the net):
     its devices, nominal load and the series it follows, its PCC and the rows of its
     buses. An agent whose devices span several zones (or none) has no zone facts."""
-    key = ("zone_facts", agent.name)
+    return _once(prepared, ("zone_facts", agent.name), lambda: _zone_facts(prepared, agent))
+
+
+def _once(prepared: PreparedScenario, key: tuple[str, str], make: Callable[[], Any]) -> Any:
+    """``make()``, worked out once per prepared scenario (every episode's world reuses it)."""
     if key not in prepared.cache:
-        prepared.cache[key] = _zone_facts(prepared, agent)
+        prepared.cache[key] = make()
     return prepared.cache[key]
 
 
@@ -85,10 +90,7 @@ def visible_to(prepared: PreparedScenario, agent: AgentConfig) -> dict[str, Any]
     cfg = prepared.config
     if cfg.centralized:
         return {}
-    key = ("visible", agent.name)
-    if key not in prepared.cache:
-        prepared.cache[key] = _visible(prepared, agent)
-    return prepared.cache[key]
+    return _once(prepared, ("visible", agent.name), lambda: _visible(prepared, agent))
 
 
 def _visible(prepared: PreparedScenario, agent: AgentConfig) -> dict[str, Any]:

@@ -44,6 +44,7 @@ import pandapower as pp
 
 from powergrid.solvers._zbus import CONVERGED, ZbusModel
 from powergrid.solvers.base import PowerFlowSolver
+from powergrid.solvers.batch_interface import BatchSolver
 from powergrid.solvers.lightsim_backend import LightsimSolver
 from powergrid.solvers.pandapower_backend import PandapowerSolver
 from powergrid.solvers.registry import SOLVERS, make_solver
@@ -63,7 +64,7 @@ def _rows(copies: Copies) -> np.ndarray | slice | int:
     return slice(None) if copies is None else copies
 
 
-class BatchedSolver:
+class BatchedSolver(BatchSolver):
     """N copies of one pandapower net, solved together (Z-bus fixed point in numpy).
 
     Input state (write rows directly, or use the ``set_*`` helpers), shape
@@ -89,27 +90,6 @@ class BatchedSolver:
     solve, built lazily (one per copy that needs it, cloned from one pristine
     instance) with its default options.
     """
-
-    # the arrays of STATE_ARRAYS and RESULT_ARRAYS, set by name in __init__
-    load_p_mw: np.ndarray
-    load_q_mvar: np.ndarray
-    sgen_p_mw: np.ndarray
-    sgen_q_mvar: np.ndarray
-    storage_p_mw: np.ndarray
-    storage_q_mvar: np.ndarray
-    trafo_tap_pos: np.ndarray
-    shunt_step: np.ndarray
-    switch_closed: np.ndarray
-    vm_pu: np.ndarray
-    va_degree: np.ndarray
-    line_loading_percent: np.ndarray
-    line_p_from_mw: np.ndarray
-    line_q_from_mvar: np.ndarray
-    trafo_loading_percent: np.ndarray
-    trafo_p_hv_mw: np.ndarray
-    trafo_q_hv_mvar: np.ndarray
-    ext_grid_p_mw: np.ndarray
-    ext_grid_q_mvar: np.ndarray
 
     def __init__(self, net: pp.pandapowerNet, n_copies: int, max_iteration: int = 100,
                  tolerance_pu: float = 1e-10, fallback: str = "lightsim2grid") -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from powergrid.solvers.base import PowerFlowSolver
+from powergrid.solvers.batch_interface import BatchSolver
 from powergrid.solvers.batched import RESULT_ARRAYS, STATE_ARRAYS
 
 #: the discrete inputs, pushed to the backend only when they changed (a new tap, step
@@ -23,7 +24,7 @@ _DISCRETE = (("trafo_tap_pos", "set_trafo_tap"), ("shunt_step", "set_shunt_step"
              ("switch_closed", "set_switch"))
 
 
-class OneCopySolver:
+class OneCopySolver(BatchSolver):
     """``backend`` as a batch of one copy.
 
     Inputs: the ``(1, n)`` arrays of :data:`~powergrid.solvers.batched.STATE_ARRAYS`,
@@ -34,15 +35,6 @@ class OneCopySolver:
     """
 
     n_copies = 1
-    load_p_mw: np.ndarray
-    load_q_mvar: np.ndarray
-    sgen_p_mw: np.ndarray
-    sgen_q_mvar: np.ndarray
-    storage_p_mw: np.ndarray
-    storage_q_mvar: np.ndarray
-    trafo_tap_pos: np.ndarray
-    shunt_step: np.ndarray
-    switch_closed: np.ndarray
 
     def __init__(self, backend: PowerFlowSolver) -> None:
         self.backend = backend
