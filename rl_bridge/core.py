@@ -19,6 +19,7 @@ from powergrid.rewards import (
 )
 from rl_bridge.bridge import CoSimBridge
 from rl_bridge.episodes import EpisodeStarts
+from rl_bridge.exogenous import ScenarioSeries, exogenous_bill
 from rl_bridge.spaces import action_space, check_joint_action, observation_space
 from rl_bridge.views import build_view
 from scenarios import get_config
@@ -36,6 +37,43 @@ ENV_DEFAULTS: dict[str, Any] = {
     "max_penalty": DEFAULT_MAX_PENALTY,
     "load_scale": 1.0,
 }
+#: options of the single-agent environments only (GridEnv, its Box variant,
+#: GridVectorEnv) and of the models trained on them (:class:`rl_bridge.policies.
+#: ModelPolicy`): what makes the task learnable without changing what it measures
+SINGLE_AGENT_DEFAULTS: dict[str, Any] = {
+    "price_forecast_steps": 0,
+    "reward_baseline": "none",
+}
+#: values of ``reward_baseline``: the reward is computed from ``cost - baseline``
+REWARD_BASELINES = ("none", "exogenous_bill")
+#: most prices ahead an observation may hold (a week of hourly steps)
+MAX_PRICE_FORECAST_STEPS = 168
+
+
+def _check_price_forecast_steps(value: Any) -> None:
+    ok = isinstance(value, int | np.integer) and not isinstance(value, bool) \
+        and 0 <= value <= MAX_PRICE_FORECAST_STEPS
+    if not ok:
+        raise ValueError(f"price_forecast_steps must be a whole number of steps in"
+                         f" [0, {MAX_PRICE_FORECAST_STEPS}], not {value!r}")
+
+
+def _check_reward_baseline(value: Any) -> None:
+    if not isinstance(value, str) or value not in REWARD_BASELINES:
+        raise ValueError(f"reward_baseline must be one of"
+                         f" {', '.join(map(repr, REWARD_BASELINES))}, not {value!r}")
+
+
+#: the options checked on merging (the others are checked where they are used)
+_OPTION_CHECKS = {"price_forecast_steps": _check_price_forecast_steps,
+                  "reward_baseline": _check_reward_baseline}
+
+
+def check_options(options: dict[str, Any]) -> None:
+    """A one-line ValueError naming the first option of ``options`` with a bad value."""
+    for key, check in _OPTION_CHECKS.items():
+        if key in options:
+            check(options[key])
 
 
 def env_options(config: dict[str, Any] | None, extra: dict[str, Any],
@@ -43,7 +81,8 @@ def env_options(config: dict[str, Any] | None, extra: dict[str, Any],
     """Merge a classic config dict and keyword arguments over the defaults.
 
     ``max_episode_steps`` is an alias of ``episode_length``; unknown keys raise a
-    ValueError naming them.
+    ValueError naming them, and so do bad values of the options :func:`check_options`
+    knows.
     """
     merged = {**(config or {}), **kwargs}
     if "max_episode_steps" in merged:
@@ -53,7 +92,9 @@ def env_options(config: dict[str, Any] | None, extra: dict[str, Any],
     unknown = sorted(set(merged) - allowed)
     if unknown:
         raise ValueError(f"unknown environment option(s) {unknown} (valid: {sorted(allowed)})")
-    return {**ENV_DEFAULTS, **extra, **merged}
+    options = {**ENV_DEFAULTS, **extra, **merged}
+    check_options(options)
+    return options
 
 
 @dataclass
@@ -66,7 +107,14 @@ class StepResult:
 
 class BridgedScenario:
     """A scenario stepped through the co-simulation for RL: one view, spec and
-    reward per agent."""
+    reward per agent.
+
+    With ``options["price_forecast_steps"] = n`` every view observes the price of the
+    ``n`` steps after the coming one; with ``options["reward_baseline"] =
+    "exogenous_bill"`` the reward is computed from the cost less the bill of the step
+    with no device acting (:mod:`powergrid.exogenous_bill`; ``infos`` keep the
+    absolute cost and add it as ``cost_baseline``).
+    """
 
     def __init__(self, scenario: str, options: dict[str, Any], scope: str = "all",
                  **scenario_overrides: Any) -> None:
@@ -92,7 +140,18 @@ class BridgedScenario:
             a.name: (coordination.coordinator_spec(a.name) if a.coordinator else
                      ActionSpec.concat([by_name[d].action_spec() for d in a.devices]))
             for a in config.agents}
-        self.views = {a.name: build_view(self.prepared, a, scope) for a in config.agents}
+        forecast_steps = int(options.get("price_forecast_steps", 0))
+        self.views = {a.name: build_view(self.prepared, a, scope, forecast_steps)
+                      for a in config.agents}
+        #: the split's series (rows wrapping), for the prices ahead
+        self.data = ScenarioSeries(self.prepared)
+        #: the bill of a step with no device acting, when the reward is relative to it
+        self.baseline = None
+        if options.get("reward_baseline", "none") == "exogenous_bill":
+            if len(self.agents) != 1:
+                raise ValueError("reward_baseline 'exogenous_bill' is for single-agent"
+                                 f" scenarios; {config.name!r} has {len(self.agents)} agents")
+            self.baseline = exogenous_bill(self.prepared)
         self.observation_spaces = {a: observation_space(v) for a, v in self.views.items()}
         self.action_spaces = {a: action_space(s) for a, s in self.specs.items()}
         self.split = split
@@ -145,8 +204,22 @@ class BridgedScenario:
     def _vectors(self, observations: dict[str, Any], agents: list[str]
                  ) -> dict[str, np.ndarray]:
         i = (self.start + self.k) % len(self.hours)
-        return {a: self.views[a].vector(observations[a], self.hours[i], self.days[i])
+        return {a: self.views[a].vector(observations[a], self.hours[i], self.days[i],
+                                        self._prices_ahead(self.views[a].forecast_steps))
                 for a in agents}
+
+    def _prices_ahead(self, n_ahead: int) -> np.ndarray | None:
+        """The price ($/MWh) of the ``n_ahead`` steps after the coming one (None: 0)."""
+        if not n_ahead:
+            return None
+        return self.data.prices_ahead(self.start + self.k, n_ahead)[0]
+
+    def baseline_usd(self, step: int) -> float:
+        """The reward baseline of the scenario step ``step`` in $: the bill with no device
+        acting (0 without a baseline)."""
+        if self.baseline is None:
+            return 0.0
+        return float(self.baseline.bill_usd(self.data.values(step))[0])
 
     def reset(self, rng: np.random.Generator, restart_test: bool
               ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
@@ -176,20 +249,23 @@ class BridgedScenario:
                                                       for a, x in checked.items()})
         self.clipped.update({a: int(x.clipped) for a, x in checked.items()})
         self.last_observations = observations
+        baseline = self.baseline_usd(self.start + self.k)  # the step just solved
         self.k += 1
         infos: dict[str, dict[str, Any]] = {}
         o = self.options
         for a in self.agents:
             cost_terms, safety_terms = self.views[a].account(observations[a])
             cost, safety = sum(cost_terms.values()), sum(safety_terms.values())
-            self.pending[a] += reward(cost, safety, o["reward_scale"], o["safety_scale"],
-                                      o["max_penalty"])
+            self.pending[a] += reward(cost - baseline, safety, o["reward_scale"],
+                                      o["safety_scale"], o["max_penalty"])
             converged = bool(observations[a].grid.get("converged", True))
             infos[a] = {"converged": converged, "cost": float(cost), "safety": float(safety),
                         "cost_terms": cost_terms, "safety_terms": safety_terms,
                         "time": time_s - self.config.step_s, "step": self.k,
                         "clipped_setpoints": self.clipped[a],
                         **dict(observations[a].own.get("info") or {})}
+            if self.baseline is not None:
+                infos[a]["cost_baseline"] = baseline
         done = self.bridge.done
         self.due = list(self.agents) if done else due
         rewards = {a: self.pending[a] for a in self.due}
