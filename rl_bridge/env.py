@@ -8,7 +8,8 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from rl_bridge.core import SINGLE_AGENT_DEFAULTS, BridgedScenario, env_options
+from rl_bridge.core import BridgedScenario
+from rl_bridge.options import SINGLE_AGENT_DEFAULTS, env_options
 from rl_bridge.render import RENDER_FPS, RENDER_MODES, Renderer, check_render_mode
 
 

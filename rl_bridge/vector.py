@@ -66,7 +66,8 @@ from powergrid.gridmodel import BatchGridModel
 from powergrid.observation import time_features
 from powergrid.rewards import reward
 from rl_bridge.bridge import CoSimBridge
-from rl_bridge.core import SINGLE_AGENT_DEFAULTS, BridgedScenario, env_options
+from rl_bridge.core import BridgedScenario
+from rl_bridge.options import SINGLE_AGENT_DEFAULTS, env_options
 from rl_bridge.render import RENDER_FPS
 from rl_bridge.spaces import CheckedAction, check_batch
 from scenarios.prepare import PreparedScenario
