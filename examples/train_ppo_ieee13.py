@@ -1,6 +1,7 @@
 """Train Stable-Baselines3 PPO on the IEEE 13 feeder, through the co-simulation.
 
-    python examples/train_ppo_ieee13.py --timesteps 2000000 --out results/ppo_ieee13
+    python examples/train_ppo_ieee13.py --timesteps 2000000 --out results/ppo_ieee13 \\
+        --price-forecast-steps 24 --reward-baseline exogenous_bill
     powergrid evaluate ieee13 --policy results/ppo_ieee13/model.zip --policy idle \\
         --policy rule --policy oracle --days 30
 
@@ -8,9 +9,14 @@ Many copies of the feeder run in one batched co-simulation world
 (``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")``), handed to SB3 by
 :class:`rl_bridge.sb3.SB3VecEnv`, which normalises the actions to ``Box(-1, 1)`` (the
 discrete controls -- tap, capacitor steps, unit commitment -- as one more dimension
-each); observations and rewards are normalised by SB3's ``VecNormalize``. Writes
-``model.zip``, ``model.vecnormalize.pkl`` (the observation statistics the policy needs),
-``learning_curve.csv`` and ``learning_curve.png`` to ``--out``.
+each); observations and rewards are normalised by SB3's ``VecNormalize``.
+``--price-forecast-steps N`` shows the agent the price of the next N steps (day-ahead
+prices); ``--reward-baseline exogenous_bill`` rewards it for its cost less the bill of
+the step with no device acting (both off by default; see :class:`rl_bridge.env.GridEnv`).
+Writes ``model.zip``, ``model.vecnormalize.pkl`` (the observation statistics the policy
+needs), ``model.env.json`` (the environment options, so that ``powergrid evaluate``
+builds the same observation), ``learning_curve.csv`` and ``learning_curve.png`` to
+``--out``.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from tqdm import tqdm
 
 import powergrid  # noqa: F401 - registers the environment ids
 from powergrid.plots import plot_learning_curve
+from rl_bridge.options import REWARD_BASELINES
+from rl_bridge.policies import save_env_options
 from rl_bridge.sb3 import SB3VecEnv
 
 
@@ -80,13 +88,19 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float]]
     parser.add_argument("--num-envs", type=int, default=32)
     parser.add_argument("--episode-length", type=int, default=24)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--price-forecast-steps", type=int, default=0,
+                        help="prices of the next N steps in the observation (default 0)")
+    parser.add_argument("--reward-baseline", choices=REWARD_BASELINES, default="none",
+                        help="reward from the cost less this baseline (default none)")
     parser.add_argument("--out", default="results/ppo_ieee13")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    options = {"episode_length": args.episode_length, "train": True,
+               "price_forecast_steps": args.price_forecast_steps,
+               "reward_baseline": args.reward_baseline}
     vec = gym.make_vec("powergrid/IEEE13-v0", num_envs=args.num_envs,
-                       vectorization_mode="vector_entry_point",
-                       episode_length=args.episode_length, train=True)
+                       vectorization_mode="vector_entry_point", **options)
     env = VecNormalize(SB3VecEnv(vec), norm_obs=True, norm_reward=True, gamma=0.99)
     env.seed(args.seed)
     model = PPO("MlpPolicy", env, n_steps=256, batch_size=2048, n_epochs=5,
@@ -97,6 +111,7 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float]]
     model.save(out / "model.zip")
     with open(out / "model.vecnormalize.pkl", "wb") as f:
         pickle.dump((env.obs_rms, env.clip_obs, env.epsilon), f)
+    save_env_options(out / "model.zip", options)
     with open(out / "learning_curve.csv", "w") as f:
         f.write("timesteps,mean_return,mean_episode_cost,wall_s\n")
         for row in progress.rows:

@@ -85,6 +85,33 @@ def scaled_load(p_nominal_mw: np.ndarray | float, profile: np.ndarray | float,
     return p_nominal_mw * profile * load_scale
 
 
+def load_groups(net: pp.pandapowerNet, load_profiles: Mapping[str, str] | None
+                ) -> dict[str, np.ndarray]:
+    """``{series name: row positions of the loads that follow it}`` from ``{load name:
+    series name}`` (a ValueError names a load that is not in the network)."""
+    load_pos = {str(name): pos for pos, name in enumerate(net.load["name"])}
+    groups: dict[str, list[int]] = {}
+    for load, series in (load_profiles or {}).items():
+        if load not in load_pos:
+            raise ValueError(f"load {load!r} is not in the network")
+        groups.setdefault(series, []).append(load_pos[load])
+    return {s: np.array(p, dtype=np.intp) for s, p in groups.items()}
+
+
+def load_demand_mw(load_p_mw: np.ndarray, groups: Mapping[str, np.ndarray],
+                   values: Mapping[str, Any], load_scale: float = 1.0) -> np.ndarray:
+    """All loads' consumption in MW: the loads of each group (:func:`load_groups`) at
+    :func:`scaled_load` of their series' value in ``values`` (per unit; a scalar or one
+    value per copy, ``(N,)``; a missing series counts as 1), the others at their nominal
+    ``load_p_mw`` (MW, one per load). A 0-d array for scalar values."""
+    total = np.asarray(float(load_p_mw.sum()))
+    for series, pos in groups.items():
+        nominal = np.asarray(float(load_p_mw[pos].sum()))
+        profile = np.asarray(values.get(series, 1.0), dtype=float)
+        total = total + (scaled_load(nominal, profile, load_scale) - nominal)
+    return total
+
+
 def settle(pcc_fleet: GridFleet, vm_pu: np.ndarray, line_loading_percent: np.ndarray,
            trafo_loading_percent: np.ndarray, pcc_p_mw: np.ndarray, pcc_q_mvar: np.ndarray,
            price_per_mwh: np.ndarray, converged: np.ndarray, dt_h: float,
@@ -252,13 +279,7 @@ class GridModel:
                  load_profiles: Mapping[str, str] | None = None, pccs: Sequence[Grid] = (),
                  vm_min_pu: float = VM_MIN_PU, vm_max_pu: float = VM_MAX_PU,
                  regulators: Sequence[Transformer] = ()) -> None:
-        load_pos = {str(name): pos for pos, name in enumerate(net.load["name"])}
-        groups: dict[str, list[int]] = {}
-        for load, series in (load_profiles or {}).items():
-            if load not in load_pos:
-                raise ValueError(f"load {load!r} is not in the network")
-            groups.setdefault(series, []).append(load_pos[load])
-        self.load_groups = {s: np.array(p, dtype=np.intp) for s, p in groups.items()}
+        self.load_groups = load_groups(net, load_profiles)
         self.model = BatchGridModel(net, 1, [], {}, pccs, (), (), vm_min_pu, vm_max_pu,
                                     regulators, solver=solver)
         rows = self.model.solver
@@ -299,11 +320,7 @@ class GridModel:
     def total_load_mw(self, values: Mapping[str, float], load_scale: float = 1.0) -> float:
         """All loads' consumption (MW) at the series ``values`` (unprofiled loads at their
         nominal value)."""
-        total = float(self._load_p.sum())
-        for series, pos in self.load_groups.items():
-            nominal = float(self._load_p[pos].sum())
-            total += float(scaled_load(nominal, values.get(series, 1.0), load_scale)) - nominal
-        return total
+        return float(load_demand_mw(self._load_p, self.load_groups, values, load_scale))
 
     def _plan(self, names: tuple[str, ...], tables: tuple[str, ...]
               ) -> list[tuple[str, np.ndarray, np.ndarray]]:

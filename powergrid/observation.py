@@ -15,9 +15,10 @@ Feature layout, in order: device features (:meth:`Device.observation_spec`),
 bus voltages (p.u., in [0, 2]; 0 = not energised), line and transformer
 loadings (per unit, in [0, 10]), PCC active power (per unit of ``pcc_scale_mw``,
 in [-10, 10]), the series values of the coming step (bounds from the data
-set), the latest value of each message feature of the coordination protocol,
-and four time features (sine and cosine of the hour of day and of the day of
-year, in [-1, 1]).
+set), the price of the ``forecast_steps`` steps after it (day-ahead prices, scaled
+and bounded like the price itself; none by default), the latest value of each
+message feature of the coordination protocol, and four time features (sine and
+cosine of the hour of day and of the day of year, in [-1, 1]).
 
 Feature names (:attr:`AgentView.names`) say what a value holds and in which unit:
 ``<element>.<quantity>_<unit>`` for a device, ``<quantity>_<unit>:<element name>`` for
@@ -73,6 +74,8 @@ NAME_UNITS = {
     "pcc_p_pu": "active power imported at the PCC, per unit of the total nominal load",
     "load_pu, solar_pu, wind_pu": "profile value: per unit of peak load / installed capacity",
     "price_usd_per_100mwh": "energy price in $/100 MWh ($/MWh divided by 100)",
+    "price_usd_per_100mwh:<name>+j": "the energy price j steps after the coming step "
+                                     "(day-ahead), $/100 MWh",
     "hour_sin ... day_cos": "sine and cosine of the hour of day and of the day of year",
 }
 #: device feature keys with their unit in the name (scaled by the rating: ``_pu``)
@@ -103,6 +106,12 @@ def series_feature_name(series: str) -> str:
     return f"{_SERIES_UNITS.get(kind, kind)}:{name}"
 
 
+def forecast_feature_names(series: str, steps: int) -> list[str]:
+    """``price_usd_per_100mwh:synthetic+1`` .. ``+steps``: the series ``steps`` steps
+    ahead of the coming one."""
+    return [f"{series_feature_name(series)}+{j}" for j in range(1, steps + 1)]
+
+
 def message_feature_name(key: str, scale: float) -> str:
     if scale == 100.0 and key.endswith("price"):
         return f"message.{key}_usd_per_100mwh"
@@ -124,7 +133,9 @@ class AgentView:
     Positions index the grid's list outputs (``vm_pu`` per ``net.bus`` row,
     ``line_loading_percent`` per ``net.line`` row, ...). ``series_bounds`` gives
     the value range of each series over the whole data set; ``price`` series
-    are divided by ``price_scale`` ($/MWh) before bounding.
+    are divided by ``price_scale`` ($/MWh) before bounding. ``forecast_series`` (one of
+    the series, the price) is observed ``forecast_steps`` steps ahead too, its values
+    passed to :meth:`vector` / :meth:`vectors` by the caller (the view loads no data).
     """
 
     devices: Sequence[Device]
@@ -141,6 +152,8 @@ class AgentView:
     billed_pcc_positions: np.ndarray | None = None
     revenue_pcc_positions: np.ndarray | None = None
     message_features: tuple[tuple[str, float, float, float], ...] = ()
+    forecast_series: str | None = None
+    forecast_steps: int = 0
     charged_devices: Sequence[Device] | None = None
     charged_bus_positions: np.ndarray | None = None
     charged_line_positions: np.ndarray | None = None
@@ -177,6 +190,7 @@ class AgentView:
             else self.charged_trafo_positions, dtype=np.intp)
         self._features = [(d.name, f) for d in self.devices for f in d.observation_spec()]
         self.series = list(self.series_bounds)
+        self._check_forecast()
         self.names = ([device_feature_name(f) for _, f in self._features]
                       + [f"vm_pu:{n}" for n in _element_names(self.bus_names,
                                                               self.bus_positions)]
@@ -187,6 +201,7 @@ class AgentView:
                       + [f"pcc_p_pu:{n}" for n in _element_names(self.pcc_names,
                                                                  self.pcc_positions)]
                       + [series_feature_name(s) for s in self.series]
+                      + self._forecast_names()
                       + [message_feature_name(key, scale)
                          for key, scale, *_ in self.message_features]
                       + (["hour_sin", "hour_cos", "day_sin", "day_cos"] if self.time_features
@@ -205,8 +220,28 @@ class AgentView:
     def size(self) -> int:
         return len(self.names)
 
+    def _check_forecast(self) -> None:
+        steps = self.forecast_steps
+        if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
+            raise ValueError(f"forecast_steps must be a whole number >= 0, not {steps!r}")
+        if steps and self.forecast_series not in self.series_bounds:
+            raise ValueError(f"forecast_series {self.forecast_series!r} is not one of the"
+                             f" observed series {self.series}")
+
+    def _forecast_names(self) -> list[str]:
+        if not self.forecast_steps or self.forecast_series is None:
+            return []
+        return forecast_feature_names(self.forecast_series, int(self.forecast_steps))
+
     def _series_scale(self, series: str) -> float:
+        """What a series' values are divided by in the vector (the price: ``price_scale``)."""
         return self.price_scale if series.startswith("price:") else 1.0
+
+    def _series_range(self, series: str) -> tuple[float, float]:
+        """A series' bounds in the vector: its data set range over its scale."""
+        lo, hi = self.series_bounds[series]
+        scale = self._series_scale(series)
+        return min(lo, hi) / scale, max(lo, hi) / scale
 
     def _bounds(self) -> tuple[np.ndarray, np.ndarray]:
         lows: list[float] = [f.low for _, f in self._features]
@@ -217,11 +252,11 @@ class AgentView:
                                 (len(self.pcc_positions), PCC_BOUNDS)):
             lows += [lo] * count
             highs += [hi] * count
-        for s in self.series:
-            lo, hi = self.series_bounds[s]
-            scale = self._series_scale(s)
-            lows.append(min(lo, hi) / scale)
-            highs.append(max(lo, hi) / scale)
+        ranges = [self._series_range(s) for s in self.series]
+        if self.forecast_steps and self.forecast_series is not None:
+            ranges += [self._series_range(self.forecast_series)] * int(self.forecast_steps)
+        lows += [lo for lo, _ in ranges]
+        highs += [hi for _, hi in ranges]
         for _, _, lo, hi in self.message_features:
             lows.append(lo)
             highs.append(hi)
@@ -235,8 +270,10 @@ class AgentView:
         return self._low.copy(), self._high.copy()
 
     def vector(self, obs: Observation, hour_of_day: float = 0.0,
-               day_of_year: float = 0.0) -> np.ndarray:
-        """The observation vector (float32, inside :meth:`bounds`)."""
+               day_of_year: float = 0.0, forecast: np.ndarray | Sequence[float] | None = None
+               ) -> np.ndarray:
+        """The observation vector (float32, inside :meth:`bounds`); ``forecast`` the
+        ``forecast_steps`` raw values of ``forecast_series`` after the coming step."""
         features = np.array([[f.value(obs.devices.get(name, {}).get("state") or {})
                               for name, f in self._features]], dtype=float)
         grid = {key: np.asarray(obs.grid.get(key) or [], dtype=float)[None, :]
@@ -244,12 +281,14 @@ class AgentView:
         series = np.array([[float(obs.exogenous.get(s, 0.0)) for s in self.series]])
         messages = np.array([[float(obs.messages.get(key, 0.0))
                               for key, *_ in self.message_features]])
+        ahead = None if forecast is None else np.asarray(forecast, dtype=float)[None, :]
         return self.vectors(features, grid, series, messages,
-                            time_features(np.array([hour_of_day]), np.array([day_of_year])))[0]
+                            time_features(np.array([hour_of_day]), np.array([day_of_year])),
+                            ahead)[0]
 
     def vectors(self, device_features: np.ndarray, grid: dict[str, np.ndarray],
                 series: np.ndarray, messages: np.ndarray | None,
-                calendar: np.ndarray) -> np.ndarray:
+                calendar: np.ndarray, forecast: np.ndarray | None = None) -> np.ndarray:
         """Observation vectors of many copies at once, ``(N, size)`` float32.
 
         ``device_features`` ``(N, F)`` unclipped feature values in :meth:`Device.
@@ -257,7 +296,9 @@ class AgentView:
         outputs as ``(N, n)`` arrays (``vm_pu``, ``line_loading_percent``,
         ``trafo_loading_percent``, ``pcc_p_mw``); ``series`` ``(N, S)`` raw values of
         :attr:`series`; ``messages`` ``(N, M)``; ``calendar`` ``(N, 4)`` from
-        :func:`time_features`. Every operation is elementwise, so a copy's vector does
+        :func:`time_features`; ``forecast`` ``(N, forecast_steps)`` raw values of
+        ``forecast_series`` over the steps after the coming one (required when
+        ``forecast_steps`` > 0). Every operation is elementwise, so a copy's vector does
         not depend on the other copies.
         """
         n = device_features.shape[0]
@@ -274,6 +315,8 @@ class AgentView:
             parts.append(values / scale)
         if self.series:
             parts.append(series / self._series_scales)
+        if self.forecast_steps and self.forecast_series is not None:
+            parts.append(self._forecast_part(forecast, n))
         if self.message_features:
             parts.append(messages / self._message_scales)
         if self.time_features:
@@ -281,6 +324,16 @@ class AgentView:
         vec = np.concatenate(parts, axis=1)
         vec = np.where(np.isnan(vec), 0.0, vec)
         return np.minimum(np.maximum(vec, self._low), self._high).astype(np.float32)
+
+    def _forecast_part(self, forecast: np.ndarray | None, n: int) -> np.ndarray:
+        """The forecast values ``(n, forecast_steps)`` over their series' scale."""
+        assert self.forecast_series is not None
+        shape = (n, int(self.forecast_steps))
+        if forecast is None or np.shape(forecast) != shape:
+            raise ValueError(f"the view observes {self.forecast_series} {shape[1]} steps"
+                             f" ahead: forecast must have shape {shape}, not"
+                             f" {None if forecast is None else np.shape(forecast)}")
+        return np.asarray(forecast, dtype=float) / self._series_scale(self.forecast_series)
 
     def account(self, obs: Observation) -> tuple[dict[str, float], dict[str, float]]:
         """The agent's cost terms ($) and safety terms of the step ``obs`` reports on:

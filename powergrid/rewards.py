@@ -7,6 +7,11 @@ terms (dimensionless; see :mod:`powergrid.safety`). A power flow that does not
 converge adds a safety term ``nonconvergence`` of 1, i.e. a penalty of
 ``min(safety_scale, max_penalty)``.
 
+The single-agent environments can pass ``cost - baseline`` instead of ``cost``, the
+baseline being the bill of the step with no device acting
+(:class:`powergrid.exogenous_bill.ExogenousBill`, option ``reward_baseline``): it
+depends on the data only, so it moves every policy's return alike.
+
 Defaults: one dollar costs 0.01 (a typical IEEE 13 hour of about 130 $ gives
 about -1.3); a bus 0.01 p.u. outside the band costs 1; the penalty is capped at
 100 so that one bad step cannot swamp a whole episode's return.

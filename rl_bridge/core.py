@@ -11,49 +11,15 @@ import numpy as np
 from powergrid.data import step_calendar
 from powergrid.devices import ActionSpec
 from powergrid.protocols.coordination import make_coordination
-from powergrid.rewards import (
-    DEFAULT_MAX_PENALTY,
-    DEFAULT_REWARD_SCALE,
-    DEFAULT_SAFETY_SCALE,
-    reward,
-)
+from powergrid.rewards import reward
 from rl_bridge.bridge import CoSimBridge
 from rl_bridge.episodes import EpisodeStarts
+from rl_bridge.exogenous import ScenarioSeries, exogenous_bill
 from rl_bridge.spaces import action_space, check_joint_action, observation_space
 from rl_bridge.views import build_view
 from scenarios import get_config
 from scenarios.prepare import prepare
 from scenarios.zones import agent_roles
-
-#: config keys every environment understands, with their defaults
-ENV_DEFAULTS: dict[str, Any] = {
-    "episode_length": 24,
-    "train": True,
-    "dataset_path": None,
-    "solver": "lightsim2grid",
-    "reward_scale": DEFAULT_REWARD_SCALE,
-    "safety_scale": DEFAULT_SAFETY_SCALE,
-    "max_penalty": DEFAULT_MAX_PENALTY,
-    "load_scale": 1.0,
-}
-
-
-def env_options(config: dict[str, Any] | None, extra: dict[str, Any],
-                **kwargs: Any) -> dict[str, Any]:
-    """Merge a classic config dict and keyword arguments over the defaults.
-
-    ``max_episode_steps`` is an alias of ``episode_length``; unknown keys raise a
-    ValueError naming them.
-    """
-    merged = {**(config or {}), **kwargs}
-    if "max_episode_steps" in merged:
-        merged.setdefault("episode_length", merged.pop("max_episode_steps"))
-        merged.pop("max_episode_steps", None)
-    allowed = set(ENV_DEFAULTS) | set(extra)
-    unknown = sorted(set(merged) - allowed)
-    if unknown:
-        raise ValueError(f"unknown environment option(s) {unknown} (valid: {sorted(allowed)})")
-    return {**ENV_DEFAULTS, **extra, **merged}
 
 
 @dataclass
@@ -66,7 +32,14 @@ class StepResult:
 
 class BridgedScenario:
     """A scenario stepped through the co-simulation for RL: one view, spec and
-    reward per agent."""
+    reward per agent.
+
+    With ``options["price_forecast_steps"] = n`` every view observes the price of the
+    ``n`` steps after the coming one; with ``options["reward_baseline"] =
+    "exogenous_bill"`` the reward is computed from the cost less the bill of the step
+    with no device acting (:mod:`powergrid.exogenous_bill`; ``infos`` keep the
+    absolute cost and add it as ``cost_baseline``).
+    """
 
     def __init__(self, scenario: str, options: dict[str, Any], scope: str = "all",
                  **scenario_overrides: Any) -> None:
@@ -92,7 +65,18 @@ class BridgedScenario:
             a.name: (coordination.coordinator_spec(a.name) if a.coordinator else
                      ActionSpec.concat([by_name[d].action_spec() for d in a.devices]))
             for a in config.agents}
-        self.views = {a.name: build_view(self.prepared, a, scope) for a in config.agents}
+        forecast_steps = int(options.get("price_forecast_steps", 0))
+        self.views = {a.name: build_view(self.prepared, a, scope, forecast_steps)
+                      for a in config.agents}
+        #: the split's series (rows wrapping), for the prices ahead
+        self.data = ScenarioSeries(self.prepared)
+        #: the bill of a step with no device acting, when the reward is relative to it
+        self.baseline = None
+        if options.get("reward_baseline", "none") == "exogenous_bill":
+            if len(self.agents) != 1:
+                raise ValueError("reward_baseline 'exogenous_bill' is for single-agent"
+                                 f" scenarios; {config.name!r} has {len(self.agents)} agents")
+            self.baseline = exogenous_bill(self.prepared)
         self.observation_spaces = {a: observation_space(v) for a, v in self.views.items()}
         self.action_spaces = {a: action_space(s) for a, s in self.specs.items()}
         self.split = split
@@ -145,8 +129,22 @@ class BridgedScenario:
     def _vectors(self, observations: dict[str, Any], agents: list[str]
                  ) -> dict[str, np.ndarray]:
         i = (self.start + self.k) % len(self.hours)
-        return {a: self.views[a].vector(observations[a], self.hours[i], self.days[i])
+        return {a: self.views[a].vector(observations[a], self.hours[i], self.days[i],
+                                        self._prices_ahead(self.views[a].forecast_steps))
                 for a in agents}
+
+    def _prices_ahead(self, n_ahead: int) -> np.ndarray | None:
+        """The price ($/MWh) of the ``n_ahead`` steps after the coming one (None: 0)."""
+        if not n_ahead:
+            return None
+        return self.data.prices_ahead(self.start + self.k, n_ahead)[0]
+
+    def baseline_usd(self, step: int) -> float:
+        """The reward baseline of the scenario step ``step`` in $: the bill with no device
+        acting (0 without a baseline)."""
+        if self.baseline is None:
+            return 0.0
+        return float(self.baseline.bill_usd(self.data.values(step))[0])
 
     def reset(self, rng: np.random.Generator, restart_test: bool
               ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
@@ -176,20 +174,23 @@ class BridgedScenario:
                                                       for a, x in checked.items()})
         self.clipped.update({a: int(x.clipped) for a, x in checked.items()})
         self.last_observations = observations
+        baseline = self.baseline_usd(self.start + self.k)  # the step just solved
         self.k += 1
         infos: dict[str, dict[str, Any]] = {}
         o = self.options
         for a in self.agents:
             cost_terms, safety_terms = self.views[a].account(observations[a])
             cost, safety = sum(cost_terms.values()), sum(safety_terms.values())
-            self.pending[a] += reward(cost, safety, o["reward_scale"], o["safety_scale"],
-                                      o["max_penalty"])
+            self.pending[a] += reward(cost - baseline, safety, o["reward_scale"],
+                                      o["safety_scale"], o["max_penalty"])
             converged = bool(observations[a].grid.get("converged", True))
             infos[a] = {"converged": converged, "cost": float(cost), "safety": float(safety),
                         "cost_terms": cost_terms, "safety_terms": safety_terms,
                         "time": time_s - self.config.step_s, "step": self.k,
                         "clipped_setpoints": self.clipped[a],
                         **dict(observations[a].own.get("info") or {})}
+            if self.baseline is not None:
+                infos[a]["cost_baseline"] = baseline
         done = self.bridge.done
         self.due = list(self.agents) if done else due
         rewards = {a: self.pending[a] for a in self.due}

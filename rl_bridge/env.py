@@ -8,7 +8,8 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from rl_bridge.core import BridgedScenario, env_options
+from rl_bridge.core import BridgedScenario
+from rl_bridge.options import SINGLE_AGENT_DEFAULTS, env_options
 from rl_bridge.render import RENDER_FPS, RENDER_MODES, Renderer, check_render_mode
 
 
@@ -78,8 +79,11 @@ class GridEnv(gym.Env):
     states (SOC, powers per unit of rating, positions as a fraction of their
     range), every bus voltage (p.u.), line and transformer loadings (per unit),
     PCC power (per unit of total nominal load), the load / PV / wind / price
-    values of the coming step (price in $/100 MWh) and the hour of day and day
-    of year as sine/cosine. Names: ``env.unwrapped.observation_names``.
+    values of the coming step (price in $/100 MWh), with ``price_forecast_steps=N``
+    the price of the N steps after it (``price_usd_per_100mwh:<name>+1`` .. ``+N``,
+    day-ahead prices from the data set's split, wrapping at its end; scaled and
+    bounded like the price), and the hour of day and day of year as sine/cosine.
+    Names: ``env.unwrapped.observation_names``.
 
     ## Reward
 
@@ -90,6 +94,14 @@ class GridEnv(gym.Env):
     ``safety``, ``cost_terms``, ``safety_terms``, ``time`` (s) and
     ``clipped_setpoints`` (continuous values of the action outside its Box).
 
+    With ``reward_baseline="exogenous_bill"`` the reward is computed from ``cost -
+    baseline``, the baseline ($) being the energy bill the PCC would pay at this step
+    if no device acted (the loads' demand less the renewables' available power, at
+    the step's price, settled like the PCC's bill; :mod:`powergrid.exogenous_bill`).
+    It depends on the data only, so it changes no optimal policy, but it takes out the
+    swings of the loads' bill between days. ``info["cost"]`` and ``cost_terms`` stay
+    the absolute figures; ``info["cost_baseline"]`` holds the baseline.
+
     ## Episode end
 
     Truncation after ``episode_length`` steps (a time limit, not a terminal
@@ -98,18 +110,22 @@ class GridEnv(gym.Env):
 
     ## Arguments
 
-    | argument          | default            | meaning                                    |
-    |-------------------|--------------------|--------------------------------------------|
-    | ``scenario``      | ``"ieee13"``       | ``ieee13``, ``ieee34``, ``cigre_mv``       |
-    | ``episode_length``| 24                 | steps per episode (``max_episode_steps``)  |
-    | ``train``         | True               | random training days, else consecutive     |
-    |                   |                    | test days (wrapping at the end)            |
-    | ``dataset_path``  | None               | a data set in CSV or classic pickle layout |
-    | ``solver``        | ``"lightsim2grid"``| or ``"pandapower"`` (the reference)        |
-    | ``reward_scale``  | 0.01               | per $                                      |
-    | ``safety_scale``  | 100                | per unit of safety                         |
-    | ``max_penalty``   | 100                | cap of the safety penalty per step         |
-    | ``load_scale``    | 1.0                | multiplies every load                      |
+    | argument                 | default            | meaning                                    |
+    |--------------------------|--------------------|--------------------------------------------|
+    | ``scenario``             | ``"ieee13"``       | ``ieee13``, ``ieee34``, ``cigre_mv``       |
+    | ``episode_length``       | 24                 | steps per episode (``max_episode_steps``)  |
+    | ``train``                | True               | random training days, else consecutive     |
+    |                          |                    | test days (wrapping at the end)            |
+    | ``dataset_path``         | None               | a data set in CSV or classic pickle layout |
+    | ``solver``               | ``"lightsim2grid"``| or ``"pandapower"`` (the reference)        |
+    | ``reward_scale``         | 0.01               | per $                                      |
+    | ``safety_scale``         | 100                | per unit of safety                         |
+    | ``max_penalty``          | 100                | cap of the safety penalty per step         |
+    | ``load_scale``           | 1.0                | multiplies every load                      |
+    | ``price_forecast_steps`` | 0                  | the energy price of the next N steps       |
+    |                          |                    | (0-168) in the observation                 |
+    | ``reward_baseline``      | ``"none"``         | ``"exogenous_bill"``: reward from the cost |
+    |                          |                    | less the bill with no device acting        |
 
     A classic config dict is accepted as the first argument:
     ``GridEnv({"episode_length": 24, "train": True})``. With ``gym.make``,
@@ -126,7 +142,7 @@ class GridEnv(gym.Env):
     def __init__(self, config: dict[str, Any] | None = None, *, scenario: str = "ieee13",
                  render_mode: str | None = None, **kwargs: Any) -> None:
         self.render_mode = check_render_mode(render_mode)
-        options = env_options(config, {"scenario": scenario}, **kwargs)
+        options = env_options(config, {"scenario": scenario, **SINGLE_AGENT_DEFAULTS}, **kwargs)
         self.scenario = BridgedScenario(options.pop("scenario"), options, scope="all",
                                         **dict(self.scenario_overrides))
         self._renderer = Renderer(self.render_mode, self.scenario.render_frame)

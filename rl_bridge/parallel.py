@@ -8,7 +8,8 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from rl_bridge.core import BridgedScenario, env_options
+from rl_bridge.core import BridgedScenario
+from rl_bridge.options import env_options
 from rl_bridge.render import RENDER_FPS, RENDER_MODES, Renderer, check_render_mode
 
 #: multi-agent options and their defaults (beyond the ones every environment takes)

@@ -1,15 +1,19 @@
 """Trained models as policies of the co-simulation's agents federate.
 
 ``ModelPolicy(path, prepared)`` loads a Stable-Baselines3 model saved by
-``examples/train_ppo_ieee13.py`` (``<path>.zip``, and ``<path>.vecnormalize.pkl`` if the
-observations were normalised) and acts like any built-in policy: it builds the same
-observation vector as the environments (:class:`~powergrid.observation.AgentView`), asks
-the model (deterministically) and turns its relaxed ``Box(-1, 1)`` action into setpoints.
+``examples/train_ppo_ieee13.py`` (``<path>.zip``, ``<path>.vecnormalize.pkl`` if the
+observations were normalised, ``<path>.env.json`` the environment options it was trained
+with) and acts like any built-in policy: it builds the same observation vector as the
+environments (:class:`~powergrid.observation.AgentView`, with the prices ahead the options
+asked for), asks the model (deterministically) and turns its relaxed ``Box(-1, 1)``
+action into setpoints. A model without ``<path>.env.json`` was trained with the defaults.
 """
 
 from __future__ import annotations
 
+import json
 import pickle
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,22 +21,65 @@ import numpy as np
 
 from powergrid.data import step_calendar
 from powergrid.policies import Observation
+from rl_bridge.exogenous import ScenarioSeries
+from rl_bridge.options import SINGLE_AGENT_DEFAULTS, env_options
 from rl_bridge.spaces import action_space, split_action
 from rl_bridge.views import build_view
 from rl_bridge.wrappers import from_relaxed
 from scenarios.prepare import PreparedScenario
 
 
+def model_zip(path: str | Path) -> Path:
+    """The model file of ``path`` (``.zip`` added when missing)."""
+    path = Path(path)
+    return path if path.suffix == ".zip" else path.with_suffix(".zip")
+
+
+def env_options_path(path: str | Path) -> Path:
+    """Where the environment options of the model at ``path`` are kept:
+    ``<model>.env.json``."""
+    return model_zip(path).with_suffix(".env.json")
+
+
+def save_env_options(path: str | Path, options: Mapping[str, Any]) -> Path:
+    """Write the environment options a model at ``path`` was trained with (JSON) next to
+    it; a ValueError names a bad option before anything is written."""
+    checked = env_options(dict(options), dict(SINGLE_AGENT_DEFAULTS))
+    out = env_options_path(path)
+    out.write_text(json.dumps({k: checked[k] for k in sorted(options)}, indent=1) + "\n")
+    return out
+
+
+def load_env_options(path: str | Path) -> dict[str, Any]:
+    """The environment options of the model at ``path`` over the defaults (only the
+    defaults when it has no ``<model>.env.json``); a ValueError names the file and a bad
+    or unknown option."""
+    where = env_options_path(path)
+    stored: Any = {}
+    if where.exists():
+        try:
+            stored = json.loads(where.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{where}: not JSON ({exc})") from None
+        if not isinstance(stored, dict):
+            raise ValueError(f"{where}: not a JSON object of environment options")
+    try:
+        return env_options(stored, dict(SINGLE_AGENT_DEFAULTS))
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
 class ModelPolicy:
-    """A saved SB3 model acting for the scenario's (single) agent."""
+    """A saved SB3 model acting for the scenario's (single) agent, observing what the
+    environment it was trained in showed it (:func:`load_env_options`)."""
 
     def __init__(self, path: str | Path, prepared: PreparedScenario) -> None:
         from stable_baselines3 import PPO
 
-        path = Path(path)
-        zip_path = path if path.suffix == ".zip" else path.with_suffix(".zip")
+        zip_path = model_zip(path)
         if not zip_path.exists():
             raise ValueError(f"no model at {zip_path}")
+        self.options = load_env_options(zip_path)
         self.model = PPO.load(str(zip_path), device="cpu")
         stats = zip_path.with_suffix(".vecnormalize.pkl")
         self.obs_rms = None
@@ -41,7 +88,10 @@ class ModelPolicy:
                 self.obs_rms, self.clip_obs, self.epsilon = pickle.load(f)  # noqa: S301
         cfg = prepared.config
         (self.agent,) = cfg.agents
-        self.view = build_view(prepared, self.agent, "all")
+        self.view = build_view(prepared, self.agent, "all",
+                               int(self.options["price_forecast_steps"]))
+        self._check_observation_size(zip_path)
+        self.data = ScenarioSeries(prepared)
         by_name = {d.name: d for d in prepared.devices}
         from powergrid.devices import ActionSpec
 
@@ -50,9 +100,22 @@ class ModelPolicy:
         self.hours, self.days = step_calendar(cfg.split, cfg.dt_h, cfg.dataset)
         self.start, self.step_s = cfg.start_step, cfg.step_s
 
+    def _check_observation_size(self, zip_path: Path) -> None:
+        """A ValueError when the model takes other observations than the view gives (a
+        model trained with other options than its ``<model>.env.json`` says)."""
+        expected = getattr(self.model.observation_space, "shape", None)
+        if expected == (self.view.size,):
+            return
+        where = env_options_path(zip_path)
+        source = str(where) if where.exists() else f"the defaults (no {where.name})"
+        raise ValueError(f"model {zip_path} takes observations of shape {expected}; the"
+                         f" environment options of {source} give ({self.view.size},)")
+
     def act(self, obs: Observation) -> tuple[np.ndarray, np.ndarray]:
         k = (self.start + int(obs.time_s) // self.step_s) % len(self.hours)
-        vec = self.view.vector(obs, self.hours[k], self.days[k])
+        n_ahead = self.view.forecast_steps
+        ahead = self.data.prices_ahead(k, n_ahead)[0] if n_ahead else None
+        vec = self.view.vector(obs, self.hours[k], self.days[k], ahead)
         if self.obs_rms is not None:
             vec = np.clip((vec - self.obs_rms.mean) / np.sqrt(self.obs_rms.var + self.epsilon),
                           -self.clip_obs, self.clip_obs).astype(np.float32)

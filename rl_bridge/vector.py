@@ -14,7 +14,25 @@ bit for bit copy 0 of a one-copy env reset with ``seed=s + i``.
     envs = gymnasium.make_vec("powergrid/IEEE13-v0", num_envs=256,
                               vectorization_mode="vector_entry_point")
 
-Spaces, reward and options are those of :class:`rl_bridge.env.GridEnv`, batched.
+Spaces, reward and options are those of :class:`rl_bridge.env.GridEnv`, batched:
+
+| argument                 | default         | meaning                                      |
+|--------------------------|-----------------|----------------------------------------------|
+| ``num_envs``             | 1               | copies in the world                          |
+| ``scenario``             | ``"ieee13"``    | a single-agent scenario                      |
+| ``render_mode``          | None            | or ``"rgb_array"`` (one frame per copy)      |
+| ``price_forecast_steps`` | 0               | the energy price of the next N steps (0-168) |
+|                          |                 | in the observation: each copy's own coming   |
+|                          |                 | rows of the split, wrapping at its end       |
+| ``reward_baseline``      | ``"none"``      | ``"exogenous_bill"``: each copy's reward     |
+|                          |                 | from its cost less its step's bill with no   |
+|                          |                 | device acting; ``infos["cost"]`` stays the   |
+|                          |                 | absolute cost, ``infos["cost_baseline"]``    |
+|                          |                 | holds the baseline                           |
+
+and every other :class:`~rl_bridge.env.GridEnv` argument (``episode_length``,
+``train``, ``dataset_path``, ``solver``, ``reward_scale``, ``safety_scale``,
+``max_penalty``, ``load_scale``) with its default and meaning.
 
 Bad actions are handled as in GridEnv, for the whole batch at once and before the
 world sees any of it (:func:`rl_bridge.spaces.check_batch`):
@@ -43,13 +61,13 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from powergrid.data import series_at_step
 from powergrid.devices.batch import DeviceBatch, grid_layout
 from powergrid.gridmodel import BatchGridModel
 from powergrid.observation import time_features
 from powergrid.rewards import reward
 from rl_bridge.bridge import CoSimBridge
-from rl_bridge.core import BridgedScenario, env_options
+from rl_bridge.core import BridgedScenario
+from rl_bridge.options import SINGLE_AGENT_DEFAULTS, env_options
 from rl_bridge.render import RENDER_FPS
 from rl_bridge.spaces import CheckedAction, check_batch
 from scenarios.prepare import PreparedScenario
@@ -107,7 +125,7 @@ class GridVectorEnv(VectorEnv):
                              f" not {render_mode!r}")
         self.render_mode = render_mode
         self._renderer: Any = None
-        options = env_options(None, {"scenario": scenario}, **kwargs)
+        options = env_options(None, {"scenario": scenario, **SINGLE_AGENT_DEFAULTS}, **kwargs)
         self.scenario = BridgedScenario(options.pop("scenario"), options, scope="all")
         if len(self.scenario.agents) != 1:
             raise ValueError("batched environments take single-agent scenarios")
@@ -124,7 +142,8 @@ class GridVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.bridge = BatchBridge(self.scenario.prepared, self.num_envs, self.view.features)
         self._calendar = time_features(self.scenario.hours, self.scenario.days)
-        self._series = list(self.scenario.prepared.series)
+        self._data = self.scenario.data
+        self._series = list(self._data.names)
         self._view_series = [self._series.index(s) for s in self.view.series]
         self.episode_length = self.scenario.episode_length
         n = self.num_envs
@@ -134,9 +153,7 @@ class GridVectorEnv(VectorEnv):
         self._episodes = np.zeros(n, dtype=np.int64)
         self._pending: dict[int, tuple[int, int]] = {}  # copy -> (start, seed) to send
         prepared = self.scenario.prepared
-        self._table = np.stack([series_at_step(c, prepared.config.split, prepared.config.dt_h,
-                                               prepared.config.dataset)
-                                for c in self._series], axis=1)
+        self._table = self._data.table
         self._first = DeviceBatch(prepared.devices, n, prepared.config.agents[0].devices,
                                   self._series, dict(prepared.config.profiles))
         self._features = self.view.features
@@ -188,6 +205,7 @@ class GridVectorEnv(VectorEnv):
             self._pending = {}
         # the batch offers one dict of arrays ("values", "grid", "report"), no Observations
         self._offered = offered = cast("dict[str, Any]", self.bridge.step(decided)[1])
+        baseline = self._baseline_usd(self._starts + self._k)  # the rows just solved
         self._k += 1
         report, grid = offered["report"], offered["grid"]
         cost_terms, safety_terms = self.view.accounts(report["cost_terms"],
@@ -195,7 +213,8 @@ class GridVectorEnv(VectorEnv):
         cost = sum(cost_terms.values(), np.zeros(self.num_envs))
         safety = sum(safety_terms.values(), np.zeros(self.num_envs))
         o = self.options
-        rewards = reward(cost, safety, o["reward_scale"], o["safety_scale"], o["max_penalty"])
+        rewards = reward(cost - baseline, safety, o["reward_scale"], o["safety_scale"],
+                         o["max_penalty"])
         obs = self._observe(offered)
         truncated = self._k >= self.episode_length
         terminated = np.zeros(self.num_envs, dtype=bool)
@@ -206,6 +225,8 @@ class GridVectorEnv(VectorEnv):
                                  "clipped_setpoints": checked.clipped, "_cost": every,
                                  "_safety": every, "_converged": every, "_fallback": every,
                                  "_clipped_setpoints": every}
+        if self.scenario.baseline is not None:
+            infos["cost_baseline"], infos["_cost_baseline"] = baseline, every
         if truncated.any():
             done = np.flatnonzero(truncated)
             final = np.empty(self.num_envs, dtype=object)
@@ -227,13 +248,29 @@ class GridVectorEnv(VectorEnv):
         values = self._table[starts % len(self._table)][:, self._view_series]
         calendar = self._calendar[starts % len(self._calendar)]
         grid = self.bridge.grid_model.initial_state(len(copies))
-        return self.view.vectors(features, grid, values, None, calendar)
+        return self.view.vectors(features, grid, values, None, calendar,
+                                 self._prices_ahead(starts))
 
     def _observe(self, offered: dict[str, Any]) -> np.ndarray:
         index = (self._starts + self._k) % len(self._calendar)
         values = offered["values"]
         return self.view.vectors(offered["report"]["features"], offered["grid"],
-                                 values[:, self._view_series], None, self._calendar[index])
+                                 values[:, self._view_series], None, self._calendar[index],
+                                 self._prices_ahead(self._starts + self._k))
+
+    def _prices_ahead(self, steps: np.ndarray) -> np.ndarray | None:
+        """The price ($/MWh) of the ``price_forecast_steps`` steps after each copy's
+        coming step ``steps`` ``(N,)`` (None without a forecast)."""
+        n_ahead = self.view.forecast_steps
+        return self._data.prices_ahead(steps, n_ahead) if n_ahead else None
+
+    def _baseline_usd(self, steps: np.ndarray) -> np.ndarray:
+        """Each copy's reward baseline in $ at its scenario step ``steps`` ``(N,)``: the
+        bill with no device acting (zeros without a baseline)."""
+        bill = self.scenario.baseline
+        if bill is None:
+            return np.zeros(self.num_envs)
+        return bill.bill_usd(self._data.values(steps))
 
     def render(self) -> tuple[np.ndarray, ...] | None:
         """One frame per copy (``render_mode="rgb_array"``): the single-line diagram

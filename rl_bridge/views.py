@@ -40,8 +40,11 @@ def agent_zone(prepared: PreparedScenario, agent: AgentConfig) -> str:
     return zone
 
 
-def build_view(prepared: PreparedScenario, agent: AgentConfig, scope: str = "all") -> AgentView:
-    """The :class:`AgentView` of ``agent`` with ``scope`` ``"all"`` or ``"zone"``.
+def build_view(prepared: PreparedScenario, agent: AgentConfig, scope: str = "all",
+               price_forecast_steps: int = 0) -> AgentView:
+    """The :class:`AgentView` of ``agent`` with ``scope`` ``"all"`` or ``"zone"``, observing
+    the scenario's price ``price_forecast_steps`` steps ahead too (the caller passes those
+    prices to :meth:`AgentView.vector`).
 
     ``scope`` sets what the agent *observes*. What it is *charged for* does not depend
     on it: in a scenario with several agents, each agent answers for its own zone (the
@@ -89,6 +92,8 @@ def build_view(prepared: PreparedScenario, agent: AgentConfig, scope: str = "all
         series_bounds={s: series_bounds(s, cfg.dataset) for s in series},
         pcc_scale_mw=total_load_mw, billed_pcc_positions=billed,
         revenue_pcc_positions=revenue, message_features=features,
+        forecast_series=cfg.price if price_forecast_steps else None,
+        forecast_steps=int(price_forecast_steps),
         charged_devices=[by_name[d] for d in charged.devices],
         charged_bus_positions=charged.buses,
         charged_line_positions=charged.lines, charged_trafo_positions=charged.trafos,

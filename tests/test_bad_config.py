@@ -102,3 +102,12 @@ def test_consensus_rounds_are_bounded_in_the_environment_too() -> None:
     with pytest.raises(ValueError, match="max_iterations must be a number in"):
         microgrids_v0.parallel_env(protocol="consensus",
                                    protocol_params={"max_iterations": 10**9})
+
+
+def test_the_learnability_options_are_checked_in_the_environment_too() -> None:
+    with pytest.raises(ValueError, match=r"price_forecast_steps must be a whole number of"
+                                         r" steps in \[0, 168\], not -1"):
+        GridEnv(price_forecast_steps=-1)
+    with pytest.raises(ValueError, match="reward_baseline must be one of 'none',"
+                                         " 'exogenous_bill', not 'idle'"):
+        GridEnv({"reward_baseline": "idle"})

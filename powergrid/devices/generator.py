@@ -349,9 +349,14 @@ class RESFleet(Fleet):
     def default_controls(self, state: State) -> tuple[np.ndarray, np.ndarray]:
         return np.stack([self.sn, np.zeros(self.n)], axis=1), np.zeros((self.n, 0), np.int64)
 
+    def available_mw(self, profile: np.ndarray) -> np.ndarray:
+        """Available power in MW at ``profile`` (per unit of rating, ``(..., n)``; nan as 0,
+        clipped into [0, 1]): ``sn_mva * profile``."""
+        return self.sn * clip(np.nan_to_num(profile), 0.0, 1.0)
+
     def step(self, state: State, c: np.ndarray, d: np.ndarray,
              exog: dict[str, np.ndarray], dt_h: float) -> tuple[State, FleetOutput]:
-        p_avail = self.sn * clip(np.nan_to_num(exog["profile"]), 0.0, 1.0)
+        p_avail = self.available_mw(exog["profile"])
         limit = np.where(self.curtailable, clip(c[:, 0], 0.0, self.sn), self.sn)
         p = np.minimum(p_avail, limit)
         q, q_reduction = limit_reactive(c[:, 1], p, self.q_min, self.q_max, self.sn, self.min_pf)

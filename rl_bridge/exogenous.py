@@ -1,0 +1,54 @@
+"""The exogenous data an environment reads besides the co-simulation: the series of the
+scenario's split as one table (for the prices ahead in the observation) and the energy
+bill of a step with no device acting (for the ``exogenous_bill`` reward baseline).
+
+Rows are steps of the split and wrap at its end, as the feeds federate's do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from powergrid.data import series_at_step
+from powergrid.exogenous_bill import ExogenousBill
+from scenarios.prepare import PreparedScenario
+
+
+class ScenarioSeries:
+    """The scenario's series over its split: ``table`` ``(steps, S)``, one column per
+    name in ``names`` (``prepared.series``), in the data's units (price in $/MWh)."""
+
+    def __init__(self, prepared: PreparedScenario) -> None:
+        cfg = prepared.config
+        self.names = list(prepared.series)
+        self.price = cfg.price
+        self.table = np.stack([series_at_step(c, cfg.split, cfg.dt_h, cfg.dataset)
+                               for c in self.names], axis=1)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def rows(self, steps: ArrayLike) -> np.ndarray:
+        """The rows of the steps ``steps`` ``(N,)`` (wrapping), ``(N, S)``."""
+        return self.table[np.asarray(steps, dtype=np.int64) % len(self.table)]
+
+    def values(self, steps: ArrayLike) -> dict[str, np.ndarray]:
+        """``{series: (N,) values}`` at the steps ``steps`` ``(N,)`` (wrapping)."""
+        rows = self.rows(np.atleast_1d(steps))
+        return {name: rows[:, j] for j, name in enumerate(self.names)}
+
+    def prices_ahead(self, steps: ArrayLike, n_ahead: int) -> np.ndarray:
+        """The price ($/MWh) of the ``n_ahead`` steps after each of ``steps`` ``(N,)``:
+        ``(N, n_ahead)``, column ``j`` the price at step ``steps + 1 + j`` (wrapping)."""
+        column = self.table[:, self.names.index(self.price)]
+        ahead = np.atleast_1d(np.asarray(steps, dtype=np.int64))[:, None] \
+            + np.arange(1, int(n_ahead) + 1)
+        return column[ahead % len(column)]
+
+
+def exogenous_bill(prepared: PreparedScenario) -> ExogenousBill:
+    """The :class:`~powergrid.exogenous_bill.ExogenousBill` of a prepared scenario."""
+    cfg = prepared.config
+    return ExogenousBill(prepared.net, prepared.devices, prepared.pccs, cfg.profiles,
+                         prepared.load_profiles, cfg.price, cfg.load_scale, cfg.dt_h)
