@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +21,40 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+class _NotedSignals:
+    """Within the block, SIGINT and SIGTERM are noted in :attr:`noted`, not raised: a
+    KeyboardInterrupt that lands inside a C extension's import (lightsim2grid,
+    matplotlib) leaves it half-registered, and the import after fails with a garbled
+    error. ``run_scenario`` takes a noted signal over (and stops the run at once); one
+    noted after it is raised as KeyboardInterrupt when the block ends."""
+
+    def __init__(self) -> None:
+        self.noted: list[int] = []
+        self._previous: dict[int, Any] = {}
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if not self.noted:
+            self.noted.append(signum)
+
+    def __enter__(self) -> _NotedSignals:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self) for s in (signal.SIGINT,
+                                                                   signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        if self.noted and exc[0] is None:
+            raise KeyboardInterrupt
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
+    with _NotedSignals():  # before the imports: they load C extensions
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from mosaik.exceptions import SimulationError
 
     from scenarios import get_config

@@ -97,6 +97,11 @@ def _signals_noted(stop: _Stop) -> Iterator[None]:
 
     previous = {signum: signal.signal(signum, note)
                 for signum in (signal.SIGTERM, signal.SIGINT)}
+    for handler in previous.values():  # a caller's own noting handler (the CLI's): a
+        pending = getattr(handler, "noted", None)  # signal it noted stops this run
+        if pending:
+            stop.signum = stop.signum or pending[0]
+            pending.clear()
     try:
         yield
     finally:

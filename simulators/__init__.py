@@ -76,7 +76,10 @@ def run_federate(simulator: mosaik_api_v3.Simulator, description: str, name: str
         print(f"{name} federate: waiting for mosaik on {addr}", file=sys.stderr, flush=True)
     sys.argv[1:] = args  # mosaik_api_v3 reads its options from sys.argv
     try:
-        return int(mosaik_api_v3.start_simulation(simulator, description) or 0)
+        # mosaik-api's loguru INFO lines ("tries to connect to mosaik") would land in the
+        # middle of the scenario's progress bar; ``--log-level`` still turns them on
+        return int(mosaik_api_v3.start_simulation(simulator, description,
+                                                  configure_logging=False) or 0)
     except EndOfRequests:
         print(f"{name} federate: mosaik closed the connection without stopping it; exiting",
               file=sys.stderr)

@@ -170,3 +170,22 @@ def test_ctrl_c_while_drawing_the_figure_stops_cleanly(tmp_path, monkeypatch):
     assert summary["completed"] is False and summary["interrupted"] == "SIGINT"
     assert summary["steps"] == 3  # every step's row is kept
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handed back
+
+
+def test_a_signal_noted_before_the_run_stops_it_at_once(tmp_path):
+    # `powergrid run` notes Ctrl-C from before its imports (a KeyboardInterrupt inside a
+    # C extension's import leaves it half-registered: CI saw lightsim2grid's and
+    # matplotlib's fail); run_scenario takes the noted signal over and stops at step 0
+    from powergrid.cli import _NotedSignals
+    from scenarios import get_config
+    from scenarios.run import InterruptedRunError, run_scenario
+
+    with pytest.raises(KeyboardInterrupt), _NotedSignals() as noted:
+        os.kill(os.getpid(), signal.SIGINT)  # noted, not raised
+        assert noted.noted == [signal.SIGINT]
+        with pytest.raises(InterruptedRunError) as caught:
+            run_scenario(get_config("ieee13", steps=48), tmp_path, progress=False)
+        assert caught.value.exit_code == 130 and noted.noted == []  # taken over
+        os.kill(os.getpid(), signal.SIGINT)  # after the run: raised when the block ends
+    assert _strict_json(tmp_path / "summary.json")["interrupted"] == "SIGINT"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
