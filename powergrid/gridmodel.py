@@ -441,6 +441,11 @@ class BatchGridModel:
         self._pos = [(k,) + _locate(elements, name) for k, name in enumerate(positional)]
         self._pcc_fleet = GridFleet(list(pccs))
         self._pcc_where = [(g.element, _pcc_position(net, g)) for g in pccs]
+        #: {element kind: (PCC columns, rows in that kind's result arrays)}
+        self._pcc_groups = {
+            element: (np.array([j for j, (e, _) in enumerate(self._pcc_where) if e == element]),
+                      np.array([r for e, r in self._pcc_where if e == element]))
+            for element in dict.fromkeys(e for e, _ in self._pcc_where)}
         self.n_bus, self.n_line, self.n_trafo = len(net.bus), len(net.line), len(net.trafo)
         self._last = self._placeholder(self.n)
 
@@ -473,7 +478,8 @@ class BatchGridModel:
             return
         self.solver.reset(np.asarray(copies, dtype=np.intp))
         fresh = self._placeholder(len(copies))
-        for key, value in fresh.items():
+        for key, value in fresh.items():  # new arrays: earlier results keep theirs
+            self._last[key] = self._last[key].copy()
             self._last[key][copies] = value
 
     def step(self, values: np.ndarray, p_mw: np.ndarray, q_mvar: np.ndarray,
@@ -505,6 +511,14 @@ class BatchGridModel:
         else:
             s.switch_closed[:, pos] = values > 0.5
 
+    @staticmethod
+    def _held(fresh: np.ndarray, last: np.ndarray, converged: np.ndarray,
+              every: bool) -> np.ndarray:
+        """``fresh`` (nan as 0: not energised) for the converged copies, ``last`` for the
+        others (their last converged solution), as a new array."""
+        clean = _zero_nan(fresh)
+        return clean if every else np.where(converged[:, None], clean, last)
+
     def solve(self, price_per_mwh: np.ndarray, dt_h: float) -> BatchResult:
         """Solve every copy at the inputs its solver holds, settle the automatic
         regulators within it (:func:`settle_taps`), hold each copy's last converged
@@ -522,15 +536,16 @@ class BatchGridModel:
 
             converged, taps = settle_taps(reg, converged, s.trafo_tap_pos[:, reg.trafo_rows],
                                           lambda: s.vm_pu, resolve)
+        # each step makes new arrays (never written in place), so a result keeps its own
         last = self._last
+        every = bool(converged.all())
         for key in ("vm_pu", "va_degree", "line_loading_percent", "trafo_loading_percent"):
-            fresh = getattr(s, key)
-            last[key][converged] = np.where(np.isnan(fresh[converged]), 0.0, fresh[converged])
-        for j, (element, pos) in enumerate(self._pcc_where):
-            p_attr, q_attr = _PCC_SOURCES[element]
-            for key, attr in (("pcc_p_mw", p_attr), ("pcc_q_mvar", q_attr)):
-                fresh = getattr(s, attr)[converged, pos]
-                last[key][converged, j] = np.where(np.isnan(fresh), 0.0, fresh)
+            last[key] = self._held(getattr(s, key), last[key], converged, every)
+        for key, column in (("pcc_p_mw", 0), ("pcc_q_mvar", 1)):
+            fresh = np.empty_like(last[key])
+            for element, (columns, rows) in self._pcc_groups.items():
+                fresh[:, columns] = getattr(s, _PCC_SOURCES[element][column])[:, rows]
+            last[key] = self._held(fresh, last[key], converged, every)
         price = np.asarray(price_per_mwh, dtype=float)
         price = np.broadcast_to(price[:, None] if price.ndim == 1 else price,
                                 last["pcc_p_mw"].shape)
@@ -542,8 +557,7 @@ class BatchGridModel:
                                                      self.vm_min_pu, self.vm_max_pu,
                                                      np.where(self._load_on, s.load_p_mw, 0.0),
                                                      self._load_bus)
-        return BatchResult(converged, last["vm_pu"].copy(), last["va_degree"].copy(),
-                           last["line_loading_percent"].copy(),
-                           last["trafo_loading_percent"].copy(), last["pcc_p_mw"].copy(),
-                           last["pcc_q_mvar"].copy(), pcc_cost, energy, terms,
+        return BatchResult(converged, last["vm_pu"], last["va_degree"],
+                           last["line_loading_percent"], last["trafo_loading_percent"],
+                           last["pcc_p_mw"], last["pcc_q_mvar"], pcc_cost, energy, terms,
                            np.asarray(s.fallback_used).copy(), taps, pcc_safety)

@@ -26,6 +26,8 @@ Conventions
   model), so its loading is small but not zero.
 * ``solve`` never raises because a power flow did not converge: it returns
   ``False``, sets ``converged`` and leaves the result arrays at ``nan``.
+* The result arrays are made once and rewritten in place by every solve (a view of
+  one stays current; :class:`~powergrid.solvers.one_copy.OneCopySolver` relies on it).
 * The current state (what was last set, or the net's initial values) is
   readable in the ``load_p_mw``, ``load_q_mvar``, ``sgen_p_mw``,
   ``sgen_q_mvar``, ``storage_p_mw``, ``storage_q_mvar``, ``trafo_tap_pos``,

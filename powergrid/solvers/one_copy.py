@@ -41,6 +41,8 @@ class OneCopySolver(BatchSolver):
         self.net = backend.net
         for name in STATE_ARRAYS:
             setattr(self, name, getattr(backend, name).copy()[None])
+        for name in RESULT_ARRAYS:  # views: a backend rewrites its results in place
+            setattr(self, name, getattr(backend, name)[None])
         self.trafo_tap_min = backend.trafo_tap_min
         self.trafo_tap_max = backend.trafo_tap_max
         self.shunt_max_step = backend.shunt_max_step
@@ -48,11 +50,6 @@ class OneCopySolver(BatchSolver):
         self.fallback_used = np.zeros(1, dtype=bool)
         self._positions = {name: np.arange(getattr(backend, name).shape[0])
                            for name in STATE_ARRAYS}
-
-    def __getattr__(self, name: str) -> Any:
-        if name in RESULT_ARRAYS:  # a view: the backend rewrites its arrays in place
-            return getattr(self.backend, name)[None]
-        raise AttributeError(name)
 
     def reset(self, copies: Any = None) -> None:
         """Back to the backend's construction state (the next solve starts cold)."""
