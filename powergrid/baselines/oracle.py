@@ -43,7 +43,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
 from powergrid.devices import ESS, RES, Device, Generator
-from powergrid.devices.generator import GeneratorFleet
+from powergrid.devices.generator import GeneratorFleet, RESFleet
 from powergrid.gridmodel import GridModel
 from powergrid.rewards import DEFAULT_REWARD_SCALE, DEFAULT_SAFETY_SCALE
 from powergrid.safety import VM_MAX_PU, VM_MIN_PU
@@ -210,7 +210,8 @@ class DayAheadOracle:
         """The optimal schedule of one day (``len(day.price)`` steps)."""
         t_n = len(day.price)
         dt = day.dt_h
-        avail = {d.name: d.sn_mva * np.clip(day.series[self.profiles[d.name]], 0.0, 1.0)
+        avail = {d.name: RESFleet([d]).available_mw(
+                     np.asarray(day.series[self.profiles[d.name]], dtype=float))
                  for d in self.devices if isinstance(d, RES)}
         values_t = [{s: float(v[t]) for s, v in day.series.items()} for t in range(t_n)]
         base = [self._solve_base(values_t[t], {k: v[t] for k, v in avail.items()})
