@@ -101,7 +101,7 @@ def reset_ms(n: int) -> float:
 def federate_us(steps: int) -> dict[str, float]:
     """Microseconds per IEEE 13 env step spent in each federate (and in the rest)."""
     from powergrid.observation import AgentView
-    from simulators.agents import AgentsSim
+    from simulators.agents import BatchLearnerSim
     from simulators.devices import DevicesSim
     from simulators.feeds import FeedsSim
     from simulators.grid import GridSim
@@ -111,8 +111,8 @@ def federate_us(steps: int) -> dict[str, float]:
     targets = [(GridSim, ("step", "get_data"), "grid"), (DevicesSim, ("step", "get_data"),
                                                           "devices"),
                (FeedsSim, ("step", "get_data"), "feeds"),
-               (AgentsSim, ("observe", "coordinate", "get_data"), "agents"),
-               (AgentView, ("vector", "account"), "env (observation, reward)")]
+               (BatchLearnerSim, ("get_data",), "agents (learner hand-off)"),
+               (AgentView, ("vectors", "accounts"), "env (observation, reward)")]
     for cls, methods, name in targets:
         for method in methods:
             original = getattr(cls, method)

@@ -387,14 +387,30 @@ class AgentView:
             cost["energy"] = columns("pcc_cost", billed).sum(axis=1)
         if len(revenue):
             cost["resale"] = -columns("pcc_cost", revenue).sum(axis=1)
-        vm = columns("vm_pu", buses)
-        safety["voltage"] = voltage_violation(np.where(vm > 0.0, vm, np.nan), self.vm_min_pu,
-                                              self.vm_max_pu).sum(axis=1)
-        for key, pos in (("line_loading_percent", lines), ("trafo_loading_percent", trafos)):
-            safety[key.replace("_percent", "")] = loading_violation(columns(key, pos)).sum(axis=1)
+        terms = grid.get("safety_terms") or {}
+        # an agent charged for every bus, line and transformer of the network: the grid's
+        # own sums of the same terms (powergrid.gridmodel.settle), not a second evaluation
+        for term, key, pos in (("voltage", "vm_pu", buses),
+                               ("line_loading", "line_loading_percent", lines),
+                               ("trafo_loading", "trafo_loading_percent", trafos)):
+            same_band = term != "voltage" or (self.vm_min_pu, self.vm_max_pu) == (VM_MIN_PU,
+                                                                                 VM_MAX_PU)
+            if term in terms and same_band and _covers(pos, np.shape(grid.get(key, ()))):
+                safety[term] = np.asarray(terms[term], dtype=float)
+            elif term == "voltage":
+                vm = columns(key, pos)
+                safety[term] = voltage_violation(np.where(vm > 0.0, vm, np.nan),
+                                                 self.vm_min_pu, self.vm_max_pu).sum(axis=1)
+            else:
+                safety[term] = loading_violation(columns(key, pos)).sum(axis=1)
         safety["pcc_rating"] = columns("pcc_safety", billed).sum(axis=1)
         safety["nonconvergence"] = np.where(grid["converged"], 0.0, NONCONVERGENCE_SAFETY)
-        terms = grid.get("safety_terms") or {}
         safety["unsupplied_load"] = np.asarray(terms.get("unsupplied_load", np.zeros(n)),
                                                dtype=float)
         return cost, safety
+
+
+def _covers(positions: np.ndarray, shape: tuple[int, ...]) -> bool:
+    """``positions`` are every column ``0..n-1`` of an ``(N, n)`` grid array, in order."""
+    return (len(shape) == 2 and len(positions) == shape[1]
+            and bool((positions == np.arange(shape[1])).all()))

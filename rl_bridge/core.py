@@ -111,13 +111,17 @@ class BridgedScenario:
     def render_frame(self) -> np.ndarray:
         """The single-line diagram coloured by the latest bus voltages (``(H, W, 3)``
         uint8; before the first reset, every bus at 1 p.u.)."""
+        return self.renderer().frame(self.last_observations, self.start + self.k, self.k,
+                                    self.episode_length)
+
+    def renderer(self) -> Any:
+        """The scenario's :class:`~rl_bridge.render.GridRenderer` (made on first use)."""
         if self._renderer is None:
             from rl_bridge.render import GridRenderer
 
             self._renderer = GridRenderer(self.prepared, self.split, self.config.dt_h,
                                           self.options["dataset_path"])
-        return self._renderer.frame(self.last_observations, self.start + self.k, self.k,
-                                    self.episode_length)
+        return self._renderer
 
     @property
     def bridge(self) -> CoSimBridge:

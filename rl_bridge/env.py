@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import gymnasium as gym
 import numpy as np
 
+from rl_bridge.copies import ScenarioCopies
 from rl_bridge.core import BridgedScenario
 from rl_bridge.options import SINGLE_AGENT_DEFAULTS, env_options
 from rl_bridge.render import RENDER_FPS, RENDER_MODES, Renderer, check_render_mode
+from rl_bridge.spaces import CheckedAction, check_action
 
 
 class GridEnv(gym.Env):
@@ -19,7 +21,13 @@ class GridEnv(gym.Env):
     Every step goes through the mosaik co-simulation: the action reaches the
     devices through the agents federate, the devices and the grid step, and the
     observation comes back through the agents federate
-    (:mod:`rl_bridge.bridge`).
+    (:mod:`rl_bridge.bridge`). The env is one copy of the core that the batched
+    :class:`~rl_bridge.vector.GridVectorEnv` runs with N
+    (:class:`rl_bridge.copies.ScenarioCopies`): one code path for both, the power flow
+    by the scenario's ``solver``. The first ``reset`` builds the world; later resets
+    start the next episode inside the running world (the devices reset with the
+    episode's seed, the grid starts cold, the feeds jump to the episode's start), exactly
+    as a fresh world would begin it.
 
     ## Action space
 
@@ -145,31 +153,55 @@ class GridEnv(gym.Env):
         options = env_options(config, {"scenario": scenario, **SINGLE_AGENT_DEFAULTS}, **kwargs)
         self.scenario = BridgedScenario(options.pop("scenario"), options, scope="all",
                                         **dict(self.scenario_overrides))
-        self._renderer = Renderer(self.render_mode, self.scenario.render_frame)
         if len(self.scenario.agents) != 1:
             raise ValueError(f"scenario {self.scenario.config.name!r} has"
                              f" {len(self.scenario.agents)} agents; use the PettingZoo env")
+        #: the one copy, stepped by the core the vector env runs with N copies
+        self.copies = ScenarioCopies(self.scenario, 1, solver=self.scenario.config.solver)
+        self._renderer = Renderer(self.render_mode, self._frame)
         self.agent = self.scenario.agents[0]
         self.observation_space = self.scenario.observation_spaces[self.agent]
         self.action_space = self.scenario.action_spaces[self.agent]
         spec = self.scenario.specs[self.agent]
         self.spec_names = list(spec.names_c) + list(spec.names_d)
         self.observation_names = list(self.scenario.views[self.agent].names)
+        self._episode_over = True
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
-        obs, infos = self.scenario.reset(self.np_random, restart_test=seed is not None)
+        copies = self.copies
+        copies.rngs[0] = self.np_random  # the episode's start and device seed come from it
+        if seed is not None:
+            copies.episodes[0] = 0
+        # a running world restarts the copy in place; the first reset builds the world
+        obs = copies.restart(np.array([0])) if copies.running else copies.begin()
+        self._episode_over = False
         if self.render_mode == "human":
             self.render()
-        return obs[self.agent], infos[self.agent]
+        return obs[0], {"time": 0, "start_step": int(copies.starts[0])}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        result = self.scenario.step({self.agent: action})
+        if self._episode_over:
+            raise RuntimeError("step() called before reset() or after the episode ended:"
+                               " call reset()")
+        checked = check_action(self.agent, self.copies.spec, action)
+        done = self.copies.step(CheckedAction(checked.c[None], checked.d[None],
+                                              checked.clipped))
+        info: dict[str, Any] = {
+            "converged": bool(done.converged[0]), "cost": float(done.cost[0]),
+            "safety": float(done.safety[0]),
+            "cost_terms": {t: float(v[0]) for t, v in done.cost_terms.items()},
+            "safety_terms": {t: float(v[0]) for t, v in done.safety_terms.items()},
+            "time": int(done.step_s[0]), "step": int(done.k[0]),
+            "clipped_setpoints": int(checked.clipped)}
+        if self.scenario.baseline is not None:
+            info["cost_baseline"] = float(done.baseline[0])
+        truncated = bool(done.truncated[0])
+        self._episode_over = truncated
         if self.render_mode == "human":
             self.render()
-        return (result.observations[self.agent], result.rewards[self.agent], False,
-                result.done, result.infos[self.agent])
+        return done.observations[0], float(done.rewards[0]), False, truncated, info
 
     @property
     def spec(self) -> Any:
@@ -196,15 +228,21 @@ class GridEnv(gym.Env):
         """Steps per episode; ``gym.make`` keeps it equal to ``spec.max_episode_steps``."""
         return self.scenario.episode_length
 
-    def render(self) -> np.ndarray | None:
+    def render(self) -> Any:  # np.ndarray | None (gymnasium types it by a TypeVar)
         """The single-line diagram, buses coloured by their present voltage, device
         states and the time: an ``(H, W, 3)`` uint8 array in ``"rgb_array"`` mode; a
         matplotlib window in ``"human"`` mode; None (with a warning) without a mode."""
         return self._renderer.render()
 
+    def _frame(self) -> np.ndarray:
+        vm, devices, step, k = self.copies.frame_inputs(0)
+        return cast(np.ndarray, self.scenario.renderer().frame_of(vm, devices, step, k,
+                                                                   self.episode_length))
+
     def close(self) -> None:
         self._renderer.close()
-        self.scenario.close()
+        self.copies.close()
+        self._episode_over = True
 
 
 def _make_max_episode_steps() -> int | None:

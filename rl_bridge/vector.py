@@ -55,54 +55,19 @@ After a refused action every copy is where it was: a good ``step`` goes on, and
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from powergrid.devices.batch import DeviceBatch, grid_layout
-from powergrid.gridmodel import BatchGridModel
-from powergrid.observation import time_features
-from powergrid.rewards import reward
-from rl_bridge.bridge import CoSimBridge
+from rl_bridge.copies import BatchBridge, ScenarioCopies
 from rl_bridge.core import BridgedScenario
 from rl_bridge.options import SINGLE_AGENT_DEFAULTS, env_options
 from rl_bridge.render import RENDER_FPS
 from rl_bridge.spaces import CheckedAction, check_batch
-from scenarios.prepare import PreparedScenario
-from scenarios.world import build_batch_world
 
-#: "forever": a batched world runs until the environment is closed or reset
-_FOREVER_STEPS = 10**7  # the scenario config allows at most 1e7 steps
-
-
-class BatchBridge(CoSimBridge):
-    """A :class:`CoSimBridge` over a world of N copies (batch entities)."""
-
-    LEARNER = "batch"
-
-    def __init__(self, prepared: PreparedScenario, n_copies: int,
-                 features: list[tuple[str, Any]]) -> None:
-        self.n_copies, self.features = int(n_copies), features
-        self.starts: list[int] = []
-        self.seeds: list[int] = []
-        super().__init__(prepared)
-
-    def _grid_model(self, prepared: PreparedScenario) -> BatchGridModel:
-        injecting, positional = grid_layout(prepared.devices)
-        return BatchGridModel(prepared.net, self.n_copies, prepared.series,
-                              prepared.load_profiles, prepared.pccs, injecting, positional,
-                              regulators=prepared.regulators)
-
-    async def _build(self, world: Any, prepared: PreparedScenario) -> None:
-        await build_batch_world(world, prepared, self.n_copies, self, self.grid_model,
-                                self.starts, self.seeds, self.features)
-
-    def start(self, starts: list[int], seeds: list[int]) -> dict[str, Any]:
-        """A fresh world whose copies begin at ``starts`` with device ``seeds``."""
-        self.starts, self.seeds = [int(s) for s in starts], [int(s) for s in seeds]
-        return self.reset(0, 0, _FOREVER_STEPS)[1]
+__all__ = ["BatchBridge", "GridVectorEnv"]
 
 
 class GridVectorEnv(VectorEnv):
@@ -113,6 +78,8 @@ class GridVectorEnv(VectorEnv):
     ``fallback`` (solved by the single-copy backend) and ``clipped_setpoints`` per copy.
     Training episodes start at random days of each copy's own stream; test episodes of
     copy ``i`` are the test split's episodes ``i, i + N, i + 2N, ...`` (wrapping).
+    The copies are stepped by :class:`rl_bridge.copies.ScenarioCopies`, the core that
+    :class:`rl_bridge.env.GridEnv` runs with one copy.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": ["rgb_array"],
@@ -133,56 +100,29 @@ class GridVectorEnv(VectorEnv):
         if self.num_envs < 1:
             raise ValueError("num_envs must be at least 1")
         self.options = options
-        self.agent = self.scenario.agents[0]
-        self.view = self.scenario.views[self.agent]
-        self.action_spec = self.scenario.specs[self.agent]
+        self.copies = ScenarioCopies(self.scenario, self.num_envs)
+        self.agent = self.copies.agent
+        self.view = self.copies.view
+        self.action_spec = self.copies.spec
         self.single_observation_space = self.scenario.observation_spaces[self.agent]
         self.single_action_space = self.scenario.action_spaces[self.agent]
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self.bridge = BatchBridge(self.scenario.prepared, self.num_envs, self.view.features)
-        self._calendar = time_features(self.scenario.hours, self.scenario.days)
-        self._data = self.scenario.data
-        self._series = list(self._data.names)
-        self._view_series = [self._series.index(s) for s in self.view.series]
-        self.episode_length = self.scenario.episode_length
-        n = self.num_envs
-        self._rngs = [np.random.default_rng(i) for i in range(n)]
-        self._starts = np.zeros(n, dtype=np.int64)
-        self._k = np.zeros(n, dtype=np.int64)
-        self._episodes = np.zeros(n, dtype=np.int64)
-        self._pending: dict[int, tuple[int, int]] = {}  # copy -> (start, seed) to send
-        prepared = self.scenario.prepared
-        self._table = self._data.table
-        self._first = DeviceBatch(prepared.devices, n, prepared.config.agents[0].devices,
-                                  self._series, dict(prepared.config.profiles))
-        self._features = self.view.features
+        self.bridge = self.copies.bridge
 
-    # -- episodes ----------------------------------------------------------------
-    def _new_episode(self, i: int) -> tuple[int, int]:
-        """Copy ``i``'s next start (in scenario steps) and device seed."""
-        rng = self._rngs[i]
-        if self.options["train"]:
-            start = self.scenario.starts.train(rng)
-        else:
-            start = self.scenario.starts.test(i + self.num_envs * int(self._episodes[i]))
-        self._episodes[i] += 1
-        return start, int(rng.integers(2**31 - 1))
+    @property
+    def episode_length(self) -> int:
+        return self.copies.episode_length
 
     def reset(self, *, seed: int | list[int] | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-        n = self.num_envs
+        copies = self.copies
         if seed is not None:
-            seeds = list(seed) if isinstance(seed, list | tuple) else [seed + i for i in range(n)]
-            self._rngs = [np.random.default_rng(s) for s in seeds]
-            self._episodes[:] = 0
-        started = [self._new_episode(i) for i in range(n)]
-        self._starts[:] = [s for s, _ in started]
-        self._k[:] = 0
-        self._pending = {}
-        self._offered = offered = self.bridge.start(self._starts.tolist(),
-                                                    [s for _, s in started])
-        return self._observe(offered), {}
+            seeds = (list(seed) if isinstance(seed, list | tuple)
+                     else [seed + i for i in range(self.num_envs)])
+            copies.rngs = [np.random.default_rng(s) for s in seeds]
+            copies.episodes[:] = 0
+        return copies.begin(), {}
 
     # -- steps ---------------------------------------------------------------------
     def _split(self, actions: Any) -> CheckedAction:
@@ -194,85 +134,26 @@ class GridVectorEnv(VectorEnv):
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                           dict[str, Any]]:
         checked = self._split(actions)
-        decided: dict[str, Any] = {"c": checked.c, "d": checked.d, "resets": [], "feed_resets": []}
-        if self._pending:  # copies whose new episode began with the last observation
-            values = self._offered["values"].copy()
-            for i, (start, seed) in self._pending.items():
-                decided["resets"].append([i, seed])
-                decided["feed_resets"].append([i, start + 1])
-                values[i] = self._table[start % len(self._table)]
-            decided["values"] = values
-            self._pending = {}
-        # the batch offers one dict of arrays ("values", "grid", "report"), no Observations
-        self._offered = offered = cast("dict[str, Any]", self.bridge.step(decided)[1])
-        baseline = self._baseline_usd(self._starts + self._k)  # the rows just solved
-        self._k += 1
-        report, grid = offered["report"], offered["grid"]
-        cost_terms, safety_terms = self.view.accounts(report["cost_terms"],
-                                                      report["safety_terms"], grid)
-        cost = sum(cost_terms.values(), np.zeros(self.num_envs))
-        safety = sum(safety_terms.values(), np.zeros(self.num_envs))
-        o = self.options
-        rewards = reward(cost - baseline, safety, o["reward_scale"], o["safety_scale"],
-                         o["max_penalty"])
-        obs = self._observe(offered)
-        truncated = self._k >= self.episode_length
+        done = self.copies.step(checked)
+        obs, truncated = done.observations, done.truncated
         terminated = np.zeros(self.num_envs, dtype=bool)
         every = np.ones(self.num_envs, dtype=bool)
-        infos: dict[str, Any] = {"cost": cost, "safety": safety,
-                                 "converged": np.asarray(grid["converged"]),
-                                 "fallback": np.asarray(grid["fallback"]),
+        infos: dict[str, Any] = {"cost": done.cost, "safety": done.safety,
+                                 "converged": done.converged, "fallback": done.fallback,
                                  "clipped_setpoints": checked.clipped, "_cost": every,
                                  "_safety": every, "_converged": every, "_fallback": every,
                                  "_clipped_setpoints": every}
         if self.scenario.baseline is not None:
-            infos["cost_baseline"], infos["_cost_baseline"] = baseline, every
+            infos["cost_baseline"], infos["_cost_baseline"] = done.baseline, every
         if truncated.any():
-            done = np.flatnonzero(truncated)
+            ended = np.flatnonzero(truncated)
             final = np.empty(self.num_envs, dtype=object)
-            final[done] = list(obs[done])
+            final[ended] = list(obs[ended])
             infos["final_obs"], infos["_final_obs"] = final, truncated.copy()
-            obs[done] = self._first_observations(done)
-        return obs, rewards, terminated, truncated, infos
+            obs[ended] = self.copies.restart(ended)
+        return obs, done.rewards, terminated, truncated, infos
 
-    def _first_observations(self, copies: np.ndarray) -> np.ndarray:
-        """Start the next episode of ``copies`` now: their first observations, as a fresh
-        world would give them (the world follows at the next step)."""
-        started = [self._new_episode(int(i)) for i in copies]
-        for i, (start, seed) in zip(copies, started, strict=True):
-            self._pending[int(i)] = (start, seed)
-        starts = np.array([s for s, _ in started], dtype=np.int64)
-        self._starts[copies], self._k[copies] = starts, 0
-        self._first.reset(list(copies), [np.random.default_rng(s) for _, s in started])
-        features = self._first.features(self._features, copies)
-        values = self._table[starts % len(self._table)][:, self._view_series]
-        calendar = self._calendar[starts % len(self._calendar)]
-        grid = self.bridge.grid_model.initial_state(len(copies))
-        return self.view.vectors(features, grid, values, None, calendar,
-                                 self._prices_ahead(starts))
-
-    def _observe(self, offered: dict[str, Any]) -> np.ndarray:
-        index = (self._starts + self._k) % len(self._calendar)
-        values = offered["values"]
-        return self.view.vectors(offered["report"]["features"], offered["grid"],
-                                 values[:, self._view_series], None, self._calendar[index],
-                                 self._prices_ahead(self._starts + self._k))
-
-    def _prices_ahead(self, steps: np.ndarray) -> np.ndarray | None:
-        """The price ($/MWh) of the ``price_forecast_steps`` steps after each copy's
-        coming step ``steps`` ``(N,)`` (None without a forecast)."""
-        n_ahead = self.view.forecast_steps
-        return self._data.prices_ahead(steps, n_ahead) if n_ahead else None
-
-    def _baseline_usd(self, steps: np.ndarray) -> np.ndarray:
-        """Each copy's reward baseline in $ at its scenario step ``steps`` ``(N,)``: the
-        bill with no device acting (zeros without a baseline)."""
-        bill = self.scenario.baseline
-        if bill is None:
-            return np.zeros(self.num_envs)
-        return bill.bill_usd(self._data.values(steps))
-
-    def render(self) -> tuple[np.ndarray, ...] | None:
+    def render(self) -> Any:  # tuple[np.ndarray, ...] | None
         """One frame per copy (``render_mode="rgb_array"``): the single-line diagram
         coloured by that copy's latest bus voltages, with its device states, as
         :meth:`rl_bridge.env.GridEnv.render` draws it. None (with a warning) without a
@@ -284,23 +165,12 @@ class GridVectorEnv(VectorEnv):
                                   ' render_mode="rgb_array"')
             return None
         if self._renderer is None:
-            from rl_bridge.render import GridRenderer
-
-            cfg = self.scenario.prepared.config
-            self._renderer = GridRenderer(self.scenario.prepared, cfg.split, cfg.dt_h,
-                                          self.options["dataset_path"])
-        offered = getattr(self, "_offered", None) or {}
-        vm = (offered.get("grid") or {}).get("vm_pu")
-        states = (offered.get("report") or {}).get("states")
+            self._renderer = self.scenario.renderer()
         frames = []
         for i in range(self.num_envs):
-            devices = ({} if states is None else
-                       {name: {"state": state}
-                        for name, state in self._first.device_states(i, states).items()})
-            frames.append(self._renderer.frame_of(None if vm is None else vm[i], devices,
-                                                  int(self._starts[i] + self._k[i]),
-                                                  int(self._k[i]), self.episode_length))
+            vm, devices, step, k = self.copies.frame_inputs(i)
+            frames.append(self._renderer.frame_of(vm, devices, step, k, self.episode_length))
         return tuple(frames)
 
     def close(self, **kwargs: Any) -> None:
-        self.bridge.close()
+        self.copies.close()

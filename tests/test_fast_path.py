@@ -12,7 +12,7 @@ def _episode(solver: str, seed: int = 3):
         env.action_space.seed(seed)
         obs, _ = env.reset(seed=seed)
         names = env.observation_names
-        solver = env.scenario.bridge.grid_model.solver
+        solver = env.copies.bridge.grid_model.solver.backend  # the one copy's backend
         observations, rewards, converged, vm = [obs], [], [], []
         truncated = False
         while not truncated:

@@ -175,12 +175,12 @@ def test_episodes_truncate_and_the_test_period_wraps():
     env = gym.make("powergrid/IEEE13-v0", episode_length=24, train=False).unwrapped
     try:
         starts = []
-        env.reset(seed=0)
+        _, info = env.reset(seed=0)
         n_days = env.scenario.starts.n_steps // 24
         for k in range(n_days + 2):
             if k:
                 _, info = env.reset()
-            starts.append(env.scenario.start)
+            starts.append(info["start_step"])
         assert starts[:3] == [0, 24, 48]
         assert starts[n_days] == 0  # wrapped at the end of the test split, no index error
         steps = 0

@@ -53,10 +53,16 @@ def test_each_copy_is_bit_identical_to_the_same_seed_run_alone():
     assert not np.array_equal(obs4[:, 0], obs4[:, 1])  # own data windows and seeds
 
 
-def test_autoreset_starts_an_episode_exactly_as_a_fresh_env():
+@pytest.mark.parametrize("env_id", ["powergrid/IEEE13-v0", "powergrid/IEEE34-v0"])
+def test_autoreset_starts_an_episode_exactly_as_a_fresh_env(env_id):
+    """ieee34's automatic regulators: a copy that starts over holds its initial taps, not
+    the taps the grid settled on at the last step of its previous episode."""
     length = 5
-    acts = _actions(2 * length, seed=2)
-    a = make(2, episode_length=length)
+    probe = make(1, env_id)
+    probe.single_action_space.seed(2)
+    acts = [probe.single_action_space.sample() for _ in range(2 * length)]
+    probe.close()
+    a = make(2, env_id, episode_length=length)
     try:
         a.reset(seed=7)
         trajectory = []
@@ -66,20 +72,20 @@ def test_autoreset_starts_an_episode_exactly_as_a_fresh_env():
             if t == length - 1:
                 assert tr.all() and infos["_final_obs"].all()
                 assert not np.array_equal(infos["final_obs"][0], obs[0])
-                second = dict(a._pending)
+                second = dict(a.copies._pending)
     finally:
         a.close()
-    b = make(2, episode_length=length)
+    b = make(2, env_id, episode_length=length)
     try:
-        fresh = b._new_episode
-        b._new_episode = lambda i: second[i]  # b's first episode is a's second
+        fresh = b.copies._new_episode
+        b.copies._new_episode = lambda i: second[i]  # b's first episode is a's second
         first_obs, _ = b.reset(seed=7)
-        b._new_episode = fresh
+        b.copies._new_episode = fresh
         assert np.array_equal(first_obs, trajectory[length - 1][0])
         for t in range(length - 1):
             obs, r, *_ = b.step(_batch(acts[length + t], 2))
-            assert np.array_equal(obs, trajectory[length + t][0])
-            assert np.array_equal(r, trajectory[length + t][1])
+            assert np.array_equal(obs, trajectory[length + t][0]), t
+            assert np.array_equal(r, trajectory[length + t][1]), t
     finally:
         b.close()
 

@@ -80,6 +80,9 @@ class DeviceBatch:
         self._feature_plans: dict[int, list[tuple[int, int, str, float, float]]] = {}
         self._feature_specs: list[Sequence[tuple[str, Feature]]] = []
         self._last_out: BatchOutput | None = None
+        #: copies reset since their last step: the grid's settled taps of the step before
+        #: belong to their previous episode, so their regulators hold their initial taps
+        self._restarted: set[int] = set()
 
     def _rows(self, place: tuple[int, int], copies: np.ndarray) -> np.ndarray:
         f, i = place
@@ -104,6 +107,7 @@ class DeviceBatch:
                 rows = slice(c * template.n, (c + 1) * template.n)
                 for key, value in init.items():
                     self.states[f][key][rows] = value
+        self._restarted.update(int(c) for c in copies)
 
     # -- one step ------------------------------------------------------------------
     def defaults(self) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[dict[str, np.ndarray]]]:
@@ -139,6 +143,10 @@ class DeviceBatch:
             controls[f][1][rows, column] = action_d[:, j]
         for f, rows, k in self._profiles:
             exog[f]["profile"][rows] = values[:, k]
+        if settled_tap_pos is not None and self._restarted:
+            settled_tap_pos = np.asarray(settled_tap_pos, dtype=float).copy()
+            settled_tap_pos[sorted(self._restarted)] = np.nan
+        self._restarted.clear()
         for f, rows, k in self._regulated:
             exog[f]["settled_tap_pos"][rows] = (np.nan if settled_tap_pos is None
                                                 else settled_tap_pos[:, k])

@@ -1,0 +1,260 @@
+"""N copies of a single-agent scenario in one running co-simulation world: the one
+stepping core of the single environment (N = 1) and the batched one (any N).
+
+:class:`ScenarioCopies` owns the world (a :class:`BatchBridge`: one batch entity per
+federate), every copy's episode (its random stream, start in the split, step count) and
+the accounting of a step (cost, safety, reward of every copy as arrays).
+:class:`rl_bridge.env.GridEnv` is one copy with explicit resets,
+:class:`rl_bridge.vector.GridVectorEnv` N copies with Gymnasium's same-step autoreset;
+neither steps anything itself.
+
+A copy starts a new episode without a new world (:meth:`ScenarioCopies.restart`): its
+first observation is built at once, and the world takes the restart in with the next
+step (the devices of that copy reset with the episode's seed, the grid starts that copy
+cold, the feeds jump to its start). A whole world is built only by :meth:`begin` (the
+first reset, a reset after ``close()`` or after a failed world).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
+
+from powergrid.devices.batch import DeviceBatch, grid_layout
+from powergrid.gridmodel import BatchGridModel
+from powergrid.observation import time_features
+from powergrid.rewards import reward
+from rl_bridge.bridge import ConcurrentUseError, CoSimBridge
+from rl_bridge.core import BridgedScenario
+from rl_bridge.spaces import CheckedAction
+from scenarios.prepare import PreparedScenario
+from scenarios.world import build_batch_world
+
+#: "forever": a batched world runs until the environment is closed or reset
+_FOREVER_STEPS = 10**7  # the scenario config allows at most 1e7 steps
+
+
+class BatchBridge(CoSimBridge):
+    """A :class:`CoSimBridge` over a world of N copies (batch entities).
+
+    ``solver``: None solves the copies with the batched Z-bus solver; a backend name
+    (``"lightsim2grid"``, ``"pandapower"``) serves one copy with that backend.
+    """
+
+    LEARNER = "batch"
+
+    def __init__(self, prepared: PreparedScenario, n_copies: int,
+                 features: list[tuple[str, Any]], solver: str | None = None) -> None:
+        self.n_copies, self.features, self.solver_name = int(n_copies), features, solver
+        self.starts: list[int] = []
+        self.seeds: list[int] = []
+        super().__init__(prepared)
+
+    def _grid_model(self, prepared: PreparedScenario) -> BatchGridModel:
+        injecting, positional = grid_layout(prepared.devices)
+        return BatchGridModel(prepared.net, self.n_copies, prepared.series,
+                              prepared.load_profiles, prepared.pccs, injecting, positional,
+                              regulators=prepared.regulators, solver=self.solver_name)
+
+    async def _build(self, world: Any, prepared: PreparedScenario) -> None:
+        await build_batch_world(world, prepared, self.n_copies, self, self.grid_model,
+                                self.starts, self.seeds, self.features)
+
+    def start(self, starts: list[int], seeds: list[int]) -> dict[str, Any]:
+        """A fresh world whose copies begin at ``starts`` with device ``seeds``."""
+        self.starts, self.seeds = [int(s) for s in starts], [int(s) for s in seeds]
+        return cast("dict[str, Any]", self.reset(0, 0, _FOREVER_STEPS)[1])
+
+
+@dataclass
+class CopiesStep:
+    """One step of every copy, as arrays with a leading copy axis ``(N, ...)``."""
+
+    observations: np.ndarray
+    rewards: np.ndarray
+    truncated: np.ndarray
+    cost: np.ndarray                      # $
+    safety: np.ndarray
+    cost_terms: dict[str, np.ndarray]     # $ per term
+    safety_terms: dict[str, np.ndarray]
+    converged: np.ndarray
+    fallback: np.ndarray                  # solved by the single-copy backend
+    baseline: np.ndarray                  # $ (zeros without a reward baseline)
+    step_s: np.ndarray                    # seconds from the episode start to the step solved
+    k: np.ndarray                         # steps taken in the episode, this one included
+
+
+class ScenarioCopies:
+    """``n`` copies of the single-agent ``scenario`` in one world (module docstring).
+
+    Copy ``i``'s episodes come from its own random stream: ``seed(i, rng)`` sets it;
+    a training episode starts at a random day of the split, a test episode ``e`` of copy
+    ``i`` is the split's episode ``i + n * e`` (wrapping).
+    """
+
+    def __init__(self, scenario: BridgedScenario, n: int, solver: str | None = None) -> None:
+        if len(scenario.agents) != 1:
+            raise ValueError(f"scenario {scenario.config.name!r} has {len(scenario.agents)}"
+                             " agents; batched copies take single-agent scenarios")
+        self.scenario, self.n = scenario, int(n)
+        if self.n < 1:
+            raise ValueError("num_envs must be at least 1")
+        self.agent = scenario.agents[0]
+        self.view = scenario.views[self.agent]
+        self.spec = scenario.specs[self.agent]
+        prepared = scenario.prepared
+        self.bridge = BatchBridge(prepared, self.n, self.view.features, solver)
+        self.step_s = prepared.config.step_s
+        self._calendar = time_features(scenario.hours, scenario.days)
+        self._data = scenario.data
+        series = list(self._data.names)
+        self._view_series = [series.index(s) for s in self.view.series]
+        self._table = self._data.table
+        self.rngs = [np.random.default_rng(i) for i in range(self.n)]
+        self.starts = np.zeros(self.n, dtype=np.int64)
+        self.k = np.zeros(self.n, dtype=np.int64)
+        self.episodes = np.zeros(self.n, dtype=np.int64)
+        self._pending: dict[int, tuple[int, int]] = {}  # copy -> (start, seed) to send
+        #: the device state of copies that start over, for their first observation
+        self._first = DeviceBatch(prepared.devices, self.n, prepared.config.agents[0].devices,
+                                  series, dict(prepared.config.profiles))
+        self.offered: dict[str, Any] = {}
+        self._busy = threading.Lock()
+
+    @property
+    def episode_length(self) -> int:
+        return self.scenario.episode_length
+
+    @property
+    def running(self) -> bool:
+        """A world is up (restarts of copies need no new one)."""
+        return self.bridge.world is not None and not self.bridge.done
+
+    @contextlib.contextmanager
+    def _one_caller(self) -> Iterator[None]:
+        if not self._busy.acquire(blocking=False):
+            raise ConcurrentUseError(
+                f"this environment is already being stepped by another thread (here:"
+                f" {threading.current_thread().name}); an environment is not thread-safe:"
+                " give each thread its own, or use the batched vector environment")
+        try:
+            yield
+        finally:
+            self._busy.release()
+
+    # -- episodes ----------------------------------------------------------------
+    def _new_episode(self, i: int) -> tuple[int, int]:
+        """Copy ``i``'s next start (in scenario steps) and device seed."""
+        rng = self.rngs[i]
+        if self.scenario.options["train"]:
+            start = self.scenario.starts.train(rng)
+        else:
+            start = self.scenario.starts.test(i + self.n * int(self.episodes[i]))
+        self.episodes[i] += 1
+        return start, int(rng.integers(2**31 - 1))
+
+    def begin(self) -> np.ndarray:
+        """A fresh world, every copy at the start of its next episode: the first
+        observations ``(N, D)``."""
+        with self._one_caller():
+            started = [self._new_episode(i) for i in range(self.n)]
+            self.starts[:] = [s for s, _ in started]
+            self.k[:] = 0
+            self._pending = {}
+            self.offered = self.bridge.start(self.starts.tolist(), [s for _, s in started])
+            return self._observe(self.offered)
+
+    def restart(self, copies: np.ndarray) -> np.ndarray:
+        """Start the next episode of ``copies`` now, in the running world: their first
+        observations, as a fresh world would give them (the world takes the restart in
+        with the next step)."""
+        started = [self._new_episode(int(i)) for i in copies]
+        for i, (start, seed) in zip(copies, started, strict=True):
+            self._pending[int(i)] = (start, seed)
+        starts = np.array([s for s, _ in started], dtype=np.int64)
+        self.starts[copies], self.k[copies] = starts, 0
+        self._first.reset(list(copies), [np.random.default_rng(s) for _, s in started])
+        features = self._first.features(self.view.features, copies)
+        values = self._table[starts % len(self._table)][:, self._view_series]
+        calendar = self._calendar[starts % len(self._calendar)]
+        grid = self.bridge.grid_model.initial_state(len(copies))
+        return self.view.vectors(features, grid, values, None, calendar,
+                                 self._prices_ahead(starts))
+
+    # -- steps ---------------------------------------------------------------------
+    def step(self, checked: CheckedAction) -> CopiesStep:
+        """Apply every copy's checked action (``c`` ``(N, dc)``, ``d`` ``(N, dd)``) and
+        account for the step."""
+        with self._one_caller():
+            return self._step(checked)
+
+    def _step(self, checked: CheckedAction) -> CopiesStep:
+        decided: dict[str, Any] = {"c": checked.c, "d": checked.d, "resets": [],
+                                   "feed_resets": []}
+        if self._pending:  # copies whose new episode began with the last observation
+            values = self.offered["values"].copy()
+            for i, (start, seed) in self._pending.items():
+                decided["resets"].append([i, seed])
+                decided["feed_resets"].append([i, start + 1])
+                values[i] = self._table[start % len(self._table)]
+            decided["values"] = values
+            self._pending = {}
+        # the batch offers one dict of arrays ("values", "grid", "report")
+        self.offered = offered = cast("dict[str, Any]", self.bridge.step(decided)[1])
+        baseline = self._baseline_usd(self.starts + self.k)  # the rows just solved
+        step_s = self.k * self.step_s
+        self.k += 1
+        report, grid = offered["report"], offered["grid"]
+        cost_terms, safety_terms = self.view.accounts(report["cost_terms"],
+                                                      report["safety_terms"], grid)
+        cost = sum(cost_terms.values(), np.zeros(self.n))
+        safety = sum(safety_terms.values(), np.zeros(self.n))
+        o = self.scenario.options
+        rewards = reward(cost - baseline, safety, o["reward_scale"], o["safety_scale"],
+                         o["max_penalty"])
+        return CopiesStep(self._observe(offered), np.asarray(rewards, dtype=float),
+                          self.k >= self.episode_length, cost, safety, cost_terms,
+                          safety_terms, np.asarray(grid["converged"]),
+                          np.asarray(grid["fallback"]), baseline, step_s, self.k.copy())
+
+    def _observe(self, offered: dict[str, Any]) -> np.ndarray:
+        index = (self.starts + self.k) % len(self._calendar)
+        values = offered["values"]
+        return self.view.vectors(offered["report"]["features"], offered["grid"],
+                                 values[:, self._view_series], None, self._calendar[index],
+                                 self._prices_ahead(self.starts + self.k))
+
+    def _prices_ahead(self, steps: np.ndarray) -> np.ndarray | None:
+        """The price ($/MWh) of the ``price_forecast_steps`` steps after each copy's
+        coming step ``steps`` ``(N,)`` (None without a forecast)."""
+        n_ahead = self.view.forecast_steps
+        return self._data.prices_ahead(steps, n_ahead) if n_ahead else None
+
+    def _baseline_usd(self, steps: np.ndarray) -> np.ndarray:
+        """Each copy's reward baseline in $ at its scenario step ``steps`` ``(N,)``: the
+        bill with no device acting (zeros without a baseline)."""
+        bill = self.scenario.baseline
+        if bill is None:
+            return np.zeros(self.n)
+        return bill.bill_usd(self._data.values(steps))
+
+    # -- what a frame shows ----------------------------------------------------------
+    def frame_inputs(self, i: int) -> tuple[Any, dict[str, Any], int, int]:
+        """``(vm_pu, devices, step, k)`` of copy ``i`` for
+        :meth:`rl_bridge.render.GridRenderer.frame_of` (before any step: no voltages)."""
+        vm = (self.offered.get("grid") or {}).get("vm_pu")
+        states = (self.offered.get("report") or {}).get("states")
+        devices = ({} if states is None else
+                   {name: {"state": state}
+                    for name, state in self._first.device_states(i, states).items()})
+        return (None if vm is None else vm[i], devices, int(self.starts[i] + self.k[i]),
+                int(self.k[i]))
+
+    def close(self) -> None:
+        self.bridge.close()
+        self.offered = {}
