@@ -249,3 +249,74 @@ def test_three_phase_model_shows_the_unbalance_the_balanced_one_cannot(
     # the 611 lateral is on phase c, the low phase at 671/684: 0.974 against 1.001
     assert vm["611"] - snap.vm("611", "c") > 0.02
     assert snap.vm("671", "b") - snap.vm("671", "c") > 0.07
+
+
+# --- the snapshot solver (seed of a three-phase backend) ----------------------------
+
+
+@pytest.fixture(scope="module")
+def snapshot_solver(opendss: Any) -> Any:
+    from powergrid.solvers.three_phase import IEEE13ThreePhaseSolver
+
+    return IEEE13ThreePhaseSolver(["675", "680", "611"])
+
+
+def test_snapshot_solver_without_injections_is_the_published_case(
+    snapshot_solver, published_case
+) -> None:
+    snap = snapshot_solver.solve()
+    assert snap.converged and snap.nodes == published_case.nodes
+    np.testing.assert_allclose(snap.vm_pu, published_case.vm_pu, atol=1e-9)
+    vm, present = snapshot_solver.vm_pu(snap)
+    assert vm.shape == present.shape == (len(snapshot_solver.buses), 3)
+    phases = bus_phases()
+    for i, bus in enumerate(snapshot_solver.buses):
+        assert "".join(ph for ph, p in zip("abc", present[i], strict=True) if p) == phases[bus]
+    assert np.isfinite(vm).all() and (vm[present] > 0.9).all() and (vm[~present] == 0).all()
+
+
+def test_snapshot_solver_injections_taps_and_load_level(snapshot_solver) -> None:
+    base = snapshot_solver.solve()
+    # 300 kW into 675 (balanced, 100 kW a phase): the source supplies ~300 kW less,
+    # every phase at 675 rises
+    more = snapshot_solver.solve([300.0, 0.0, 0.0], [0.0, 0.0, 0.0])
+    assert base.source_p_kw - more.source_p_kw == pytest.approx(300.0, rel=0.05)
+    assert all(more.vm("675", ph) > base.vm("675", ph) for ph in "abc")
+    # 50 kW on the single-phase 611 (phase c) lifts 611.c
+    lateral = snapshot_solver.solve([0.0, 0.0, 50.0])
+    assert lateral.vm("611", "c") > base.vm("611", "c") + 0.001
+    # one tap up on phase a only: RG60.a up one step (0.625 %), b and c as they were
+    tapped = snapshot_solver.solve(regulator_taps=(11, 8, 11))
+    assert tapped.vm("RG60", "a") - base.vm("RG60", "a") == pytest.approx(0.00625, abs=5e-4)
+    assert tapped.vm("RG60", "b") == pytest.approx(base.vm("RG60", "b"), abs=2e-4)
+    half = snapshot_solver.solve(load_scale=0.5)
+    assert half.source_p_kw < 0.55 * base.source_p_kw
+    # the state is set anew on every call: the base case again, to the last digit
+    again = snapshot_solver.solve()
+    np.testing.assert_allclose(again.vm_pu, base.vm_pu, atol=1e-12)
+    assert again.source_p_kw == pytest.approx(base.source_p_kw, abs=1e-9)
+
+
+def test_snapshot_solver_regulator_control_and_the_one_call_form(snapshot_solver) -> None:
+    from powergrid.solvers.three_phase import ieee13_snapshot
+
+    settled = snapshot_solver.solve(regulator_taps=(0, 0, 0), regulator_control=True)
+    assert tuple(settled.regulator_taps.values()) == (9, 6, 9)
+    fixed = snapshot_solver.solve(regulator_taps=(0, 0, 0))
+    assert tuple(fixed.regulator_taps.values()) == (0, 0, 0)
+    one = ieee13_snapshot({"675": (300.0, 0.0)})
+    two = snapshot_solver.solve([300.0, 0.0, 0.0])
+    np.testing.assert_allclose(one.vm_pu, two.vm_pu, atol=1e-9)
+
+
+def test_snapshot_solver_refuses_bad_input(snapshot_solver) -> None:
+    from powergrid.solvers.three_phase import IEEE13ThreePhaseSolver
+
+    with pytest.raises(ValueError, match="not on the IEEE 13"):
+        IEEE13ThreePhaseSolver(["999"])
+    with pytest.raises(ValueError, match="one value per injection bus"):
+        snapshot_solver.solve([1.0])
+    with pytest.raises(ValueError, match="finite"):
+        snapshot_solver.solve([float("nan"), 0.0, 0.0])
+    with pytest.raises(ValueError, match="three taps"):
+        snapshot_solver.solve(regulator_taps=(17, 0, 0))

@@ -116,6 +116,19 @@ def capacitor(name: str, bus: str, phase: str, *, kvar: float, kv_ll: float) -> 
     )
 
 
+def generator(name: str, bus: str, phases: str, *, kv_ll: float) -> str:
+    """A constant-P, constant-Q ``Generator`` (OpenDSS model 1) on ``phases`` of
+    ``bus``, at 0 kW / 0 kvar until set; its power is split evenly over its phases
+    (a balanced injection on a three-phase bus). Positive kW / kvar flow into the
+    grid. Rated at ``kv_ll`` (line-to-neutral for a single phase, as OpenDSS wants)."""
+    n = len(phases)
+    kv = kv_ll / math.sqrt(3.0) if n == 1 else kv_ll
+    return (
+        f"New Generator.{name} phases={n} bus1={nodes(bus, phases)} kV={kv:.6g}"
+        f" kW=0 kvar=0 model=1 vminpu={LOAD_VMIN_PU:g} vmaxpu={LOAD_VMAX_PU:g}"
+    )
+
+
 #: pandapower vector group -> OpenDSS winding connections (HV, LV).
 VECTOR_GROUP_CONNS = {"Dyn": ("delta", "wye"), "YNyn": ("wye", "wye"), "Yyn": ("wye", "wye")}
 

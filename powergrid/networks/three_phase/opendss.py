@@ -61,6 +61,21 @@ class PhaseSnapshot:
         """Voltage magnitude (p.u.) of ``bus`` on ``phase`` ("a", "b", "c")."""
         return float(self.vm_pu[self.nodes.index(f"{bus}.{phase}")])
 
+    def phase_matrix(self, buses: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``(vm_pu, present)``, both of shape (len(buses), 3), columns phases a, b, c:
+        the magnitudes (0.0 where the bus has no such phase) and a boolean mask of
+        the phases the bus has. No NaN."""
+        vm = np.zeros((len(buses), 3))
+        present = np.zeros((len(buses), 3), dtype=bool)
+        row = {bus: i for i, bus in enumerate(buses)}
+        for node, value in zip(self.nodes, self.vm_pu, strict=True):
+            bus, _, phase = node.rpartition(".")
+            if bus in row:
+                k = "abc".index(phase)
+                vm[row[bus], k] = value
+                present[row[bus], k] = True
+        return vm, present
+
     def by_bus(self) -> dict[str, dict[str, float]]:
         """{bus: {phase: vm_pu}} for the phases each bus has."""
         out: dict[str, dict[str, float]] = {}
