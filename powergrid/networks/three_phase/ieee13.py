@@ -11,7 +11,8 @@ Everything the balanced model averages away is kept:
 * every spot-load column on its own phase (wye) or phase pair (delta) with its
   published model (Y-PQ, Y-I, Y-Z, D-PQ, D-I, D-Z);
 * the 632-671 distributed load by Kersting's "exact lumped load model" (Kersting,
-  "Distribution System Modeling and Analysis", section 3.4: a load uniformly
+  "Distribution System Modeling and Analysis", chapter 3, "The Exact Lumped Load
+  Model": a load uniformly
   distributed along a segment of length l gives the same voltage drop *and* the
   same losses as 2/3 of it at l/4 and 1/3 at the far end): node "670"
   (:data:`DISTRIBUTED_LOAD_NODE`) at 500 ft from 632 takes 2/3, 671 1/3;
@@ -160,9 +161,9 @@ def _load_columns(
     return rows
 
 
-def load_names(load_scale: float = 1.0) -> list[str]:
+def load_names() -> list[str]:
     """The OpenDSS names of the loads, in circuit order ("634a", "646bc", ...)."""
-    rows = _load_columns(SPOT_LOADS, DISTRIBUTED_LOADS, load_scale)
+    rows = _load_columns(SPOT_LOADS, DISTRIBUTED_LOADS, 1.0)
     return [name for name, *_ in rows]
 
 
