@@ -12,9 +12,9 @@ Everything the balanced model averages away is kept:
   published model (Y-PQ, Y-I, Y-Z, D-PQ, D-I, D-Z);
 * the 632-671 distributed load by Kersting's "exact lumped load model" (Kersting,
   "Distribution System Modeling and Analysis", chapter 3, "The Exact Lumped Load
-  Model": a load uniformly
-  distributed along a segment of length l gives the same voltage drop *and* the
-  same losses as 2/3 of it at l/4 and 1/3 at the far end): node "670"
+  Model": a load uniformly distributed along a segment of length l gives the same
+  voltage drop *and* the same losses as 2/3 of it at l/4 and 1/3 at the far end):
+  node "670"
   (:data:`DISTRIBUTED_LOAD_NODE`) at 500 ft from 632 takes 2/3, 671 1/3;
 * three single-phase regulators 650-RG60 with a tap each and their published
   line-drop compensator settings (as ``RegControl`` elements, active only when a
