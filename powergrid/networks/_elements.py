@@ -58,13 +58,75 @@ class RegulatorImpedance:
         return r, (r**2 + x**2) ** 0.5
 
 
+@dataclass(frozen=True)
+class RegulatorControl:
+    """Published control settings of a bank of single-phase step regulators, per
+    phase a, b, c ("Regulator Data" of the IEEE test feeder reports).
+
+    Voltages are on the 120 V base of the potential transformer: ``vreg_v`` the
+    voltage level, ``band_v`` the bandwidth, ``r_v`` / ``x_v`` the line-drop
+    compensator settings (V at the CT's rated primary current ``ct_primary_a``, A);
+    ``pt_ratio`` line-to-neutral volts per PT volt.
+    """
+
+    vreg_v: tuple[float, float, float]
+    band_v: float
+    pt_ratio: float
+    ct_primary_a: float
+    r_v: tuple[float, float, float]
+    x_v: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class ShuntCapacitor:
+    """A published shunt capacitor bank: bus and rated kvar per phase a, b, c (0 where
+    the bank has no unit), wye-connected at the bus's phase-to-neutral voltage."""
+
+    bus: str
+    phase_kvar: tuple[float, float, float]
+
+    @property
+    def phases(self) -> str:
+        """The phases with a unit, e.g. "abc" or "c"."""
+        return "".join(ph for ph, q in zip(WYE_COLUMNS, self.phase_kvar, strict=True) if q)
+
+
+def balanced_capacitor_steps(banks: Iterable[ShuntCapacitor]) -> list[tuple[str, float, int]]:
+    """The balanced models' switched shunts from the published per-phase banks: (bus,
+    Mvar per step, steps), one step per phase unit (IEEE 13 675: 3 x 0.2 Mvar; 611:
+    1 x 0.1 Mvar). The units of one bank must be equal (they are in the reports)."""
+    rows = []
+    for bank in banks:
+        units = {q for q in bank.phase_kvar if q}
+        if len(units) != 1:
+            raise ValueError(f"capacitor at {bank.bus}: unequal phase units {bank.phase_kvar}")
+        rows.append((bank.bus, units.pop() / 1000.0, len(bank.phases)))
+    return rows
+
+
 def identity_xy(xy: XY) -> XY:
     """Keep published coordinates as they are."""
     return xy
 
 
+#: IEEE load-model codes: connection ("Y" wye phase-to-neutral, "D" delta phase-to-phase)
+#: and kind ("PQ" constant power, "I" constant current, "Z" constant impedance), as in
+#: the "Spot Loads" / "Distributed Load" tables of the IEEE test feeder reports.
+LOAD_MODELS = ("Y-PQ", "Y-I", "Y-Z", "D-PQ", "D-I", "D-Z")
+#: The phases (or phase pairs) of the three published load columns "Ph-1/2/3": a wye
+#: load's column k is phase k to neutral; a delta load's is the phase pair a-b, b-c,
+#: c-a (IEEE 13: 646 "D-Z" in column 2 is connected b-c, 692 "D-I" in column 3 c-a;
+#: OpenDSS IEEE13Nodeckt.dss agrees: "Bus1=646.2.3", "Bus1=692.3.1").
+WYE_COLUMNS = ("a", "b", "c")
+DELTA_COLUMNS = ("ab", "bc", "ca")
+
+
 class _PhaseTotals:
-    """Three-phase totals of ``phase_kw_kvar`` ((kW, kvar) for phases a, b, c)."""
+    """Three-phase totals of ``phase_kw_kvar`` ((kW, kvar) per published column
+    "Ph-1/2/3": phases a, b, c for wye loads, phase pairs a-b, b-c, c-a for delta
+    loads; see :data:`DELTA_COLUMNS`)."""
+
+    model: str
 
     phase_kw_kvar: tuple[tuple[float, float], tuple[float, float], tuple[float, float]]
 
@@ -76,10 +138,28 @@ class _PhaseTotals:
     def q_kvar(self) -> float:
         return sum(q for _, q in self.phase_kw_kvar)
 
+    @property
+    def connection(self) -> str:
+        """"Y" (wye, phase to neutral) or "D" (delta, phase to phase)."""
+        return self.model.split("-")[0]
+
+    @property
+    def kind(self) -> str:
+        """"PQ" constant power, "I" constant current, "Z" constant impedance."""
+        return self.model.split("-")[1]
+
+    def columns(self) -> list[tuple[str, float, float]]:
+        """The published columns that carry load: (phases, kW, kvar), phases "a" / "b"
+        / "c" for a wye load, "ab" / "bc" / "ca" for a delta load."""
+        names = DELTA_COLUMNS if self.connection == "D" else WYE_COLUMNS
+        return [(ph, p, q) for ph, (p, q) in zip(names, self.phase_kw_kvar, strict=True)
+                if p or q]
+
 
 @dataclass(frozen=True)
 class SpotLoad(_PhaseTotals):
-    """A published spot load: bus, IEEE load-model code, per-phase (kW, kvar) for a, b, c."""
+    """A published spot load: bus, IEEE load-model code (:data:`LOAD_MODELS`), (kW,
+    kvar) per published column (phases a, b, c; delta: a-b, b-c, c-a)."""
 
     bus: str
     model: str
@@ -88,7 +168,8 @@ class SpotLoad(_PhaseTotals):
 
 @dataclass(frozen=True)
 class DistributedLoad(_PhaseTotals):
-    """A published distributed load on segment ``from_bus``-``to_bus``."""
+    """A published distributed load on segment ``from_bus``-``to_bus``, spread
+    uniformly along it; columns as :class:`SpotLoad`."""
 
     from_bus: str
     to_bus: str

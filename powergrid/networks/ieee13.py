@@ -47,9 +47,12 @@ from powergrid.networks._elements import (
     XY,
     Builder,
     DistributedLoad,
+    RegulatorControl,
     RegulatorImpedance,
+    ShuntCapacitor,
     SpotLoad,
     XYTransform,
+    balanced_capacitor_steps,
     identity_xy,
 )
 from powergrid.networks.line_configs import (
@@ -63,12 +66,30 @@ SOURCE_KV = 115.0
 FEEDER_KV = 4.16
 LV_KV = 0.48
 
-# Base-case regulator tap: the published +10 / +8 / +11 (report "Regulator Data"
-# results; OpenDSS IEEE13Nodeckt.dss "Taps=[1.0 1.0625] / 1.0500 / 1.06875"),
-# rounded mean 9.67 -> +10 (RG60 at 1.0625 pu at 650 = 1.0), 6 steps of headroom.
-REGULATOR_TAP_POS = 10
+# Published base-case regulator taps per phase a, b, c: +10 / +8 / +11 (report,
+# "Power-Flow Results", regulator taps; OpenDSS IEEE13Nodeckt.dss "Taps=[1.0 1.0625]"
+# / "[1.0 1.0500]" / "[1.0 1.06875]"). The three-phase model uses them as they are.
+PUBLISHED_REGULATOR_TAPS: tuple[int, int, int] = (10, 8, 11)
+# Balanced base-case tap: their rounded mean 9.67 -> +10 (RG60 at 1.0625 pu at
+# 650 = 1.0), 6 steps of headroom.
+REGULATOR_TAP_POS = round(sum(PUBLISHED_REGULATOR_TAPS) / len(PUBLISHED_REGULATOR_TAPS))
+# Regulator ID 1 (report, "Regulator Data"): on segment 650-632 at 650, phases A-B-C,
+# three single-phase units wye-connected ("3-Ph,LG"), each monitoring its own phase;
+# bandwidth 2.0 V, PT ratio 20, primary CT rating 700 A, compensator R 3 / 3 / 3 V,
+# X 9 / 9 / 9 V, voltage level 122 / 122 / 122 V (120 V base). OpenDSS
+# IEEE13Nodeckt.dss: "vreg=122 band=2 ptratio=20 ctprim=700 R=3 X=9".
+REGULATOR_CONTROL = RegulatorControl(
+    vreg_v=(122.0, 122.0, 122.0),
+    band_v=2.0,
+    pt_ratio=20.0,
+    ct_primary_a=700.0,
+    r_v=(3.0, 3.0, 3.0),
+    x_v=(9.0, 9.0, 9.0),
+)
+# The regulator sits between 650 and its output node RG60 (the report's "RG60" row).
+REGULATOR_BUSES = ("650", "RG60")
 # Regulator rating from its primary CT (700 A) at 4.16 kV: sqrt(3) * 4.16 * 0.7.
-REGULATOR_SN_MVA = 3**0.5 * FEEDER_KV * 0.7
+REGULATOR_SN_MVA = 3**0.5 * FEEDER_KV * REGULATOR_CONTROL.ct_primary_a / 1000.0
 # Regulator impedance: X 0.01 %, R 0.01 % on 1,666 kVA per phase, OpenDSS
 # IEEE13Nodeckt.dss ("Transformer.Reg1 phases=1 XHL=0.01 kVAs=[1666 1666] ...
 # %LoadLoss=0.01"; the IEEE report gives none). Near-ideal, as the published
@@ -114,7 +135,10 @@ FEEDER_BUSES_KV: list[tuple[str, float]] = [
 ]
 
 # Line segment data: (node A, node B, length ft, config). "650-632" runs from the
-# regulator output RG60; 633-634 is XFM-1 and 671-692 the switch (both below).
+# regulator output RG60; 633-634 is XFM-1 and 671-692 the switch (both below). A
+# line's phases are its configuration's (:data:`IEEE13_CONFIGS`, "Phasing": 601
+# B A C N, 602 C A B N, 603 C B N, 604 A C N, 605 C N, 606 A B C N, 607 A N); the
+# three-phase model reads them from there.
 LINES: list[tuple[str, str, float, str]] = [
     ("632", "645", 500.0, "603"),
     ("632", "633", 500.0, "602"),
@@ -128,7 +152,9 @@ LINES: list[tuple[str, str, float, str]] = [
     ("692", "675", 500.0, "606"),
 ]
 
-# Spot load data: per phase (kW, kvar) for phases 1, 2, 3. Total 3,266 kW + 1,986 kvar.
+# Spot load data: (kW, kvar) per column Ph-1, Ph-2, Ph-3 (wye: phase a, b, c; delta:
+# a-b, b-c, c-a, see :data:`powergrid.networks._elements.DELTA_COLUMNS`) and the load
+# model. Total 3,266 kW + 1,986 kvar.
 SPOT_LOADS: list[SpotLoad] = [
     SpotLoad("634", "Y-PQ", ((160.0, 110.0), (120.0, 90.0), (120.0, 90.0))),
     SpotLoad("645", "Y-PQ", ((0.0, 0.0), (170.0, 125.0), (0.0, 0.0))),
@@ -140,16 +166,28 @@ SPOT_LOADS: list[SpotLoad] = [
     SpotLoad("611", "Y-I", ((0.0, 0.0), (0.0, 0.0), (170.0, 80.0))),
 ]
 
-# Distributed load data: 200 kW + 116 kvar on 632-671.
+# Distributed load data: 200 kW + 116 kvar on 632-671, Y-PQ, uniformly along the segment.
 DISTRIBUTED_LOADS: list[DistributedLoad] = [
     DistributedLoad("632", "671", "Y-PQ", ((17.0, 10.0), (66.0, 38.0), (117.0, 68.0))),
 ]
 
-# Shunt capacitors: 675 200 kvar per phase (3 steps of 0.2 Mvar); 611 100 kvar on phase c.
-CAPACITORS: list[tuple[str, float, int]] = [("675", 0.2, 3), ("611", 0.1, 1)]
+# Shunt capacitor data (kvar per phase a, b, c): 675 200 / 200 / 200; 611 100 on phase c.
+SHUNT_CAPACITORS: list[ShuntCapacitor] = [
+    ShuntCapacitor("675", (200.0, 200.0, 200.0)),
+    ShuntCapacitor("611", (0.0, 0.0, 100.0)),
+]
+# The balanced model's switched shunts: one step per phase unit, 675 3 x 0.2 Mvar,
+# 611 1 x 0.1 Mvar.
+CAPACITORS: list[tuple[str, float, int]] = balanced_capacitor_steps(SHUNT_CAPACITORS)
 
 # Transformer data: substation 5,000 kVA 115 kV D / 4.16 kV Gr.Y, R 1 %, X 8 %;
-# XFM-1 500 kVA 4.16 kV Gr.W / 0.48 kV Gr.W, R 1.1 %, X 2 %.
+# XFM-1 500 kVA 4.16 kV Gr.W / 0.48 kV Gr.W, R 1.1 %, X 2 % (connections as pandapower
+# vector groups: the HV winding's letter first, "n" a grounded LV neutral).
+SUBSTATION_VECTOR_GROUP = "Dyn"
+XFM1_VECTOR_GROUP = "YNyn"
+XFM1_BUSES = ("633", "634")
+# The switch on segment 671-692 (closed in the published case).
+SWITCH_BUSES = ("671", "692")
 SUBSTATION = {"sn_mva": 5.0, "r_percent": 1.0, "x_percent": 8.0}
 # The standalone feeder's substation: published impedance / 1000 (OpenDSS IEEE13Nodeckt.dss,
 # module docstring), so that 650 sits at the published 1.0 pu.
@@ -190,13 +228,12 @@ def add_ieee13_feeder(
         "650",
         vn_hv_kv=hv_kv,
         vn_lv_kv=FEEDER_KV,
-        vector_group="Dyn",
+        vector_group=SUBSTATION_VECTOR_GROUP,
         local_name="sub",
         **substation,
     )
     b.regulator(
-        "650",
-        "RG60",
+        *REGULATOR_BUSES,
         vn_kv=FEEDER_KV,
         sn_mva=REGULATOR_SN_MVA,
         impedance=REGULATOR_IMPEDANCE,
@@ -210,24 +247,24 @@ def add_ieee13_feeder(
         (f, t, length_ft, std_type_name(IEEE13_CONFIGS[config]))
         for f, t, length_ft, config in LINES
     )
-    xfm1_hv = b.buses["633"]
+    xfm1_hv = b.buses[XFM1_BUSES[0]]
     b.transformer(
         xfm1_hv,
-        "634",
+        XFM1_BUSES[1],
         vn_hv_kv=FEEDER_KV,
         vn_lv_kv=LV_KV,
-        vector_group="YNyn",
+        vector_group=XFM1_VECTOR_GROUP,
         local_name="xfm1",
         **XFM1,
     )
     pp.create_switch(
         net,
-        b.buses["671"],
-        b.buses["692"],
+        b.buses[SWITCH_BUSES[0]],
+        b.buses[SWITCH_BUSES[1]],
         et="b",
         closed=True,
         type="LBS",
-        name=b.name("671-692"),
+        name=b.name("-".join(SWITCH_BUSES)),
     )
     b.published_loads(SPOT_LOADS, DISTRIBUTED_LOADS, scale=load_scale)
     b.capacitors(CAPACITORS, vn_kv=FEEDER_KV)

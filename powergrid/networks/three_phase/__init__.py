@@ -1,0 +1,23 @@
+"""Three-phase (unbalanced) feeder models solved with OpenDSS.
+
+The balanced pandapower builders (:mod:`powergrid.networks`) stay the default;
+this package writes the same feeders' data as OpenDSS circuits with their real
+phasing (single- and two-phase laterals, per-phase loads with their published load
+models, a regulator tap per phase) and solves them through OpenDSSDirect.py (the
+``three_phase`` extra, imported only when a circuit is built).
+
+>>> from powergrid.networks.three_phase import ieee13_circuit
+>>> snap = ieee13_circuit().solve()      # published regulator taps +10 / +8 / +11
+>>> snap.vm("675", "b")                  # p.u.
+1.05...
+
+Modules: :mod:`.dss` (OpenDSS text for the project's data types), :mod:`.ieee13`
+(the IEEE 13 circuit), :mod:`.opendss` (engine, solve, per-bus-phase results).
+"""
+
+from __future__ import annotations
+
+from powergrid.networks.three_phase.ieee13 import ieee13_circuit, ieee13_dss
+from powergrid.networks.three_phase.opendss import OpenDSSCircuit, PhaseSnapshot
+
+__all__ = ["OpenDSSCircuit", "PhaseSnapshot", "ieee13_circuit", "ieee13_dss"]

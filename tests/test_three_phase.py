@@ -1,0 +1,323 @@
+"""The three-phase IEEE 13 (OpenDSS) against the published IEEE per-phase voltage profile.
+
+Source of every reference number below: "IEEE 13 Node Test Feeder", IEEE PES
+Distribution System Analysis Subcommittee (W. H. Kersting, "Radial distribution test
+feeders", IEEE PES Winter Meeting 2001), "Power-Flow Results": the "Voltage Profile"
+table (p.u. magnitude line-to-neutral per phase A-N / B-N / C-N; the "XFXFM1" row is
+node 634), the regulator taps (+10 / +8 / +11) and the radial flow summary's "System
+Input" at 650. ``None``: the node has no such phase.
+
+The circuit is generated from the balanced builder's tables
+(:mod:`powergrid.networks.three_phase.ieee13`); the structural tests run without
+OpenDSS, the solving ones skip when OpenDSSDirect.py (the ``three_phase`` extra) is
+not installed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandapower as pp
+import pytest
+
+from powergrid.networks import build_network, tap_aware_vm_pu
+from powergrid.networks.ieee13 import (
+    CAPACITORS,
+    DISTRIBUTED_LOADS,
+    LINES,
+    PUBLISHED_REGULATOR_TAPS,
+    REGULATOR_TAP_POS,
+    SPOT_LOADS,
+)
+from powergrid.networks.line_configs import IEEE13_CONFIGS
+from powergrid.networks.three_phase.ieee13 import (
+    DISTRIBUTED_LOAD_NODE,
+    bus_phases,
+    ieee13_dss,
+    segments,
+)
+
+PhaseVm = tuple[float | None, float | None, float | None]
+
+# IEEE 13 Node Test Feeder, Power-Flow Results, Voltage Profile (p.u.), phases a, b, c.
+PUBLISHED_VM: dict[str, PhaseVm] = {
+    "650": (1.0000, 1.0000, 1.0000),
+    "RG60": (1.0625, 1.0500, 1.0687),
+    "632": (1.0210, 1.0420, 1.0174),
+    "633": (1.0180, 1.0401, 1.0148),
+    "634": (0.9940, 1.0218, 0.9960),  # "XFXFM1"
+    "645": (None, 1.0329, 1.0155),
+    "646": (None, 1.0311, 1.0134),
+    "671": (0.9900, 1.0529, 0.9778),
+    "680": (0.9900, 1.0529, 0.9778),
+    "684": (0.9881, None, 0.9758),
+    "611": (None, None, 0.9738),
+    "652": (0.9825, None, None),
+    "692": (0.9900, 1.0529, 0.9777),
+    "675": (0.9835, 1.0553, 0.9758),
+}
+# Regulator taps of the published solution, phases a, b, c.
+PUBLISHED_TAPS = (10, 8, 11)
+# Radial flow summary, System Input (at 650, below the substation): kW, kvar.
+PUBLISHED_INPUT_KW_KVAR = (3577.183, 1724.650)
+
+# Tolerance asked by issue 18: every bus-phase within 0.005 p.u. of the table
+# (OpenDSS' own IEEE13Nodeckt.dss is ~0.0013 off). Measured with this model: max
+# 0.00036 (684.a), mean 0.00025, every error negative (-0.0001 .. -0.0004): 650 sits
+# at 0.9998 behind the source and substation impedances where the table has 1.0000.
+# The mean bound 0.001 catches a cruder distributed-load model (half at each end of
+# 632-671 gave max 0.0021, mean 0.0007; all of it at 1/3 as OpenDSS: 0.0011 / 0.0005).
+MAX_ERROR_PU = 0.005
+MEAN_ERROR_PU = 0.001
+
+
+def published_nodes() -> dict[str, float]:
+    """{"<bus>.<phase>": published vm_pu} for every bus-phase in the table."""
+    return {f"{bus}.{ph}": vm for bus, row in PUBLISHED_VM.items()
+            for ph, vm in zip("abc", row, strict=True) if vm is not None}
+
+
+# --- the generated circuit, no OpenDSS needed --------------------------------------
+
+
+def test_published_taps_are_the_builders_and_the_balanced_tap_their_rounded_mean() -> None:
+    assert PUBLISHED_REGULATOR_TAPS == PUBLISHED_TAPS
+    assert REGULATOR_TAP_POS == round(np.mean(PUBLISHED_TAPS)) == 10
+
+
+def test_bus_phases_follow_the_line_configurations_and_the_published_table() -> None:
+    phases = bus_phases()
+    for bus, row in PUBLISHED_VM.items():
+        assert phases[bus] == "".join(ph for ph, v in zip("abc", row, strict=True)
+                                      if v is not None), bus
+    assert phases[DISTRIBUTED_LOAD_NODE] == "abc"
+
+
+def test_lines_keep_the_published_lengths_and_phasing() -> None:
+    node = DISTRIBUTED_LOAD_NODE
+    segs = {(seg.from_bus, seg.to_bus): seg for seg in segments()}
+    for seg in segs.values():
+        assert seg.phases == IEEE13_CONFIGS[seg.config].phases.lower()
+    # the distributed-load segment 632-671 (2000 ft) is cut at a quarter of its length
+    first, second = segs.pop(("632", node)), segs.pop((node, "671"))
+    assert (first.length_ft, second.length_ft) == (500.0, 1500.0)
+    assert first.config == second.config == "601"
+    assert {(f, t): (s.length_ft, s.config) for (f, t), s in segs.items()} == {
+        (f, t): (length, config) for f, t, length, config in LINES if (f, t) != ("632", "671")}
+
+
+def _load_rows(commands: list[str]) -> list[dict[str, str]]:
+    rows = []
+    for cmd in commands:
+        if cmd.startswith("New Load."):
+            rows.append(dict(re.findall(r"(\w+)=(\S+)", cmd)))
+    return rows
+
+
+def test_loads_are_the_published_columns_with_their_models() -> None:
+    rows = _load_rows(ieee13_dss())
+    spot_kw = sum(sl.p_kw for sl in SPOT_LOADS) + sum(dl.p_kw for dl in DISTRIBUTED_LOADS)
+    spot_kvar = sum(sl.q_kvar for sl in SPOT_LOADS) + sum(dl.q_kvar for dl in DISTRIBUTED_LOADS)
+    assert sum(float(r["kW"]) for r in rows) == pytest.approx(spot_kw) == 3466.0
+    assert sum(float(r["kvar"]) for r in rows) == pytest.approx(spot_kvar) == 2102.0
+    by_bus = {r["bus1"]: r for r in rows}
+    # D-Z at 646 on b-c, D-I at 692 on c-a, Y-Z at 652 on a, Y-I at 611 on c (OpenDSS
+    # model codes 2 constant Z, 5 constant |I|, 1 constant PQ)
+    assert (by_bus["646.2.3"]["conn"], by_bus["646.2.3"]["model"]) == ("delta", "2")
+    assert (by_bus["692.3.1"]["conn"], by_bus["692.3.1"]["model"]) == ("delta", "5")
+    assert (by_bus["652.1"]["conn"], by_bus["652.1"]["model"]) == ("wye", "2")
+    assert (by_bus["611.3"]["conn"], by_bus["611.3"]["model"]) == ("wye", "5")
+    assert by_bus["671.1.2"]["conn"] == "delta" and by_bus["675.2"]["kW"] == "68"
+    # scaled loads scale every column
+    scaled = _load_rows(ieee13_dss(load_scale=0.5))
+    assert sum(float(r["kW"]) for r in scaled) == pytest.approx(0.5 * spot_kw)
+
+
+def test_capacitors_per_phase_and_the_balanced_steps_from_one_table() -> None:
+    assert CAPACITORS == [("675", 0.2, 3), ("611", 0.1, 1)]
+    caps = [c for c in ieee13_dss() if c.startswith("New Capacitor.")]
+    assert [re.search(r"bus1=(\S+)", c).group(1) for c in caps] == [  # type: ignore[union-attr]
+        "675.1", "675.2", "675.3", "611.3"]
+
+
+def test_linecodes_carry_the_published_matrices() -> None:
+    codes = {c.split()[1]: c for c in ieee13_dss() if c.startswith("New LineCode.")}
+    assert set(codes) == {f"LineCode.{name}" for name in IEEE13_CONFIGS}
+    assert "rmatrix=(0.3465 | 0.156 0.3375 | 0.158 0.1535 0.3414)" in codes["LineCode.601"]
+    assert "xmatrix=(1.3475)" in codes["LineCode.605"]
+    # B 6.2998 uS/mile -> C = B / (2 pi 60) = 16.71 nF/mile
+    assert "cmatrix=(16.7107 |" in codes["LineCode.601"]
+
+
+def test_bad_taps_are_refused() -> None:
+    with pytest.raises(ValueError, match="one per phase"):
+        ieee13_dss((10, 8))
+    with pytest.raises(ValueError, match="outside"):
+        ieee13_dss((17, 0, 0))
+
+
+# --- solved with OpenDSS ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def opendss() -> Any:
+    return pytest.importorskip(
+        "opendssdirect",
+        reason="OpenDSSDirect.py not installed (pip install 'powergrid[three_phase]')",
+    )
+
+
+@pytest.fixture(scope="module")
+def published_case(opendss: Any) -> Any:
+    from powergrid.networks.three_phase import ieee13_circuit
+
+    return ieee13_circuit(PUBLISHED_TAPS).solve()
+
+
+@pytest.fixture(scope="module")
+def balanced_case() -> pp.pandapowerNet:
+    """The balanced model at the same operating point: published loads, its one
+    regulator at the mean of the published taps (the mean phase ratio)."""
+    net = build_network("ieee13")
+    (row,) = net.trafo.index[net.trafo.name == "reg1"]
+    net.trafo.loc[row, "tap_pos"] = float(np.mean(PUBLISHED_TAPS))
+    pp.runpp(net, lightsim2grid=False, numba=False, init_vm_pu=tap_aware_vm_pu(net))
+    return net
+
+
+def test_three_phase_model_follows_the_published_per_phase_profile(published_case) -> None:
+    snap = published_case
+    assert snap.converged
+    assert snap.regulator_taps == dict(zip(("reg1a", "reg1b", "reg1c"), PUBLISHED_TAPS,
+                                           strict=True))
+    published = published_nodes()
+    errors = {node: snap.vm(*node.split(".")) - vm for node, vm in published.items()}
+    abs_errors = np.abs(list(errors.values()))
+    worst = max(errors, key=lambda n: abs(errors[n]))
+    assert len(errors) == 35  # 9 three-phase rows, 3 two-phase, 2 single-phase
+    assert abs_errors.max() <= MAX_ERROR_PU, (worst, errors[worst])
+    assert abs_errors.mean() <= MEAN_ERROR_PU, errors
+    assert np.isfinite(snap.vm_pu).all() and np.isfinite(snap.va_degree).all()
+
+
+def test_three_phase_model_draws_the_published_system_input(published_case) -> None:
+    p_kw, q_kvar = PUBLISHED_INPUT_KW_KVAR
+    # measured 3577.13 kW, 1724.89 kvar
+    assert published_case.source_p_kw == pytest.approx(p_kw, rel=0.002)
+    assert published_case.source_q_kvar == pytest.approx(q_kvar, rel=0.002)
+
+
+def test_published_taps_hold_under_the_published_line_drop_compensation(opendss) -> None:
+    """The regulators' RegControls (published LDC R 3 / X 9 V, 122 V, band 2 V)
+    leave the published taps where they are: the published solution is inside
+    every phase's band. From neutral they rise to the band's lower edge (9 / 6 / 9)."""
+    from powergrid.networks.three_phase import ieee13_circuit
+
+    settled = ieee13_circuit(PUBLISHED_TAPS).solve(regulator_control=True)
+    assert settled.converged
+    assert tuple(settled.regulator_taps.values()) == PUBLISHED_TAPS
+    from_neutral = ieee13_circuit((0, 0, 0)).solve(regulator_control=True)
+    assert from_neutral.converged
+    assert tuple(from_neutral.regulator_taps.values()) == (9, 6, 9)
+
+
+def test_balanced_and_three_phase_models_draw_the_same_substation_power(
+    published_case, balanced_case
+) -> None:
+    net = balanced_case
+    (sub,) = net.trafo.index[net.trafo.name == "sub"]
+    p_bal, q_bal = -1e3 * net.res_trafo.p_lv_mw[sub], -1e3 * net.res_trafo.q_lv_mvar[sub]
+    # measured: balanced 3564.2 kW / 1687.8 kvar, three-phase 3577.1 kW / 1724.9 kvar
+    # (-0.4 % / -2.2 %; the balanced model's constant-PQ loads and averaged laterals)
+    assert p_bal == pytest.approx(published_case.source_p_kw, rel=0.01)
+    assert q_bal == pytest.approx(published_case.source_q_kvar, rel=0.03)
+
+
+def test_three_phase_model_shows_the_unbalance_the_balanced_one_cannot(
+    published_case, balanced_case
+) -> None:
+    snap = published_case
+    vm = balanced_case.res_bus.vm_pu.copy()
+    vm.index = balanced_case.bus.name
+    phases_675 = [snap.vm("675", ph) for ph in "abc"]
+    # 675: 0.983 / 1.055 / 0.976 (published 0.9835 / 1.0553 / 0.9758): phase b is above
+    # ANSI Range A (1.05); the balanced model has one 1.003 inside the band, between them.
+    assert max(phases_675) - min(phases_675) > 0.07
+    assert max(phases_675) > 1.05 > vm["675"]
+    assert min(phases_675) < vm["675"] < max(phases_675)
+    # the 611 lateral is on phase c, the low phase at 671/684: 0.974 against 1.001
+    assert vm["611"] - snap.vm("611", "c") > 0.02
+    assert snap.vm("671", "b") - snap.vm("671", "c") > 0.07
+
+
+# --- the snapshot solver (seed of a three-phase backend) ----------------------------
+
+
+@pytest.fixture(scope="module")
+def snapshot_solver(opendss: Any) -> Any:
+    from powergrid.solvers.three_phase import IEEE13ThreePhaseSolver
+
+    return IEEE13ThreePhaseSolver(["675", "680", "611"])
+
+
+def test_snapshot_solver_without_injections_is_the_published_case(
+    snapshot_solver, published_case
+) -> None:
+    snap = snapshot_solver.solve()
+    assert snap.converged and snap.nodes == published_case.nodes
+    np.testing.assert_allclose(snap.vm_pu, published_case.vm_pu, atol=1e-9)
+    vm, present = snapshot_solver.vm_pu(snap)
+    assert vm.shape == present.shape == (len(snapshot_solver.buses), 3)
+    phases = bus_phases()
+    for i, bus in enumerate(snapshot_solver.buses):
+        assert "".join(ph for ph, p in zip("abc", present[i], strict=True) if p) == phases[bus]
+    assert np.isfinite(vm).all() and (vm[present] > 0.9).all() and (vm[~present] == 0).all()
+
+
+def test_snapshot_solver_injections_taps_and_load_level(snapshot_solver) -> None:
+    base = snapshot_solver.solve()
+    # 300 kW into 675 (balanced, 100 kW a phase): the source supplies ~300 kW less,
+    # every phase at 675 rises
+    more = snapshot_solver.solve([300.0, 0.0, 0.0], [0.0, 0.0, 0.0])
+    assert base.source_p_kw - more.source_p_kw == pytest.approx(300.0, rel=0.05)
+    assert all(more.vm("675", ph) > base.vm("675", ph) for ph in "abc")
+    # 50 kW on the single-phase 611 (phase c) lifts 611.c
+    lateral = snapshot_solver.solve([0.0, 0.0, 50.0])
+    assert lateral.vm("611", "c") > base.vm("611", "c") + 0.001
+    # one tap up on phase a only: RG60.a up one step (0.625 %), b and c as they were
+    tapped = snapshot_solver.solve(regulator_taps=(11, 8, 11))
+    assert tapped.vm("RG60", "a") - base.vm("RG60", "a") == pytest.approx(0.00625, abs=5e-4)
+    assert tapped.vm("RG60", "b") == pytest.approx(base.vm("RG60", "b"), abs=2e-4)
+    half = snapshot_solver.solve(load_scale=0.5)
+    assert half.source_p_kw < 0.55 * base.source_p_kw
+    # the state is set anew on every call: the base case again, to the last digit
+    again = snapshot_solver.solve()
+    np.testing.assert_allclose(again.vm_pu, base.vm_pu, atol=1e-12)
+    assert again.source_p_kw == pytest.approx(base.source_p_kw, abs=1e-9)
+
+
+def test_snapshot_solver_regulator_control_and_the_one_call_form(snapshot_solver) -> None:
+    from powergrid.solvers.three_phase import ieee13_snapshot
+
+    settled = snapshot_solver.solve(regulator_taps=(0, 0, 0), regulator_control=True)
+    assert tuple(settled.regulator_taps.values()) == (9, 6, 9)
+    fixed = snapshot_solver.solve(regulator_taps=(0, 0, 0))
+    assert tuple(fixed.regulator_taps.values()) == (0, 0, 0)
+    one = ieee13_snapshot({"675": (300.0, 0.0)})
+    two = snapshot_solver.solve([300.0, 0.0, 0.0])
+    np.testing.assert_allclose(one.vm_pu, two.vm_pu, atol=1e-9)
+
+
+def test_snapshot_solver_refuses_bad_input(snapshot_solver) -> None:
+    from powergrid.solvers.three_phase import IEEE13ThreePhaseSolver
+
+    with pytest.raises(ValueError, match="not on the IEEE 13"):
+        IEEE13ThreePhaseSolver(["999"])
+    with pytest.raises(ValueError, match="one value per injection bus"):
+        snapshot_solver.solve([1.0])
+    with pytest.raises(ValueError, match="finite"):
+        snapshot_solver.solve([float("nan"), 0.0, 0.0])
+    with pytest.raises(ValueError, match="three taps"):
+        snapshot_solver.solve(regulator_taps=(17, 0, 0))
