@@ -18,6 +18,7 @@ import pandapower as pp
 
 from powergrid.devices.discrete import TapRegulation, Transformer
 from powergrid.devices.grid import Grid, GridFleet
+from powergrid.records import GridBatchState
 from powergrid.safety import (
     NONCONVERGENCE_SAFETY,
     VM_MAX_PU,
@@ -398,6 +399,17 @@ class BatchResult:
     regulator_tap_pos: np.ndarray     # (N, R) the automatic tap changers' settled taps
     pcc_safety: np.ndarray            # (N, P) each PCC's rating excess
 
+    def record(self) -> GridBatchState:
+        """What the grid federate publishes of this step (:class:`~powergrid.records.
+        GridBatchState`; the arrays themselves, not copies)."""
+        return GridBatchState(converged=self.converged, vm_pu=self.vm_pu, va_degree=self.va_degree,
+                         line_loading_percent=self.line_loading_percent,
+                         trafo_loading_percent=self.trafo_loading_percent,
+                         pcc_p_mw=self.pcc_p_mw, pcc_q_mvar=self.pcc_q_mvar,
+                         pcc_cost=self.pcc_cost, pcc_safety=self.pcc_safety,
+                         energy_cost=self.energy_cost, safety_terms=self.safety_terms,
+                         fallback=self.fallback, regulator_tap_pos=self.regulator_tap_pos)
+
 
 class BatchGridModel:
     """N copies of one network, solved together by :class:`~powergrid.solvers.batched.
@@ -457,20 +469,22 @@ class BatchGridModel:
                 "pcc_p_mw": np.zeros((n, len(self._pcc_where))),
                 "pcc_q_mvar": np.zeros((n, len(self._pcc_where)))}
 
-    def initial_state(self, n: int) -> dict[str, Any]:
+    def initial_state(self, n: int) -> GridBatchState:
         """The batch state of ``n`` copies before their first solve (a fresh episode)."""
-        state: dict[str, Any] = dict(self._placeholder(n))
-        state["converged"] = np.ones(n, dtype=bool)
-        state["pcc_cost"] = np.zeros((n, len(self._pcc_where)))
-        state["pcc_safety"] = np.zeros((n, len(self._pcc_where)))
-        state["energy_cost"] = np.zeros(n)
-        state["fallback"] = np.zeros(n, dtype=bool)
-        state["regulator_tap_pos"] = np.full((n, len(self.regulator_names)), np.nan)
-        state["safety_terms"] = {t: np.zeros(n) for t in ("voltage", "line_loading",
-                                                          "trafo_loading", "pcc_rating",
-                                                          "nonconvergence",
-                                                          "unsupplied_load")}
-        return state
+        first = self._placeholder(n)
+        n_pcc = len(self._pcc_where)
+        return GridBatchState(
+            converged=np.ones(n, dtype=bool), vm_pu=first["vm_pu"],
+            va_degree=first["va_degree"], line_loading_percent=first["line_loading_percent"],
+            trafo_loading_percent=first["trafo_loading_percent"],
+            pcc_p_mw=first["pcc_p_mw"], pcc_q_mvar=first["pcc_q_mvar"],
+            pcc_cost=np.zeros((n, n_pcc)), pcc_safety=np.zeros((n, n_pcc)),
+            energy_cost=np.zeros(n),
+            safety_terms={t: np.zeros(n) for t in ("voltage", "line_loading", "trafo_loading",
+                                                   "pcc_rating", "nonconvergence",
+                                                   "unsupplied_load")},
+            fallback=np.zeros(n, dtype=bool),
+            regulator_tap_pos=np.full((n, len(self.regulator_names)), np.nan))
 
     def reset(self, copies: np.ndarray) -> None:
         """Copies ``copies`` start over: the solver's state and the last results."""

@@ -286,7 +286,7 @@ class AgentView:
                             time_features(np.array([hour_of_day]), np.array([day_of_year])),
                             ahead)[0]
 
-    def vectors(self, device_features: np.ndarray, grid: dict[str, np.ndarray],
+    def vectors(self, device_features: np.ndarray, grid: Mapping[str, Any],
                 series: np.ndarray, messages: np.ndarray | None,
                 calendar: np.ndarray, forecast: np.ndarray | None = None) -> np.ndarray:
         """Observation vectors of many copies at once, ``(N, size)`` float32.
@@ -360,7 +360,7 @@ class AgentView:
         return one_cost, {term: float(value[0]) for term, value in safety.items()}
 
     def accounts(self, device_cost_terms: dict[str, np.ndarray],
-                 device_safety_terms: dict[str, np.ndarray], grid: dict[str, Any]
+                 device_safety_terms: dict[str, np.ndarray], grid: Mapping[str, Any]
                  ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """The agent's cost and safety terms ``{term: (N,)}`` of N copies, from the
         devices' terms and the grid's ``(N, n)`` arrays: the bills of its PCCs

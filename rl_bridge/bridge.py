@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -144,7 +144,7 @@ class CoSimBridge:
         if self._offer is not None and not self._offer.done():
             self._offer.set_result(None)
 
-    def step(self, actions: dict[str, Any]) -> tuple[int, dict[str, Observation], list[str]]:
+    def step(self, actions: Mapping[str, Any]) -> tuple[int, dict[str, Observation], list[str]]:
         """Apply ``actions`` and return the next ``(time_s, observations, due)``."""
         with _one_caller(self._busy):
             if self.done or self._action is None:

@@ -28,6 +28,7 @@ import numpy as np
 from powergrid.devices.batch import DeviceBatch, grid_layout
 from powergrid.gridmodel import BatchGridModel
 from powergrid.observation import time_features
+from powergrid.records import LearnerDecision, LearnerOffer
 from powergrid.rewards import reward
 from rl_bridge.bridge import ConcurrentUseError, CoSimBridge
 from rl_bridge.core import BridgedScenario
@@ -65,10 +66,10 @@ class BatchBridge(CoSimBridge):
         await build_batch_world(world, prepared, self.n_copies, self, self.grid_model,
                                 self.starts, self.seeds, self.features)
 
-    def start(self, starts: list[int], seeds: list[int]) -> dict[str, Any]:
+    def start(self, starts: list[int], seeds: list[int]) -> LearnerOffer:
         """A fresh world whose copies begin at ``starts`` with device ``seeds``."""
         self.starts, self.seeds = [int(s) for s in starts], [int(s) for s in seeds]
-        return cast("dict[str, Any]", self.reset(0, 0, _FOREVER_STEPS)[1])
+        return cast(LearnerOffer, self.reset(0, 0, _FOREVER_STEPS)[1])
 
 
 @dataclass
@@ -123,7 +124,7 @@ class ScenarioCopies:
         #: the device state of copies that start over, for their first observation
         self._first = DeviceBatch(prepared.devices, self.n, prepared.config.agents[0].devices,
                                   series, dict(prepared.config.profiles))
-        self.offered: dict[str, Any] = {}
+        self.offered: LearnerOffer = {}
         self._busy = threading.Lock()
 
     @property
@@ -194,8 +195,7 @@ class ScenarioCopies:
             return self._step(checked)
 
     def _step(self, checked: CheckedAction) -> CopiesStep:
-        decided: dict[str, Any] = {"c": checked.c, "d": checked.d, "resets": [],
-                                   "feed_resets": []}
+        decided = LearnerDecision(c=checked.c, d=checked.d, resets=[], feed_resets=[])
         if self._pending:  # copies whose new episode began with the last observation
             values = self.offered["values"].copy()
             for i, (start, seed) in self._pending.items():
@@ -204,8 +204,8 @@ class ScenarioCopies:
                 values[i] = self._table[start % len(self._table)]
             decided["values"] = values
             self._pending = {}
-        # the batch offers one dict of arrays ("values", "grid", "report")
-        self.offered = offered = cast("dict[str, Any]", self.bridge.step(decided)[1])
+        # the batch offers one record of arrays ("values", "grid", "report")
+        self.offered = offered = cast(LearnerOffer, self.bridge.step(decided)[1])
         baseline = self._baseline_usd(self.starts + self.k)  # the rows just solved
         step_s = self.k * self.step_s
         self.k += 1
@@ -222,7 +222,7 @@ class ScenarioCopies:
                           safety_terms, np.asarray(grid["converged"]),
                           np.asarray(grid["fallback"]), baseline, step_s, self.k.copy())
 
-    def _observe(self, offered: dict[str, Any]) -> np.ndarray:
+    def _observe(self, offered: LearnerOffer) -> np.ndarray:
         index = (self.starts + self.k) % len(self._calendar)
         values = offered["values"]
         return self.view.vectors(offered["report"]["features"], offered["grid"],
@@ -247,8 +247,9 @@ class ScenarioCopies:
     def frame_inputs(self, i: int) -> tuple[Any, dict[str, Any], int, int]:
         """``(vm_pu, devices, step, k)`` of copy ``i`` for
         :meth:`rl_bridge.render.GridRenderer.frame_of` (before any step: no voltages)."""
-        vm = (self.offered.get("grid") or {}).get("vm_pu")
-        states = (self.offered.get("report") or {}).get("states")
+        grid, report = self.offered.get("grid"), self.offered.get("report")
+        vm = None if grid is None else grid["vm_pu"]
+        states = None if report is None else report.get("states")
         devices = ({} if states is None else
                    {name: {"state": state}
                     for name, state in self._first.device_states(i, states).items()})

@@ -25,6 +25,7 @@ import pandapower as pp
 
 from powergrid.devices import Device, DeviceSet, device_to_config
 from powergrid.devices.discrete import PositionFleet
+from powergrid.records import DeviceBatchReport
 from scenarios.feeds_csv import FEEDS_CSV_START
 from scenarios.prepare import PreparedScenario
 from scenarios.zones import agent_zone_facts, visible_to
@@ -207,8 +208,8 @@ async def build_batch_world(world: Any, prepared: PreparedScenario, n_copies: in
                           dict(cfg.profiles), regulated)
     initial.reset(list(range(n_copies)), [np.random.default_rng(s) for s in seeds])
     zero = np.zeros(n_copies)
-    report = {"features": initial.features(features), "cost": zero, "safety": zero.copy(),
-              "cost_terms": {}, "safety_terms": {}}
+    report = DeviceBatchReport(features=initial.features(features), cost=zero,
+                               safety=zero.copy(), cost_terms={}, safety_terms={})
     world.connect(devices, learner, "report", time_shifted=step, initial_data={"report": report})
     fresh = grid_model.initial_state(n_copies)
     world.connect(grid, learner, ("state", "grid"), time_shifted=step,

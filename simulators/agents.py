@@ -35,6 +35,7 @@ from powergrid.devices import ActionSpec, Device, device_from_config
 from powergrid.messaging import Broker, Message, make_broker
 from powergrid.policies import Observation, Policy, make_policy, setpoints_from_action
 from powergrid.protocols.coordination import AgentRole, Coordination, make_coordination
+from powergrid.records import LearnerDecision, LearnerOffer
 from simulators import run_federate
 
 META: Meta = {
@@ -373,9 +374,9 @@ class BatchLearnerSim(mosaik_api_v3.Simulator):
 
     def step(self, time: int, inputs: InputData, max_advance: int):  # a generator: mosaik
         data = inputs.get("AgentBatch-0", {})                          # awaits what it
-        offered = {key: next(iter(data[key].values())) for key in ("values", "grid", "report")
-                   if key in data}                                     # yields
-        decided = yield self.bridge.offer(time, offered, None)
+        offered = cast(LearnerOffer, {key: next(iter(data[key].values()))  # yields
+                                      for key in ("values", "grid", "report") if key in data})
+        decided: LearnerDecision = yield self.bridge.offer(time, offered, None)
         self.outputs = {"actions": {"c": decided["c"], "d": decided["d"]},
                         "resets": decided.get("resets", []),
                         "feed_resets": decided.get("feed_resets", []),

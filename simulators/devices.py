@@ -17,6 +17,7 @@ from mosaik_api_v3.types import CreateResult, InputData, Meta, OutputData, Outpu
 from powergrid.devices import DEVICE_TYPES, Device, DeviceReport, DeviceSet, device_from_config
 from powergrid.devices.base import Feature
 from powergrid.devices.batch import DeviceBatch
+from powergrid.records import DeviceBatchReport, Injections
 from simulators import run_federate
 
 _DEVICE_ATTRS = [
@@ -78,12 +79,12 @@ class _BatchEntity:
         grid = _one(data.get("grid")) or {}
         out = b.step(c, d, _one(data.get("values")), grid.get("regulator_tap_pos"), dt_h)
         self.outputs = {
-            "injections": {"p_mw": out.p_mw, "q_mvar": out.q_mvar, "position": out.position},
-            "report": {"features": b.features(self.features), "cost": out.cost,
-                       "safety": out.safety, "cost_terms": out.cost_terms,
-                       "safety_terms": out.safety_terms,
-                       # the fleets' state arrays (references: each step makes new ones)
-                       "states": b.states}}
+            "injections": Injections(p_mw=out.p_mw, q_mvar=out.q_mvar, position=out.position),
+            "report": DeviceBatchReport(
+                features=b.features(self.features), cost=out.cost, safety=out.safety,
+                cost_terms=out.cost_terms, safety_terms=out.safety_terms,
+                # the fleets' state arrays (references: each step makes new ones)
+                states=b.states)}
 
 
 def _one(sources: dict[str, Any] | None) -> Any:

@@ -16,7 +16,8 @@ import pandas as pd
 from mosaik_api_v3.types import CreateResult, InputData, Meta, OutputData, OutputRequest
 
 from powergrid.devices import Grid, Transformer, device_from_config
-from powergrid.gridmodel import GridModel, GridResult
+from powergrid.gridmodel import BatchGridModel, GridModel, GridResult
+from powergrid.records import GridBatchState
 from simulators import run_federate
 
 META: Meta = {
@@ -74,12 +75,6 @@ _OUTPUTS = {
     "safety_terms": lambda r: r.safety_terms,
     "regulator_tap_pos": lambda r: r.regulator_tap_pos.tolist(),
 }
-
-
-_BATCH_STATE = ("converged", "vm_pu", "va_degree", "line_loading_percent",
-                "trafo_loading_percent", "pcc_p_mw", "pcc_q_mvar", "pcc_cost", "pcc_safety",
-                "energy_cost",
-                "safety_terms", "fallback", "regulator_tap_pos")
 
 
 def _output(result: GridResult, attr: str) -> Any:
@@ -151,8 +146,8 @@ class GridSim(mosaik_api_v3.Simulator):
     def __init__(self) -> None:
         super().__init__(META)
         self.models: dict[str, GridModel] = {}
-        self.batches: dict[str, tuple[Any, int, float]] = {}
-        self.batch_state: dict[str, dict[str, Any]] = {}
+        self.batches: dict[str, tuple[BatchGridModel, int, float]] = {}
+        self.batch_state: dict[str, GridBatchState] = {}
         self.results: dict[str, GridResult] = {}
         self.load_scale: dict[str, float] = {}
         self.price_series: dict[str, str | None] = {}
@@ -219,7 +214,7 @@ class GridSim(mosaik_api_v3.Simulator):
             inj = next(iter(data["injections"].values()))
             result = batch.step(values, inj["p_mw"], inj["q_mvar"], inj["position"],
                                 values[:, price_column], self.dt_h, load_scale)
-            self.batch_state[eid] = {key: getattr(result, key) for key in _BATCH_STATE}
+            self.batch_state[eid] = result.record()
         for eid, grid in self.models.items():
             data = inputs.get(eid, {})
             series = {attr: next(iter(v.values())) for attr, v in data.items() if ":" in attr}

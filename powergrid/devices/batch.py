@@ -18,6 +18,11 @@ import numpy as np
 from powergrid.devices.base import ActionSpec, Device, Feature, Fleet, FleetOutput, State
 from powergrid.devices.discrete import PositionFleet
 
+#: a feature spec's plan: groups ``(fleet, state key, columns, device rows within a copy,
+#: rows of every copy (N, k))``, then every column's offset and scale
+_FeaturePlan = tuple[list[tuple[int, str, np.ndarray, np.ndarray, np.ndarray]], np.ndarray,
+                     np.ndarray]
+
 
 @dataclass(frozen=True)
 class BatchOutput:
@@ -77,7 +82,7 @@ class DeviceBatch:
         self._inj = [(where[d][0], self._rows(where[d], copies)) for d in self.injecting]
         self._pos = [(where[d][0], self._rows(where[d], copies)) for d in self.positional]
         self.states: list[State] = [f.initial_state() for f in self.fleets]
-        self._feature_plans: dict[int, list[tuple[int, int, str, float, float]]] = {}
+        self._feature_plans: dict[int, _FeaturePlan] = {}
         self._feature_specs: list[Sequence[tuple[str, Feature]]] = []
         self._last_out: BatchOutput | None = None
         #: copies reset since their last step: the grid's settled taps of the step before
@@ -189,18 +194,36 @@ class DeviceBatch:
         (only the rows of ``copies`` when given)."""
         plan = self._feature_plans.get(id(spec))
         if plan is None:
-            plan = []
-            for name, feature in spec:
-                f, i = self.where[name]
-                plan.append((f, i, feature.key, feature.offset, feature.scale))
+            plan = self._feature_plan(spec)
             self._feature_plans[id(spec)] = plan
             self._feature_specs.append(spec)  # keep it alive: its id is the key
+        groups, offset, scale = plan
+        every = copies is None
         copies = np.arange(self.n) if copies is None else np.asarray(copies, dtype=np.intp)
-        out = np.empty((len(copies), len(plan)))
-        for column, (f, i, key, offset, scale) in enumerate(plan):
+        out = np.empty((len(copies), len(offset)))
+        for f, key, columns, within, rows in groups:
             state = self.states[f].get(key)
-            rows = copies * self.templates[f].n + i
-            raw = np.full(len(copies), offset) if state is None \
-                else np.asarray(state, dtype=float)[rows]
-            out[:, column] = (raw - offset) / scale
-        return out
+            if state is None:  # a state the fleet does not keep reads as the offset: 0
+                out[:, columns] = offset[columns]
+                continue
+            if not every:
+                rows = copies[:, None] * self.templates[f].n + within
+            out[:, columns] = np.asarray(state, dtype=float)[rows]
+        return (out - offset) / scale
+
+    def _feature_plan(self, spec: Sequence[tuple[str, Feature]]) -> _FeaturePlan:
+        """``spec``'s columns grouped by (fleet, state key): one gather per group, with the
+        rows of every copy ``(N, k)``; the offsets and scales of all columns."""
+        grouped: dict[tuple[int, str], list[tuple[int, int]]] = {}
+        for column, (name, feature) in enumerate(spec):
+            f, i = self.where[name]
+            grouped.setdefault((f, feature.key), []).append((column, i))
+        groups = []
+        copies = np.arange(self.n)[:, None]
+        for (f, key), members in grouped.items():
+            columns = np.array([c for c, _ in members], dtype=np.intp)
+            within = np.array([i for _, i in members], dtype=np.intp)
+            groups.append((f, key, columns, within, copies * self.templates[f].n + within))
+        offset = np.array([feature.offset for _, feature in spec], dtype=float)
+        scale = np.array([feature.scale for _, feature in spec], dtype=float)
+        return groups, offset, scale
