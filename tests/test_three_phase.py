@@ -1,16 +1,14 @@
-"""The three-phase IEEE 13 (OpenDSS) against the published IEEE per-phase voltage profile.
+"""The three-phase feeders (OpenDSS) against the published IEEE per-phase voltage profiles.
 
-Source of every reference number below: "IEEE 13 Node Test Feeder", IEEE PES
-Distribution System Analysis Subcommittee (W. H. Kersting, "Radial distribution test
-feeders", IEEE PES Winter Meeting 2001), "Power-Flow Results": the "Voltage Profile"
-table (p.u. magnitude line-to-neutral per phase A-N / B-N / C-N; the "XFXFM1" row is
-node 634), the regulator taps (+10 / +8 / +11) and the radial flow summary's "System
-Input" at 650. ``None``: the node has no such phase.
+The reference numbers (the IEEE 13 and IEEE 34 reports' "Power-Flow Results": the
+"Voltage Profile" tables per phase, the regulator taps, the "System Input"), with
+their source, are in tests/published_feeders.py, shared with the balanced models'
+tests.
 
-The circuit is generated from the balanced builder's tables
-(:mod:`powergrid.networks.three_phase.ieee13`); the structural tests run without
-OpenDSS, the solving ones skip when OpenDSSDirect.py (the ``three_phase`` extra) is
-not installed.
+The circuits are generated from the balanced builders' tables
+(:mod:`powergrid.networks.three_phase.ieee13`, :mod:`~.ieee34`); the structural
+tests run without OpenDSS, the solving ones skip when OpenDSSDirect.py (the
+``three_phase`` extra) is not installed.
 """
 
 from __future__ import annotations
@@ -21,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandapower as pp
 import pytest
+from published_feeders import IEEE13_INPUT_KW_KVAR, IEEE13_PUBLISHED, published_nodes
+from published_feeders import PUBLISHED_TAPS as PUBLISHED_TAPS_BY_FEEDER
 
 from powergrid.networks import build_network, tap_aware_vm_pu
 from powergrid.networks.ieee13 import (
@@ -39,29 +39,9 @@ from powergrid.networks.three_phase.ieee13 import (
     segments,
 )
 
-PhaseVm = tuple[float | None, float | None, float | None]
-
-# IEEE 13 Node Test Feeder, Power-Flow Results, Voltage Profile (p.u.), phases a, b, c.
-PUBLISHED_VM: dict[str, PhaseVm] = {
-    "650": (1.0000, 1.0000, 1.0000),
-    "RG60": (1.0625, 1.0500, 1.0687),
-    "632": (1.0210, 1.0420, 1.0174),
-    "633": (1.0180, 1.0401, 1.0148),
-    "634": (0.9940, 1.0218, 0.9960),  # "XFXFM1"
-    "645": (None, 1.0329, 1.0155),
-    "646": (None, 1.0311, 1.0134),
-    "671": (0.9900, 1.0529, 0.9778),
-    "680": (0.9900, 1.0529, 0.9778),
-    "684": (0.9881, None, 0.9758),
-    "611": (None, None, 0.9738),
-    "652": (0.9825, None, None),
-    "692": (0.9900, 1.0529, 0.9777),
-    "675": (0.9835, 1.0553, 0.9758),
-}
-# Regulator taps of the published solution, phases a, b, c.
-PUBLISHED_TAPS = (10, 8, 11)
-# Radial flow summary, System Input (at 650, below the substation): kW, kvar.
-PUBLISHED_INPUT_KW_KVAR = (3577.183, 1724.650)
+PUBLISHED_VM = IEEE13_PUBLISHED
+PUBLISHED_TAPS = PUBLISHED_TAPS_BY_FEEDER["ieee13"]["reg1"]
+PUBLISHED_INPUT_KW_KVAR = IEEE13_INPUT_KW_KVAR
 
 # Tolerance asked by issue 18: every bus-phase within 0.005 p.u. of the table
 # (OpenDSS' own IEEE13Nodeckt.dss is ~0.0013 off). Measured with this model: max
@@ -71,12 +51,6 @@ PUBLISHED_INPUT_KW_KVAR = (3577.183, 1724.650)
 # 632-671 gave max 0.0021, mean 0.0007; all of it at 1/3 as OpenDSS: 0.0011 / 0.0005).
 MAX_ERROR_PU = 0.005
 MEAN_ERROR_PU = 0.001
-
-
-def published_nodes() -> dict[str, float]:
-    """{"<bus>.<phase>": published vm_pu} for every bus-phase in the table."""
-    return {f"{bus}.{ph}": vm for bus, row in PUBLISHED_VM.items()
-            for ph, vm in zip("abc", row, strict=True) if vm is not None}
 
 
 # --- the generated circuit, no OpenDSS needed --------------------------------------
@@ -192,7 +166,7 @@ def test_three_phase_model_follows_the_published_per_phase_profile(published_cas
     assert snap.converged
     assert snap.regulator_taps == dict(zip(("reg1a", "reg1b", "reg1c"), PUBLISHED_TAPS,
                                            strict=True))
-    published = published_nodes()
+    published = published_nodes("ieee13")
     errors = {node: snap.vm(*node.split(".")) - vm for node, vm in published.items()}
     abs_errors = np.abs(list(errors.values()))
     worst = max(errors, key=lambda n: abs(errors[n]))
