@@ -19,7 +19,13 @@ from typing import Any
 import numpy as np
 import pandapower as pp
 import pytest
-from published_feeders import IEEE13_INPUT_KW_KVAR, IEEE13_PUBLISHED, published_nodes
+from published_feeders import (
+    IEEE13_INPUT_KW_KVAR,
+    IEEE13_PUBLISHED,
+    IEEE34_PUBLISHED,
+    PUBLISHED_INPUT,
+    published_nodes,
+)
 from published_feeders import PUBLISHED_TAPS as PUBLISHED_TAPS_BY_FEEDER
 
 from powergrid.networks import build_network, tap_aware_vm_pu
@@ -295,3 +301,169 @@ def test_snapshot_solver_refuses_bad_input(snapshot_solver) -> None:
         snapshot_solver.solve([float("nan"), 0.0, 0.0])
     with pytest.raises(ValueError, match="three taps"):
         snapshot_solver.solve(regulator_taps=(17, 0, 0))
+
+
+# --- IEEE 34 -------------------------------------------------------------------------
+
+# Tolerance asked by issue 18, as for IEEE 13: every bus-phase within 0.005 p.u. Measured
+# with this model at the published taps: max 0.00037 (888.a), mean 0.00013 over the 92
+# bus-phases, every error within -0.0004 .. +0.0001. The distributed loads are small
+# here (722 of 1,769 kW, spread over 19 segments): half at each end gives max 0.00036 /
+# mean 0.00012, all at the midpoint 0.00040 / 0.00013, so this table does not tell the
+# lumped-load models apart (the IEEE 13 one does). The mean bound 0.0005 catches a
+# feeder-wide offset (a regulator one step off moves every phase behind it by ~0.006).
+IEEE34_MAX_ERROR_PU = 0.005
+IEEE34_MEAN_ERROR_PU = 0.0005
+
+
+def _regcontrols(commands: list[str]) -> dict[str, dict[str, str]]:
+    return {cmd.split()[1]: dict(re.findall(r"(\w+)=(\S+)", cmd))
+            for cmd in commands if cmd.startswith("New RegControl.")}
+
+
+def test_ieee34_published_taps_are_the_builders() -> None:
+    from powergrid.networks.ieee34 import PUBLISHED_REGULATOR_TAPS as BUILDER_TAPS
+    from powergrid.networks.three_phase import IEEE34
+
+    assert PUBLISHED_TAPS_BY_FEEDER["ieee34"] == BUILDER_TAPS
+    assert IEEE34.regulator_units == ("reg1a", "reg1b", "reg1c", "reg2a", "reg2b", "reg2c")
+    assert IEEE34.published_taps == (12, 5, 5, 13, 11, 12)
+
+
+def test_ieee34_bus_phases_follow_the_line_configurations_and_the_published_table() -> None:
+    from powergrid.networks.ieee34 import BUS_XY
+    from powergrid.networks.three_phase import IEEE34
+
+    phases = IEEE34.bus_phases()
+    assert set(BUS_XY) <= set(phases)
+    for bus, row in IEEE34_PUBLISHED.items():
+        assert phases[bus] == "".join(ph for ph, v in zip("abc", row, strict=True)
+                                      if v is not None), bus
+    # the laterals: 302 on phase a, 303 and 304 on phase b
+    assert {phases[bus] for bus in ("818", "820", "822", "864")} == {"a"}
+    assert {phases[bus] for bus in ("810", "826", "856", "838")} == {"b"}
+
+
+def test_ieee34_lines_keep_the_published_lengths_and_phasing() -> None:
+    from powergrid.networks.ieee34 import DISTRIBUTED_LOADS as DL34
+    from powergrid.networks.ieee34 import LINES as LINES34
+    from powergrid.networks.line_configs import IEEE34_CONFIGS
+    from powergrid.networks.three_phase import IEEE34
+
+    segs = IEEE34.segments()
+    assert len(segs) == len(LINES34) + len(DL34) == 51
+    # each published segment is one line, or two cut at a quarter by its distributed load
+    ends = {f"{f}_{t}": (f, t) for f, t, _, _ in LINES34}
+    joined: dict[tuple[str, str], list[float]] = {}
+    for seg in segs:
+        assert seg.phases == IEEE34_CONFIGS[seg.config].phases.lower()
+        key = ends.get(seg.to_bus) or ends.get(seg.from_bus) or (seg.from_bus, seg.to_bus)
+        joined.setdefault(key, []).append(seg.length_ft)
+    assert {k: sum(v) for k, v in joined.items()} == {(f, t): n for f, t, n, _ in LINES34}
+    assert joined[("818", "820")] == [0.25 * 48150.0, 0.75 * 48150.0]
+
+
+def test_ieee34_loads_are_the_published_columns_with_their_models() -> None:
+    from powergrid.networks.three_phase import ieee34_dss
+
+    rows = _load_rows(ieee34_dss())
+    # published totals: spot 1,047 kW + 677 kvar, distributed 722 kW + 367 kvar
+    assert sum(float(r["kW"]) for r in rows) == pytest.approx(1769.0)
+    assert sum(float(r["kvar"]) for r in rows) == pytest.approx(1044.0)
+    by_bus: dict[str, list[dict[str, str]]] = {}
+    for r in rows:
+        by_bus.setdefault(r["bus1"], []).append(r)
+    # 890 D-I on the 4.16 kV side, 844 Y-Z, 830 D-Z with 25 kW on c-a, 860 Y-PQ
+    assert [(r["conn"], r["model"], r["kV"]) for r in by_bus["890.1.2"]] == [
+        ("delta", "5", "4.16")]
+    assert [(r["conn"], r["model"], r["kW"]) for r in by_bus["844.1"]] == [
+        ("wye", "2", "135"), ("wye", "1", "3")]  # spot Y-Z, 1/3 of 842-844's 9 kW Y-PQ
+    assert [(r["model"], r["kW"]) for r in by_bus["830.3.1"]] == [("2", "25")]
+    # the single-phase lateral's distributed loads on phase a: 818-820 Y-Z 34 kW
+    lumped = by_bus["818_820.1"]
+    assert [(r["model"], float(r["kW"])) for r in lumped] == [("2", pytest.approx(34 * 2 / 3,
+                                                                                  rel=1e-10))]
+    assert sum(float(r["kW"]) for r in _load_rows(ieee34_dss(load_scale=0.5))) == \
+        pytest.approx(0.5 * 1769.0)
+
+
+def test_ieee34_regulators_capacitors_and_transformers_as_published() -> None:
+    from powergrid.networks.three_phase import ieee34_dss
+
+    cmds = ieee34_dss()
+    ctl = _regcontrols(cmds)
+    assert set(ctl) == {f"RegControl.reg{k}{ph}" for k in (1, 2) for ph in "abc"}
+    for ph in "abc":
+        r1, r2 = ctl[f"RegControl.reg1{ph}"], ctl[f"RegControl.reg2{ph}"]
+        assert (r1["vreg"], r1["R"], r1["X"]) == ("122", "2.7", "1.6")
+        assert (r2["vreg"], r2["R"], r2["X"]) == ("124", "2.5", "1.5")
+        assert (r1["band"], r1["ptratio"], r1["ctprim"]) == ("2", "120", "100")
+    units = [c for c in cmds if c.startswith("New Transformer.reg")]
+    assert "buses=[814.1 814r.1]" in units[0] and "taps=[1 1.075]" in units[0]  # +12
+    assert "buses=[852.3 852r.3]" in units[5] and "taps=[1 1.075]" in units[5]  # +12
+    caps = {re.search(r"bus1=(\S+)", c).group(1): re.search(r"kvar=(\S+)", c).group(1)  # type: ignore[union-attr]
+            for c in cmds if c.startswith("New Capacitor.")}
+    assert caps == {"844.1": "100", "844.2": "100", "844.3": "100",
+                    "848.1": "150", "848.2": "150", "848.3": "150"}
+    (xfm1,) = [c for c in cmds if c.startswith("New Transformer.xfm1")]
+    assert "buses=[832 888]" in xfm1 and "kVs=[24.9 4.16]" in xfm1 and "XHL=4.08" in xfm1
+    (sub,) = [c for c in cmds if c.startswith("New Transformer.sub")]
+    assert "conns=[delta wye]" in sub and "kVs=[69 24.9]" in sub
+    with pytest.raises(ValueError, match="one per phase"):
+        ieee34_dss((12, 5, 5))
+
+
+@pytest.fixture(scope="module")
+def ieee34_published_case(opendss: Any) -> Any:
+    from powergrid.networks.three_phase import ieee34_circuit
+
+    return ieee34_circuit().solve()
+
+
+def test_ieee34_three_phase_model_follows_the_published_per_phase_profile(
+    ieee34_published_case,
+) -> None:
+    snap = ieee34_published_case
+    assert snap.converged
+    assert tuple(snap.regulator_taps.values()) == (12, 5, 5, 13, 11, 12)
+    errors = {node: snap.vm(*node.split(".")) - vm
+              for node, vm in published_nodes("ieee34").items()}
+    abs_errors = np.abs(list(errors.values()))
+    worst = max(errors, key=lambda n: abs(errors[n]))
+    assert len(errors) == 92  # 28 three-phase rows, 8 single-phase
+    assert abs_errors.max() <= IEEE34_MAX_ERROR_PU, (worst, errors[worst])
+    assert abs_errors.mean() <= IEEE34_MEAN_ERROR_PU, errors
+    assert np.isfinite(snap.vm_pu).all() and np.isfinite(snap.va_degree).all()
+
+
+def test_ieee34_three_phase_model_draws_the_published_system_input(
+    ieee34_published_case,
+) -> None:
+    p_kw, q_kvar = PUBLISHED_INPUT["ieee34"]
+    # measured 2042.40 kW (-0.02 %), 291.73 kvar (+0.5 %)
+    assert ieee34_published_case.source_p_kw == pytest.approx(p_kw, rel=0.002)
+    assert ieee34_published_case.source_q_kvar == pytest.approx(q_kvar, rel=0.01)
+
+
+def test_ieee34_published_taps_under_the_published_line_drop_compensation(opendss) -> None:
+    """The published compensators (R 2.7 / X 1.6 V at 122 V; R 2.5 / X 1.5 V at 124 V;
+    band 2 V, PT 120, CT 100 A) hold five of the six published taps; reg1a's
+    compensated voltage at the published solution is 120.45 V (output 121.90 V, 48.5 A),
+    below its 121-123 V band, so OpenDSS raises it one step, +12 -> +13. (reg2: 123.2 /
+    123.1 / 123.2 V, inside 123-125 V.)"""
+    from powergrid.networks.three_phase import ieee34_circuit
+
+    settled = ieee34_circuit().solve(regulator_control=True)
+    assert settled.converged
+    assert tuple(settled.regulator_taps.values()) == (13, 5, 5, 13, 11, 12)
+
+
+def test_ieee34_three_phase_model_shows_what_the_balanced_one_averages(
+    ieee34_published_case,
+) -> None:
+    """At the published taps 814 phase a is below ANSI Range A (0.947, published 0.9467),
+    phases b and c inside; the balanced model at the mean taps has one voltage there."""
+    pub = IEEE34_PUBLISHED
+    snap = ieee34_published_case
+    assert snap.vm("814", "a") < 0.95 < min(snap.vm("814", "b"), snap.vm("814", "c"))
+    assert snap.vm("814", "a") == pytest.approx(pub["814"][0], abs=0.001)

@@ -76,6 +76,20 @@ class Transformer:
     x_percent: float
 
 
+def transformer(
+    name: str,
+    buses: tuple[str, str],
+    vector_group: str,
+    kv: tuple[float, float],
+    data: Mapping[str, float],
+) -> Transformer:
+    """A :class:`Transformer` on ``buses`` (HV, LV) of ``kv`` (HV, LV) from a builder's
+    published transformer data ``{"sn_mva", "r_percent", "x_percent"}``."""
+    return Transformer(name, buses[0], buses[1], vector_group, kv[0], kv[1],
+                       sn_mva=data["sn_mva"], r_percent=data["r_percent"],
+                       x_percent=data["x_percent"])
+
+
 @dataclass(frozen=True)
 class RegulatorBank:
     """Three single-phase step regulators ``from_bus`` -> ``to_bus`` (the output),

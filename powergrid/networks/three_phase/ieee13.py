@@ -60,7 +60,7 @@ from powergrid.networks.three_phase.feeder import (
     RegulatorBank,
     Segment,
     Source,
-    Transformer,
+    transformer,
 )
 from powergrid.networks.three_phase.opendss import OpenDSSCircuit
 
@@ -80,10 +80,8 @@ DISTRIBUTED_LOAD_NODE = "670"
 IEEE13 = Feeder(
     name=NAME,
     source=Source("sourcebus", SOURCE_KV, 1.0, SOURCE_ANGLE_DEG, SOURCE_MVASC3, SOURCE_MVASC1),
-    substation=Transformer(
-        SUBSTATION_NAME, "sourcebus", "650", SUBSTATION_VECTOR_GROUP, SOURCE_KV, FEEDER_KV,
-        **SUBSTATION_STIFF,
-    ),
+    substation=transformer(SUBSTATION_NAME, ("sourcebus", "650"), SUBSTATION_VECTOR_GROUP,
+                           (SOURCE_KV, FEEDER_KV), SUBSTATION_STIFF),
     buses_kv=tuple(FEEDER_BUSES_KV),
     lines=tuple(LINES),
     configs=IEEE13_CONFIGS,
@@ -92,8 +90,7 @@ IEEE13 = Feeder(
     spot_loads=tuple(SPOT_LOADS),
     distributed_loads=tuple(DISTRIBUTED_LOADS),
     capacitors=tuple(SHUNT_CAPACITORS),
-    transformers=(Transformer("xfm1", *XFM1_BUSES, XFM1_VECTOR_GROUP, FEEDER_KV, LV_KV,
-                              **XFM1),),
+    transformers=(transformer("xfm1", XFM1_BUSES, XFM1_VECTOR_GROUP, (FEEDER_KV, LV_KV), XFM1),),
     switches=(SWITCH_BUSES,),
     lumped_nodes={(dl.from_bus, dl.to_bus): DISTRIBUTED_LOAD_NODE for dl in DISTRIBUTED_LOADS},
 )
