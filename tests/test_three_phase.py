@@ -237,9 +237,9 @@ def test_three_phase_model_shows_the_unbalance_the_balanced_one_cannot(
 
 @pytest.fixture(scope="module")
 def snapshot_solver(opendss: Any) -> Any:
-    from powergrid.solvers.three_phase import IEEE13ThreePhaseSolver
+    from powergrid.solvers.three_phase import ThreePhaseSolver
 
-    return IEEE13ThreePhaseSolver(["675", "680", "611"])
+    return ThreePhaseSolver("ieee13", ["675", "680", "611"])
 
 
 def test_snapshot_solver_without_injections_is_the_published_case(
@@ -279,28 +279,32 @@ def test_snapshot_solver_injections_taps_and_load_level(snapshot_solver) -> None
 
 
 def test_snapshot_solver_regulator_control_and_the_one_call_form(snapshot_solver) -> None:
-    from powergrid.solvers.three_phase import ieee13_snapshot
+    from powergrid.solvers.three_phase import solve_snapshot
 
     settled = snapshot_solver.solve(regulator_taps=(0, 0, 0), regulator_control=True)
     assert tuple(settled.regulator_taps.values()) == (9, 6, 9)
     fixed = snapshot_solver.solve(regulator_taps=(0, 0, 0))
     assert tuple(fixed.regulator_taps.values()) == (0, 0, 0)
-    one = ieee13_snapshot({"675": (300.0, 0.0)})
+    one = solve_snapshot("ieee13", {"675": (300.0, 0.0)})
     two = snapshot_solver.solve([300.0, 0.0, 0.0])
     np.testing.assert_allclose(one.vm_pu, two.vm_pu, atol=1e-9)
 
 
 def test_snapshot_solver_refuses_bad_input(snapshot_solver) -> None:
-    from powergrid.solvers.three_phase import IEEE13ThreePhaseSolver
+    from powergrid.solvers.three_phase import ThreePhaseSolver
 
-    with pytest.raises(ValueError, match="not on the IEEE 13"):
-        IEEE13ThreePhaseSolver(["999"])
+    with pytest.raises(ValueError, match="not on the ieee13"):
+        ThreePhaseSolver("ieee13", ["999"])
+    with pytest.raises(ValueError, match="no three-phase feeder"):
+        ThreePhaseSolver("cigre_mv")
     with pytest.raises(ValueError, match="one value per injection bus"):
         snapshot_solver.solve([1.0])
     with pytest.raises(ValueError, match="finite"):
         snapshot_solver.solve([float("nan"), 0.0, 0.0])
-    with pytest.raises(ValueError, match="three taps"):
+    with pytest.raises(ValueError, match="outside"):
         snapshot_solver.solve(regulator_taps=(17, 0, 0))
+    with pytest.raises(ValueError, match="one per phase"):
+        snapshot_solver.solve(regulator_taps=(10, 8, 11, 0))
 
 
 # --- IEEE 34 -------------------------------------------------------------------------
@@ -467,3 +471,88 @@ def test_ieee34_three_phase_model_shows_what_the_balanced_one_averages(
     snap = ieee34_published_case
     assert snap.vm("814", "a") < 0.95 < min(snap.vm("814", "b"), snap.vm("814", "c"))
     assert snap.vm("814", "a") == pytest.approx(pub["814"][0], abs=0.001)
+
+
+# --- one snapshot solver for both feeders ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ieee34_solver(opendss: Any) -> Any:
+    from powergrid.solvers.three_phase import ThreePhaseSolver
+
+    return ThreePhaseSolver("ieee34", ["848", "890", "822"])
+
+
+def test_one_solver_class_for_both_feeders(ieee34_solver, snapshot_solver) -> None:
+    from powergrid.networks.three_phase import IEEE13, IEEE34
+
+    assert type(ieee34_solver) is type(snapshot_solver)
+    assert (snapshot_solver.feeder, ieee34_solver.feeder) == (IEEE13, IEEE34)
+    assert snapshot_solver.regulators == ("reg1a", "reg1b", "reg1c")
+    assert ieee34_solver.regulators == IEEE34.regulator_units
+
+
+def test_ieee34_solver_without_injections_is_the_published_case(
+    ieee34_solver, ieee34_published_case
+) -> None:
+    snap = ieee34_solver.solve()
+    assert snap.converged and snap.nodes == ieee34_published_case.nodes
+    np.testing.assert_allclose(snap.vm_pu, ieee34_published_case.vm_pu, atol=1e-9)
+    vm, present = ieee34_solver.vm_pu(snap)
+    from powergrid.networks.three_phase import IEEE34
+
+    phases = IEEE34.bus_phases()
+    for i, bus in enumerate(ieee34_solver.buses):
+        assert "".join(ph for ph, p in zip("abc", present[i], strict=True) if p) == phases[bus]
+    assert not np.isnan(vm).any() and (vm[present] > 0.9).all() and (vm[~present] == 0).all()
+
+
+def test_ieee34_solver_taps_move_their_own_phase(ieee34_solver) -> None:
+    base = ieee34_solver.solve()
+    published = list(ieee34_solver.published_taps)
+    for unit, (bus, phase) in enumerate([("814r", ph) for ph in "abc"]
+                                        + [("852r", ph) for ph in "abc"]):
+        taps = list(published)
+        taps[unit] += 1
+        snap = ieee34_solver.solve(regulator_taps=taps)
+        assert snap.converged and not np.isnan(snap.vm_pu).any()
+        # the raised phase's output / input ratio up by one step (0.625 %; the
+        # regulator's X 1 % on 20 MVA adds next to nothing); its output rises less
+        # (measured 0.0053 at 814r.a): the feeder behind draws more through 812-814
+        inp = bus.removesuffix("r")
+        ratio = snap.vm(bus, phase) / snap.vm(inp, phase) - base.vm(bus, phase) / base.vm(
+            inp, phase)
+        assert ratio == pytest.approx(0.00625, abs=2e-4), unit
+        step = snap.vm(bus, phase) - base.vm(bus, phase)
+        assert step > 0.004, unit
+        # the other two phases there move far less (coupling through the feeder only)
+        for other in "abc".replace(phase, ""):
+            assert abs(snap.vm(bus, other) - base.vm(bus, other)) < 0.3 * step, (unit, other)
+
+
+def test_ieee34_solver_balanced_injections_at_named_buses(ieee34_solver) -> None:
+    base = ieee34_solver.solve()
+    # 300 kW into 848 (100 kW a phase): the source supplies ~300 kW less (and less
+    # loss), every phase at 848 rises
+    more = ieee34_solver.solve([300.0, 0.0, 0.0], [0.0, 0.0, 0.0])
+    assert base.source_p_kw - more.source_p_kw == pytest.approx(300.0, rel=0.15)
+    assert all(more.vm("848", ph) > base.vm("848", ph) + 0.002 for ph in "abc")
+    # 100 kvar into the 4.16 kV end 890 lifts every phase there
+    var = ieee34_solver.solve([0.0, 0.0, 0.0], [0.0, 100.0, 0.0])
+    assert all(var.vm("890", ph) > base.vm("890", ph) + 0.005 for ph in "abc")
+    # 50 kW on the single-phase lateral end 822 (phase a) lifts 822.a
+    lateral = ieee34_solver.solve([0.0, 0.0, 50.0])
+    assert lateral.vm("822", "a") > base.vm("822", "a") + 0.005
+    again = ieee34_solver.solve()
+    np.testing.assert_allclose(again.vm_pu, base.vm_pu, atol=1e-12)
+
+
+def test_ieee34_solver_refuses_bad_input(ieee34_solver) -> None:
+    from powergrid.solvers.three_phase import ThreePhaseSolver
+
+    with pytest.raises(ValueError, match="not on the ieee34"):
+        ThreePhaseSolver("ieee34", ["675"])
+    with pytest.raises(ValueError, match="one per phase"):
+        ieee34_solver.solve(regulator_taps=(12, 5, 5))
+    with pytest.raises(ValueError, match="outside"):
+        ieee34_solver.solve(regulator_taps=(12, 5, 5, 13, 11, 17))
