@@ -1,17 +1,8 @@
 """The balanced IEEE feeders against the published IEEE voltage profiles.
 
-Source of every reference number below: the IEEE PES Distribution System
-Analysis Subcommittee test feeder reports (W. H. Kersting, "Radial distribution
-test feeders", IEEE PES Winter Meeting 2001; the "IEEE 13 Node Test Feeder" and
-"IEEE 34 Node Test Feeder" documents with their "Power-Flow Results": the
-"Voltage Profile" table, p.u. magnitude per phase a / b / c, and the "System
-Input" of the radial flow summary). ``None`` marks a phase the node does not
-have. The published regulator taps are those of the same results (IEEE 13
-+10 / +8 / +11, also OpenDSS IEEE13Nodeckt.dss "Taps=[1.0 1.0625] / 1.0500 /
-1.06875"; IEEE 34 reg 1 +12 / +5 / +5, reg 2 +13 / +11 / +12); each is
-consistent with its table (RG60 / 650 = 1.0625 = 1 + 10 x 0.625 %, RG10 / 814
-= 1.0177 / 0.9467 = 1.075 = 1 + 12 x 0.625 %, ...). Nodes RG10 / RG11 are
-this model's "814r" / "852r".
+The published tables, taps and system inputs, with their source, are in
+tests/published_feeders.py (shared with the three-phase tests). Nodes RG10 / RG11
+are this model's "814r" / "852r".
 
 What is compared: the model's bus voltage against the mean of the published
 phase magnitudes of that node (phases present only). A balanced model has one
@@ -34,79 +25,16 @@ import sys
 import numpy as np
 import pandapower as pp
 import pytest
+from published_feeders import (
+    IEEE13_PUBLISHED,
+    IEEE34_INPUT_KW_KVAR,
+    PUBLISHED,
+    PUBLISHED_INPUT,
+    PUBLISHED_TAPS,
+    PhaseVm,
+)
 
 from powergrid.networks import build_network, tap_aware_vm_pu
-
-PhaseVm = tuple[float | None, float | None, float | None]
-
-# IEEE 13 Node Test Feeder, Power-Flow Results, voltage profile (p.u.).
-IEEE13_PUBLISHED: dict[str, PhaseVm] = {
-    "650": (1.0000, 1.0000, 1.0000),
-    "RG60": (1.0625, 1.0500, 1.0687),
-    "632": (1.0210, 1.0420, 1.0174),
-    "633": (1.0180, 1.0401, 1.0148),
-    "634": (0.9940, 1.0218, 0.9960),
-    "645": (None, 1.0329, 1.0155),
-    "646": (None, 1.0311, 1.0134),
-    "671": (0.9900, 1.0529, 0.9778),
-    "680": (0.9900, 1.0529, 0.9778),
-    "684": (0.9881, None, 0.9758),
-    "611": (None, None, 0.9738),
-    "652": (0.9825, None, None),
-    "692": (0.9900, 1.0529, 0.9777),
-    "675": (0.9835, 1.0553, 0.9758),
-}
-# Radial flow summary, system input (at 650): 3,577.183 kW, 1,724.650 kvar.
-IEEE13_INPUT_KW_KVAR = (3577.183, 1724.650)
-
-# IEEE 34 Node Test Feeder, Power-Flow Results, voltage profile (p.u.).
-IEEE34_PUBLISHED: dict[str, PhaseVm] = {
-    "800": (1.0500, 1.0500, 1.0500),
-    "802": (1.0475, 1.0484, 1.0484),
-    "806": (1.0457, 1.0474, 1.0474),
-    "808": (1.0136, 1.0296, 1.0289),
-    "810": (None, 1.0294, None),
-    "812": (0.9763, 1.0100, 1.0069),
-    "814": (0.9467, 0.9945, 0.9893),
-    "814r": (1.0177, 1.0255, 1.0203),  # RG10
-    "850": (1.0176, 1.0255, 1.0203),
-    "816": (1.0172, 1.0253, 1.0200),
-    "818": (1.0163, None, None),
-    "820": (0.9926, None, None),
-    "822": (0.9895, None, None),
-    "824": (1.0082, 1.0158, 1.0116),
-    "826": (None, 1.0156, None),
-    "828": (1.0074, 1.0151, 1.0109),
-    "830": (0.9894, 0.9982, 0.9938),
-    "854": (0.9890, 0.9978, 0.9934),
-    "852": (0.9581, 0.9680, 0.9637),
-    "852r": (1.0359, 1.0345, 1.0360),  # RG11
-    "832": (1.0359, 1.0345, 1.0360),
-    "858": (1.0336, 1.0322, 1.0338),
-    "834": (1.0309, 1.0295, 1.0313),
-    "842": (1.0309, 1.0294, 1.0313),
-    "844": (1.0307, 1.0291, 1.0311),
-    "846": (1.0309, 1.0291, 1.0313),
-    "848": (1.0310, 1.0291, 1.0314),
-    "860": (1.0305, 1.0291, 1.0310),
-    "836": (1.0303, 1.0287, 1.0308),
-    "840": (1.0303, 1.0287, 1.0308),
-    "862": (1.0303, 1.0287, 1.0308),
-    "838": (None, 1.0285, None),
-    "864": (1.0336, None, None),
-    "888": (0.9997, 0.9983, 1.0000),
-    "890": (0.9167, 0.9235, 0.9177),
-    "856": (None, 0.9977, None),
-}
-# Radial flow summary, system input (at 800): 2,042.869 kW, 290.259 kvar.
-IEEE34_INPUT_KW_KVAR = (2042.869, 290.259)
-
-PUBLISHED_TAPS: dict[str, dict[str, tuple[int, int, int]]] = {
-    "ieee13": {"reg1": (10, 8, 11)},
-    "ieee34": {"reg1": (12, 5, 5), "reg2": (13, 11, 12)},
-}
-PUBLISHED = {"ieee13": IEEE13_PUBLISHED, "ieee34": IEEE34_PUBLISHED}
-PUBLISHED_INPUT = {"ieee13": IEEE13_INPUT_KW_KVAR, "ieee34": IEEE34_INPUT_KW_KVAR}
 
 # Tolerances (p.u.), with the measured values (pandapower, this model) and those of
 # the model before the issue "The IEEE models drift from the published feeders":

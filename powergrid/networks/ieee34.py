@@ -48,9 +48,12 @@ from powergrid.networks._elements import (
     XY,
     Builder,
     DistributedLoad,
+    RegulatorControl,
     RegulatorImpedance,
+    ShuntCapacitor,
     SpotLoad,
     XYTransform,
+    balanced_capacitor_steps,
     identity_xy,
 )
 from powergrid.networks.line_configs import (
@@ -60,9 +63,47 @@ from powergrid.networks.line_configs import (
 )
 
 NAME = "ieee34"
+SOURCE_KV = 69.0
 FEEDER_KV = 24.9
 LV_KV = 4.16
 SOURCE_VM_PU = 1.05
+
+# Published base-case regulator taps per phase a, b, c (report, "Power-Flow Results",
+# regulator taps: regulator 1 +12 / +5 / +5, regulator 2 +13 / +11 / +12; consistent
+# with the voltage profile, RG10 / 814 = 1.0177 / 0.9467 = 1 + 12 x 0.625 %). The
+# three-phase model uses them as they are.
+PUBLISHED_REGULATOR_TAPS: dict[str, tuple[int, int, int]] = {
+    "reg1": (12, 5, 5),
+    "reg2": (13, 11, 12),
+}
+# Where each regulator sits: from the published node (814, 852) to its output node
+# (the report's "RG10" / "RG11" rows, named "814r" / "852r" as in OpenDSS
+# ieee34Mod1.dss).
+REGULATOR_BUSES: dict[str, tuple[str, str]] = {"reg1": ("814", "814r"), "reg2": ("852", "852r")}
+# Regulator Data (report): both regulators three single-phase units wye-connected
+# ("3-Ph,LG"), each monitoring its own phase; bandwidth 2.0 V, PT ratio 120, primary
+# CT rating 100 A. Regulator ID 1 (segment 814-850, at 814): compensator R 2.7 V,
+# X 1.6 V, voltage level 122 V on every phase. Regulator ID 2 (segment 852-832, at
+# 852): R 2.5 V, X 1.5 V, voltage level 124 V. OpenDSS ieee34Mod1.dss agrees
+# ("vreg=122 band=2 ptratio=120 ctprim=100 R=2.7 X=1.6"; "vreg=124 ... R=2.5 X=1.5").
+REGULATOR_CONTROL: dict[str, RegulatorControl] = {
+    "reg1": RegulatorControl(
+        vreg_v=(122.0, 122.0, 122.0),
+        band_v=2.0,
+        pt_ratio=120.0,
+        ct_primary_a=100.0,
+        r_v=(2.7, 2.7, 2.7),
+        x_v=(1.6, 1.6, 1.6),
+    ),
+    "reg2": RegulatorControl(
+        vreg_v=(124.0, 124.0, 124.0),
+        band_v=2.0,
+        pt_ratio=120.0,
+        ct_primary_a=100.0,
+        r_v=(2.5, 2.5, 2.5),
+        x_v=(1.5, 1.5, 1.5),
+    ),
+}
 
 # Base-case taps (one per three-phase regulator), near the means of the published
 # per-phase taps (12/5/5 -> 7.3 and 13/11/12 -> 12): +8 / +13 put the feeder at
@@ -131,7 +172,9 @@ BUSES_KV: list[tuple[str, float]] = [
 ]
 
 # Line segment data: (node A, node B, length ft, config). 814-850 and 852-832 hold the
-# regulators: the segments run from the regulator outputs 814r / 852r.
+# regulators: the segments run from the regulator outputs 814r / 852r. A line's phases
+# are its configuration's (:data:`IEEE34_CONFIGS`, "Phasing": 300 and 301 B A C N, 302
+# A N, 303 B N, 304 B N); the three-phase model reads them from there.
 LINES: list[tuple[str, str, float, str]] = [
     ("800", "802", 2580.0, "300"),
     ("802", "806", 1730.0, "300"),
@@ -200,10 +243,27 @@ DISTRIBUTED_LOADS: list[DistributedLoad] = [
     DistributedLoad("846", "848", "Y-PQ", ((0.0, 0.0), (23.0, 11.0), (0.0, 0.0))),
 ]
 
-# Shunt capacitors: 844 100 kvar per phase, 848 150 kvar per phase; one step per phase unit.
-CAPACITORS: list[tuple[str, float, int]] = [("844", 0.1, 3), ("848", 0.15, 3)]
+# Shunt capacitor data (kvar per phase a, b, c): 844 100 / 100 / 100, 848 150 / 150 / 150.
+SHUNT_CAPACITORS: list[ShuntCapacitor] = [
+    ShuntCapacitor("844", (100.0, 100.0, 100.0)),
+    ShuntCapacitor("848", (150.0, 150.0, 150.0)),
+]
+# The balanced model's switched shunts: one step per phase unit, 844 3 x 0.1 Mvar,
+# 848 3 x 0.15 Mvar.
+CAPACITORS: list[tuple[str, float, int]] = balanced_capacitor_steps(SHUNT_CAPACITORS)
 
-# Transformer data: XFM-1 500 kVA, 24.9 kV Gr.W / 4.16 kV Gr.W, R 1.9 %, X 4.08 %.
+# Transformer data: substation 2,500 kVA 69 kV D / 24.9 kV Gr.W, R 1 %, X 8 %; XFM-1
+# 500 kVA 24.9 kV Gr.W / 4.16 kV Gr.W, R 1.9 %, X 4.08 % (connections as pandapower
+# vector groups, see :mod:`powergrid.networks.ieee13`).
+SUBSTATION_VECTOR_GROUP = "Dyn"
+SUBSTATION = {"sn_mva": 2.5, "r_percent": 1.0, "x_percent": 8.0}
+# The three-phase model's substation (the balanced one starts at 800): the published
+# impedance / 1000, as for IEEE 13 (:data:`powergrid.networks.ieee13.SUBSTATION_STIFF`;
+# OpenDSS ieee34Mod1.dss makes it "very stiff" too, "Xhl=0.01 ! normally 8"), so that
+# 800 sits at the published 1.05 pu on every phase behind a source at 1.05.
+SUBSTATION_STIFF = {"sn_mva": 2.5, "r_percent": 1.0 / 1000, "x_percent": 8.0 / 1000}
+XFM1_VECTOR_GROUP = "YNyn"
+XFM1_BUSES = ("832", "888")
 XFM1 = {"sn_mva": 0.5, "r_percent": 1.9, "x_percent": 4.08}
 
 
@@ -225,8 +285,7 @@ def add_ieee34_feeder(
     register_line_std_types(net, IEEE34_CONFIGS)
     b.buses_from(BUSES_KV, BUS_XY)
     b.regulator(
-        "814",
-        "814r",
+        *REGULATOR_BUSES["reg1"],
         vn_kv=FEEDER_KV,
         sn_mva=REGULATOR_SN_MVA,
         impedance=REGULATOR_IMPEDANCE,
@@ -235,8 +294,7 @@ def add_ieee34_feeder(
         local_name="reg1",
     )
     b.regulator(
-        "852",
-        "852r",
+        *REGULATOR_BUSES["reg2"],
         vn_kv=FEEDER_KV,
         sn_mva=REGULATOR_SN_MVA,
         impedance=REGULATOR_IMPEDANCE,
@@ -249,11 +307,11 @@ def add_ieee34_feeder(
         for f, t, length_ft, config in LINES
     )
     b.transformer(
-        b.buses["832"],
-        "888",
+        b.buses[XFM1_BUSES[0]],
+        XFM1_BUSES[1],
         vn_hv_kv=FEEDER_KV,
         vn_lv_kv=LV_KV,
-        vector_group="YNyn",
+        vector_group=XFM1_VECTOR_GROUP,
         local_name="xfm1",
         **XFM1,
     )

@@ -11,13 +11,31 @@ models, a regulator tap per phase) and solves them through OpenDSSDirect.py (the
 >>> snap.vm("675", "b")                  # p.u.
 1.05...
 
-Modules: :mod:`.dss` (OpenDSS text for the project's data types), :mod:`.ieee13`
-(the IEEE 13 circuit), :mod:`.opendss` (engine, solve, per-bus-phase results).
+Modules: :mod:`.dss` (OpenDSS text for the project's data types), :mod:`.feeder`
+(a feeder's published data as one circuit), :mod:`.ieee13` and :mod:`.ieee34` (the
+IEEE feeders), :mod:`.opendss` (engine, solve, per-bus-phase results).
+:data:`FEEDERS` names the feeders.
 """
 
 from __future__ import annotations
 
-from powergrid.networks.three_phase.ieee13 import ieee13_circuit, ieee13_dss
+from powergrid.networks.three_phase.feeder import Feeder
+from powergrid.networks.three_phase.ieee13 import IEEE13, ieee13_circuit, ieee13_dss
+from powergrid.networks.three_phase.ieee34 import IEEE34, ieee34_circuit, ieee34_dss
 from powergrid.networks.three_phase.opendss import OpenDSSCircuit, PhaseSnapshot
 
-__all__ = ["OpenDSSCircuit", "PhaseSnapshot", "ieee13_circuit", "ieee13_dss"]
+#: The three-phase feeders by name (the balanced networks' names).
+FEEDERS: dict[str, Feeder] = {IEEE13.name: IEEE13, IEEE34.name: IEEE34}
+
+__all__ = [
+    "FEEDERS",
+    "IEEE13",
+    "IEEE34",
+    "Feeder",
+    "OpenDSSCircuit",
+    "PhaseSnapshot",
+    "ieee13_circuit",
+    "ieee13_dss",
+    "ieee34_circuit",
+    "ieee34_dss",
+]
