@@ -156,7 +156,9 @@ async def build_world(world: Any, prepared: PreparedScenario, out_dir: Path | No
     if out_dir is not None:
         rec_sim = await world.start("recorder", step_size=step)
         recorder = (await rec_sim.Recorder.create(
-            1, path=str(Path(out_dir) / "timeseries.csv"), bus_names=prepared.bus_names,
+            # absolute: a recorder out of process has a working folder of its own
+            1, path=str(Path(out_dir).absolute() / "timeseries.csv"),
+            bus_names=prepared.bus_names,
             pcc_names=[p.name for p in prepared.pccs], price=cfg.price,
             regulator_names=[r.name for r in prepared.regulators]))[0]
         world.connect(feed, recorder, *prepared.series)

@@ -31,6 +31,26 @@ DEFAULT_PORTS = {"feeds": 5677, "grid": 5678, "devices": 5679, "agents": 5680, "
 _VALUE_OPTIONS = ("-l", "--log-level", "-t", "--timeout")
 
 
+def pop_path_options(argv: Sequence[str], option: str,
+                     name: str) -> tuple[list[str], list[str]]:
+    """``argv`` without its ``OPTION PATH`` (or ``OPTION=PATH``) options, and the paths
+    they name (``name``: the federate's, for the message of an option without a path)."""
+    rest: list[str] = []
+    paths: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg == option:
+            path = next(args, None)
+            if path is None:
+                raise SystemExit(f"{name} federate: {option} needs a path")
+            paths.append(path)
+        elif arg.startswith(f"{option}="):
+            paths.append(arg[len(option) + 1:])
+        else:
+            rest.append(arg)
+    return rest, paths
+
+
 def listen_argv(argv: Sequence[str], default_port: int) -> list[str]:
     """``argv`` (a federate's arguments) with the address made explicit: no address
     means ``--remote 127.0.0.1:<default_port>``; ``PORT`` or ``:PORT`` means
