@@ -48,6 +48,12 @@ class FederateError(RuntimeError):
     or address and, mid-run, the simulation time."""
 
 
+def absolute_path(path: str | None) -> str | None:
+    """``path`` as an absolute path (``~`` expanded), for a federate whose working folder
+    is not this process's (a subprocess starts in the repository)."""
+    return None if path is None else os.path.abspath(os.path.expanduser(path))
+
+
 def sim_config(placement: dict[str, str], feeds_csv: str | None = None,
                learner: bool | str = False,
                timeout_s: float = DEFAULT_FEDERATE_TIMEOUT_S,
@@ -71,8 +77,9 @@ def sim_config(placement: dict[str, str], feeds_csv: str | None = None,
         if where == "python":
             out[name] = {"python": cls}
         elif where == "cmd" or where.startswith("cmd:"):
-            data = (f" --data {shlex.quote(dataset)}" if name == "feeds" and dataset else
-                    f" --out {shlex.quote(os.path.abspath(out_dir))}"
+            data = (f" --data {shlex.quote(absolute_path(dataset) or '')}"
+                    if name == "feeds" and dataset else
+                    f" --out {shlex.quote(absolute_path(out_dir) or '')}"
                     if name == "recorder" and out_dir else "")
             cmd = (f"%(python)s -m simulators.{name}{data} %(addr)s" if where == "cmd"
                    else where[len("cmd:"):].strip())

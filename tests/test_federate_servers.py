@@ -119,3 +119,17 @@ def test_a_recorder_subprocess_writes_into_the_runs_own_folder(tmp_path: Path) -
     assert run.returncode == 0, run.stderr.decode()[-2000:]
     assert (tmp_path / "rel" / "timeseries.csv").read_bytes().count(b"\n") == 4
     assert not (REPO_ROOT / "rel").exists()
+
+
+def test_a_feeds_subprocess_finds_a_relative_data_set(tmp_path: Path) -> None:
+    # the feeds subprocess works in the repo's folder: a relative --dataset used to be
+    # looked for there ("feeds federate: cannot use 127.0.0.1:...: data set file
+    # mine.csv.gz does not exist", which blamed the address)
+    (tmp_path / "mine.csv.gz").write_bytes(DATA.read_bytes())
+    run = subprocess.run([sys.executable, "-m", "powergrid.cli", "run", "ieee13", "--quiet",
+                          "--steps", "3", "--dataset", "mine.csv.gz", "--placement",
+                          "feeds=cmd", "--out", "out"],
+                         cwd=tmp_path, capture_output=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert run.returncode == 0, run.stderr.decode()[-2000:]
+    assert (tmp_path / "out" / "timeseries.csv").read_bytes().count(b"\n") == 4
