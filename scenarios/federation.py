@@ -48,17 +48,24 @@ class FederateError(RuntimeError):
     or address and, mid-run, the simulation time."""
 
 
+def absolute_path(path: str | None) -> str | None:
+    """``path`` as an absolute path (``~`` expanded), for a federate whose working folder
+    is not this process's (a subprocess starts in the repository)."""
+    return None if path is None else os.path.abspath(os.path.expanduser(path))
+
+
 def sim_config(placement: dict[str, str], feeds_csv: str | None = None,
                learner: bool | str = False,
                timeout_s: float = DEFAULT_FEDERATE_TIMEOUT_S,
-               dataset: str | None = None) -> dict[str, Any]:
+               dataset: str | None = None, out_dir: str | None = None) -> dict[str, Any]:
     """mosaik's sim config: in-process by default; ``"cmd"`` starts the federate's module
     as a subprocess, ``"cmd:<command line>"`` starts that command instead (an outside
     federate of the same interface; ``%(addr)s`` is mosaik's address, ``%(python)s`` this
     Python), ``"<host>:<port>"`` connects to a running federate; with ``feeds_csv``
     mosaik-csv stands in for the feeds; with ``learner`` the agents take their actions
     from an RL bridge; a feeds federate started as a subprocess is told (``--data``)
-    that it may open ``dataset``.
+    that it may open ``dataset``, a recorder (``--out``) that it may write into
+    ``out_dir``.
 
     A federate out of process that does not connect, answer a request within
     ``timeout_s`` seconds, or exits, raises :class:`FederateError`; its process is
@@ -70,7 +77,10 @@ def sim_config(placement: dict[str, str], feeds_csv: str | None = None,
         if where == "python":
             out[name] = {"python": cls}
         elif where == "cmd" or where.startswith("cmd:"):
-            data = (f" --data {shlex.quote(dataset)}" if name == "feeds" and dataset else "")
+            data = (f" --data {shlex.quote(absolute_path(dataset) or '')}"
+                    if name == "feeds" and dataset else
+                    f" --out {shlex.quote(absolute_path(out_dir) or '')}"
+                    if name == "recorder" and out_dir else "")
             cmd = (f"%(python)s -m simulators.{name}{data} %(addr)s" if where == "cmd"
                    else where[len("cmd:"):].strip())
             if not cmd:

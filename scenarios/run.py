@@ -171,9 +171,9 @@ def run_scenario(config: ScenarioConfig, out_dir: str | Path, progress: bool = T
     # a mistake in the config (or the placement) fails here, before any file is touched
     prepared = prepare(config)
     check_data_span(config)
-    sims = sim_config(config.placement, config.feeds_csv, timeout_s=config.federate_timeout_s,
-                      dataset=config.dataset)
     out = Path(out_dir)
+    sims = sim_config(config.placement, config.feeds_csv, timeout_s=config.federate_timeout_s,
+                      dataset=config.dataset, out_dir=str(out))
     csv_path = out / "timeseries.csv"
     stop = _Stop()
     # the folder is this run's alone until it ends: no other run's rows or summary in it

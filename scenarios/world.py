@@ -26,6 +26,7 @@ import pandapower as pp
 from powergrid.devices import Device, DeviceSet, device_to_config
 from powergrid.devices.discrete import PositionFleet
 from powergrid.records import DeviceBatchReport
+from scenarios.federation import absolute_path
 from scenarios.feeds_csv import FEEDS_CSV_START
 from scenarios.prepare import PreparedScenario
 from scenarios.zones import agent_zone_facts, visible_to
@@ -59,7 +60,8 @@ async def build_world(world: Any, prepared: PreparedScenario, out_dir: Path | No
     step = cfg.step_s
     remote = {k for k, v in cfg.placement.items() if v != "python"}
     if cfg.feeds_csv is None:
-        feeds = await world.start("feeds", step_size=step, dataset=cfg.dataset)
+        feeds = await world.start("feeds", step_size=step,
+                                  dataset=absolute_path(cfg.dataset))
         feed = (await feeds.Feed.create(1, split=cfg.split, start_step=cfg.start_step))[0]
     else:
         feeds = await world.start("feeds", sim_start=FEEDS_CSV_START, datafile=cfg.feeds_csv)
@@ -156,7 +158,9 @@ async def build_world(world: Any, prepared: PreparedScenario, out_dir: Path | No
     if out_dir is not None:
         rec_sim = await world.start("recorder", step_size=step)
         recorder = (await rec_sim.Recorder.create(
-            1, path=str(Path(out_dir) / "timeseries.csv"), bus_names=prepared.bus_names,
+            # absolute: a recorder out of process has a working folder of its own
+            1, path=str(Path(out_dir).absolute() / "timeseries.csv"),
+            bus_names=prepared.bus_names,
             pcc_names=[p.name for p in prepared.pccs], price=cfg.price,
             regulator_names=[r.name for r in prepared.regulators]))[0]
         world.connect(feed, recorder, *prepared.series)
@@ -183,7 +187,7 @@ async def build_batch_world(world: Any, prepared: PreparedScenario, n_copies: in
     cfg = prepared.config
     step = cfg.step_s
     (agent,) = cfg.agents
-    feeds = await world.start("feeds", step_size=step, dataset=cfg.dataset)
+    feeds = await world.start("feeds", step_size=step, dataset=absolute_path(cfg.dataset))
     learner_sim = await world.start("agents", step_size=step, bridge=bridge)
     devices_sim = await world.start("devices", step_size=step)
     grid_sim = await world.start("grid", step_size=step)

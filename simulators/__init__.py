@@ -14,6 +14,7 @@ Every federate module runs as ``python -m simulators.<name> [options] [HOST:PORT
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -29,6 +30,26 @@ DEFAULT_PORTS = {"feeds": 5677, "grid": 5678, "devices": 5679, "agents": 5680, "
 
 # mosaik-api-v3's options that take a value (the address is the one other argument)
 _VALUE_OPTIONS = ("-l", "--log-level", "-t", "--timeout")
+
+
+def pop_path_options(argv: Sequence[str], option: str,
+                     name: str) -> tuple[list[str], list[str]]:
+    """``argv`` without its ``OPTION PATH`` (or ``OPTION=PATH``) options, and the paths
+    they name (``name``: the federate's, for the message of an option without a path)."""
+    rest: list[str] = []
+    paths: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg == option:
+            path = next(args, None)
+            if path is None:
+                raise SystemExit(f"{name} federate: {option} needs a path")
+            paths.append(path)
+        elif arg.startswith(f"{option}="):
+            paths.append(arg[len(option) + 1:])
+        else:
+            rest.append(arg)
+    return rest, paths
 
 
 def listen_argv(argv: Sequence[str], default_port: int) -> list[str]:
@@ -60,6 +81,19 @@ def listen_argv(argv: Sequence[str], default_port: int) -> list[str]:
     return args
 
 
+#: errors of listening on or connecting to an address (a file's errors name the file)
+_ADDRESS_ERRNOS = frozenset({errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES,
+                             errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH,
+                             errno.ETIMEDOUT})
+
+
+def _is_address_error(exc: OSError) -> bool:
+    import socket
+
+    return isinstance(exc, socket.gaierror) or (
+        exc.filename is None and exc.errno in _ADDRESS_ERRNOS)
+
+
 def run_federate(simulator: mosaik_api_v3.Simulator, description: str, name: str,
                  argv: Sequence[str] | None = None) -> int:
     """Run ``simulator`` (a mosaik_api_v3.Simulator) with the command line of the module
@@ -85,6 +119,9 @@ def run_federate(simulator: mosaik_api_v3.Simulator, description: str, name: str
               file=sys.stderr)
         return 1
     except OSError as exc:  # the address is taken, or cannot be listened on / reached
+        if not _is_address_error(exc):  # e.g. a data set file missing at 'init'
+            print(f"{name} federate: {exc}", file=sys.stderr)
+            return 2
         addr = next((a for a in args if ":" in a and not a.startswith("-")), "?")
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
         print(f"{name} federate: cannot use {addr}: {reason}", file=sys.stderr)

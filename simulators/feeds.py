@@ -19,7 +19,7 @@ import numpy as np
 from mosaik_api_v3.types import CreateResult, InputData, Meta, OutputData, OutputRequest
 
 from powergrid.data import Dataset, load_dataset, series_at_step
-from simulators import run_federate
+from simulators import pop_path_options, run_federate
 
 META: Meta = {
     "api_version": "3.0",
@@ -144,20 +144,7 @@ class FeedsSim(mosaik_api_v3.Simulator):
 
 def pop_data_options(argv: Sequence[str]) -> tuple[list[str], list[str]]:
     """``argv`` without its ``--data PATH`` options, and the paths they name."""
-    rest: list[str] = []
-    paths: list[str] = []
-    args = iter(argv)
-    for arg in args:
-        if arg == "--data":
-            path = next(args, None)
-            if path is None:
-                raise SystemExit("feeds federate: --data needs a path")
-            paths.append(path)
-        elif arg.startswith("--data="):
-            paths.append(arg[len("--data="):])
-        else:
-            rest.append(arg)
-    return rest, paths
+    return pop_path_options(argv, "--data", "feeds")
 
 
 if __name__ == "__main__":

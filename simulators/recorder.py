@@ -9,14 +9,16 @@ dies, even by SIGKILL, keeps every completed step and no half line.
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import mosaik_api_v3
 from mosaik_api_v3.types import CreateResult, InputData, Meta, OutputData, OutputRequest
 
 from powergrid.results import CsvAppender, step_record
-from simulators import run_federate
+from simulators import pop_path_options, run_federate
 from simulators.agents import observation_from_inputs
 
 META: Meta = {
@@ -41,10 +43,18 @@ class RecorderSim(mosaik_api_v3.Simulator):
     ``Recorder`` params: ``path`` (the CSV file), ``bus_names``, ``pcc_names`` and
     ``regulator_names`` (to name the grid's list outputs), ``price`` (the price
     series name).
+
+    ``allowed_out``: the folders this federate may write into (None: any, as for a
+    federate in the process that configures it). A recorder started as its own process
+    (``python -m simulators.recorder [--out FOLDER ...] ...``) writes only files directly
+    in the folders its command line names: whoever reaches its port cannot make it
+    create or overwrite another file.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, allowed_out: Sequence[str] | None = None) -> None:
         super().__init__(META)
+        self.allowed = (None if allowed_out is None
+                        else {os.path.realpath(p) for p in allowed_out})
         self.writers: dict[str, tuple[CsvAppender, dict[str, Any]]] = {}
         self.step_size = 3600
 
@@ -60,6 +70,10 @@ class RecorderSim(mosaik_api_v3.Simulator):
                regulator_names: list[str] | None = None) -> list[CreateResult]:
         if num != 1:
             raise ValueError("create recorders one at a time (each writes its own file)")
+        if self.allowed is not None \
+                and os.path.dirname(os.path.realpath(path)) not in self.allowed:
+            raise ValueError(f"recorder federate: {path!r} is not in a folder named on its"
+                             " command line (start it with --out FOLDER to write there)")
         eid = f"Recorder-{len(self.writers)}"
         names = {"bus_names": bus_names or [], "pcc_names": pcc_names or [],
                  "price_series": price, "regulator_names": regulator_names or []}
@@ -82,4 +96,6 @@ class RecorderSim(mosaik_api_v3.Simulator):
 
 
 if __name__ == "__main__":
-    sys.exit(run_federate(RecorderSim(), "powergrid recorder federate", "recorder"))
+    argv, out_folders = pop_path_options(sys.argv[1:], "--out", "recorder")
+    sys.exit(run_federate(RecorderSim(allowed_out=out_folders), "powergrid recorder federate",
+                          "recorder", argv))

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,6 +80,47 @@ def test_a_killed_run_never_leaves_an_earlier_runs_summary_or_figure(tmp_path):
     assert not (tmp_path / "overview.png").exists()
     assert not list(tmp_path.glob(".summary.json.*.tmp"))
     assert (tmp_path / "timeseries.csv").read_bytes().endswith(b"\n")
+
+
+def _folder(path: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(path.iterdir())
+            if p.is_file() and p.name != ".powergrid-run.lock"}
+
+
+@pytest.mark.parametrize("when", ["1.5 s in", "as it takes the folder"])
+def test_sigterm_during_start_up_never_leaves_an_earlier_runs_summary(tmp_path, when):
+    # issue 13, item 4 (SIGTERM during start-up): the folder holds either the earlier run
+    # untouched (the signal came before this run touched it) or this run's own summary,
+    # never the earlier run's summary or figure beside this run's CSV
+    done = powergrid_run(tmp_path, "--steps", "3")
+    assert done.wait(timeout=300) == 0
+    earlier = _folder(tmp_path)
+    assert {"timeseries.csv", "summary.json", "overview.png"} <= set(earlier)
+    run = powergrid_run(tmp_path, "--steps", "1500", "--placement", "devices=cmd")
+    try:
+        if when == "as it takes the folder":
+            wait_until(lambda: not (tmp_path / "timeseries.csv").exists()
+                       or run.poll() is not None, 120, "the run taking its folder")
+        else:
+            time.sleep(1.5)
+        assert run.poll() is None, run.communicate()[1].decode()[-2000:]
+        run.send_signal(signal.SIGTERM)
+        _, err = run.communicate(timeout=120)
+    finally:
+        run.kill()
+    if run.returncode == -signal.SIGTERM:  # before the command noted signals: untouched
+        assert _folder(tmp_path) == earlier
+        return
+    lines = err.decode().strip().splitlines()
+    assert run.returncode == 128 + signal.SIGTERM, err.decode()[-2000:]
+    assert len(lines) == 1 and "interrupted by SIGTERM" in lines[0], lines
+    summary = _strict_json(tmp_path / "summary.json")
+    assert summary["completed"] is False and summary["interrupted"] == "SIGTERM"
+    assert summary["steps_planned"] == 1500
+    csv = tmp_path / "timeseries.csv"
+    assert summary["steps"] == (csv_rows(csv) if csv.exists() else 0)
+    assert not (tmp_path / "overview.png").exists()
+    assert not list(tmp_path.glob(".summary.json.*.tmp"))
 
 
 def test_summary_json_is_strict_json_and_readable_by_others(tmp_path):
