@@ -109,7 +109,10 @@ def init_options(net: pp.pandapowerNet, max_iteration: int, tolerance_mva: float
         max_iteration=max_iteration, tolerance_mva=tolerance_mva, trafo_model="t",
         trafo_loading="current", enforce_p_lims=False, enforce_q_lims=False,
         check_connectivity=True, voltage_depend_loads=True, passed_parameters=passed,
-        numba=True, lightsim2grid=False,
+        # numba=False: the same bus lookup, without numba compiling pandapower's lookup
+        # functions in every process (4 s of each federate's start-up, measured by
+        # cProfile of `powergrid run ieee13`, for a conversion done once per net)
+        numba=False, lightsim2grid=False,
     )
     return dict(net._options)
 
