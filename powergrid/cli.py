@@ -70,6 +70,8 @@ def _run(args: argparse.Namespace) -> int:
         overrides["steps"] = args.steps
     if args.policy is not None:
         overrides["policy"] = args.policy
+    if args.physics is not None:
+        overrides["physics"] = args.physics
     if args.dataset is not None:
         overrides["dataset"] = args.dataset
     if args.protocol is not None:
@@ -197,6 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="seed (default 0)")
     p.add_argument("--solver", choices=["lightsim2grid", "pandapower"], default=None,
                    help="power-flow backend (default lightsim2grid)")
+    p.add_argument("--physics", default=None, metavar="{balanced,three_phase}",
+                   help="the grid's physics: the balanced model (default) or the feeder's"
+                        " three-phase OpenDSS circuit (ieee13, ieee34; the 'three_phase'"
+                        " extra)")
     p.add_argument("--dataset", default=None, help="data set file (CSV or classic pickle)")
     p.add_argument("--out", default=None, help="output folder (default results/SCENARIO)")
     p.add_argument("--protocol", default=None,
@@ -242,6 +248,7 @@ OPTIONAL_PACKAGES = {
     "torch": ("a trained model policy (MODEL.zip)", "torch", "rl"),
     "ray": ("RLlib training", "ray[rllib]", "rllib"),
     "simbench": ("building the data set", "simbench", "build-data"),
+    "opendssdirect": ("three-phase physics", "opendssdirect.py", "three_phase"),
 }
 
 

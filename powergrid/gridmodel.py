@@ -241,6 +241,11 @@ class GridResult:
     regulator_tap_pos: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     #: each PCC's rating excess (its part of the ``pcc_rating`` safety term)
     pcc_safety: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: three-phase physics only (empty otherwise): the voltage of every bus-phase, p.u.
+    #: (``phase_names`` order, "<bus>.<phase>"), and every regulator unit's tap
+    #: (``regulator_unit_names`` order, "<regulator>.<phase>")
+    vm_phase_pu: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    regulator_unit_tap_pos: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @property
     def cost(self) -> float:

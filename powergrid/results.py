@@ -15,12 +15,18 @@ column                   unit   meaning
 ``pcc_p_mw:<pcc>``       MW     import at each PCC
 ``pcc_cost:<pcc>``       $      each PCC's energy bill (an internal PCC's bill is a
                                 transfer inside the system: not in ``cost``)
-``vm_pu:<bus>``          p.u.   every bus voltage (0 = not energised)
+``vm_pu:<bus>``          p.u.   every bus voltage (0 = not energised); under
+                                three-phase physics the bus's worst phase (the one
+                                farthest from 1 p.u.)
+``vm_pu.<ph>:<bus>``     p.u.   three-phase physics: every bus-phase's voltage
+                                (``<ph>`` a, b or c; the circuit's extra nodes too,
+                                e.g. IEEE 13's 670)
 ``soc:<ess>``            --     every battery's state of charge after the step
 ``p_mw:<device>``        MW     every injecting device's active power
 ``tap_pos:<trafo>``      --     OLTC positions in force in the step's power flow (an
                                 automatic regulator's settled tap); likewise
                                 ``step:<shunt>``, ``closed:<switch>``, ``on:<generator>``
+``tap_pos.<ph>:<reg>``   --     three-phase physics: each regulator unit's tap
 ``cost:<device>``        $      each device's cost
 ``<kind>:<series>``      --     the exogenous series values used
 =======================  =====  ==================================================
@@ -46,14 +52,19 @@ if TYPE_CHECKING:
     import pandas as pd
 
 _STATE_COLUMNS = ("soc", "tap_pos", "step", "closed", "on")
+#: the column prefixes of the bus-phase voltages (three-phase physics)
+PHASE_VOLTAGE_PREFIXES = ("vm_pu.a:", "vm_pu.b:", "vm_pu.c:")
 
 
 def step_record(time_s: int, grid: Mapping[str, Any], devices: Mapping[str, Mapping[str, Any]],
                 exogenous: Mapping[str, float], bus_names: Sequence[str],
                 pcc_names: Sequence[str], price_series: str | None,
                 agents: Mapping[str, Mapping[str, Any]] | None = None,
-                regulator_names: Sequence[str] = ()) -> dict[str, float]:
-    """The flat record of one step (columns as in the module docstring)."""
+                regulator_names: Sequence[str] = (), phase_names: Sequence[str] = (),
+                regulator_unit_names: Sequence[str] = ()) -> dict[str, float]:
+    """The flat record of one step (columns as in the module docstring).
+    ``phase_names`` ("<bus>.<phase>") and ``regulator_unit_names``
+    ("<regulator>.<phase>") name the grid's three-phase lists."""
     device_cost = sum(float(d.get("cost", 0.0)) for d in devices.values())
     device_cost += sum(float(a.get("settlement") or 0.0) for a in (agents or {}).values())
     device_safety = sum(float(d.get("safety", 0.0)) for d in devices.values())
@@ -72,6 +83,9 @@ def step_record(time_s: int, grid: Mapping[str, Any], devices: Mapping[str, Mapp
         row[f"pcc_cost:{name}"] = float(bill)
     for name, vm in zip(bus_names, grid.get("vm_pu") or [], strict=False):
         row[f"vm_pu:{name}"] = float(vm)
+    for name, vm in zip(phase_names, grid.get("vm_phase_pu") or [], strict=False):
+        bus, _, phase = name.rpartition(".")
+        row[f"vm_pu.{phase}:{bus}"] = float(vm)
     for name in sorted(devices):
         out = devices[name]
         state = out.get("state") or {}
@@ -85,6 +99,10 @@ def step_record(time_s: int, grid: Mapping[str, Any], devices: Mapping[str, Mapp
     # (and book the wear) at the next step
     for name, tap in zip(regulator_names, grid.get("regulator_tap_pos") or [], strict=False):
         row[f"tap_pos:{name}"] = float(tap)
+    for name, tap in zip(regulator_unit_names, grid.get("regulator_unit_tap_pos") or [],
+                         strict=False):
+        regulator, _, phase = name.rpartition(".")
+        row[f"tap_pos.{phase}:{regulator}"] = float(tap)
     for series in sorted(exogenous):
         row[series] = float(exogenous[series])
     return row
@@ -167,7 +185,8 @@ def summarize(timeseries_csv: str | os.PathLike[str], wall_s: float | None = Non
     """Totals of a run from its ``timeseries.csv``.
 
     ``voltage_violations`` counts bus-steps of energised buses outside
-    ``[vm_min_pu, vm_max_pu]``.
+    ``[vm_min_pu, vm_max_pu]``; of a three-phase run (``vm_pu.<ph>:<bus>`` columns),
+    bus-phase-steps, and ``min_vm_pu`` / ``max_vm_pu`` are over the bus-phases.
     Only complete lines count (:func:`read_timeseries`).
     """
     import numpy as np
@@ -176,7 +195,8 @@ def summarize(timeseries_csv: str | os.PathLike[str], wall_s: float | None = Non
     for column in ("cost", "safety", "converged"):
         if column not in df:  # a run that ended before its first row
             df[column] = np.zeros(len(df))
-    vm = df[[c for c in df.columns if c.startswith("vm_pu:")]].to_numpy(float)
+    phases = [c for c in df.columns if c.startswith(PHASE_VOLTAGE_PREFIXES)]
+    vm = df[phases or [c for c in df.columns if c.startswith("vm_pu:")]].to_numpy(float)
     energised = vm > 0.0
     outside = energised & ((vm < vm_min_pu) | (vm > vm_max_pu))
     vm_live = np.where(energised, vm, np.nan)

@@ -40,6 +40,9 @@ RANGES: dict[str, tuple[float, float]] = {
     "message_delay_steps": (1, 10_000),
     "federate_timeout_s": (0.001, 86_400.0),
 }
+#: the physics a scenario's grid is solved with: the balanced (positive-sequence)
+#: pandapower model, or the three-phase OpenDSS model of the same feeder (issue 18)
+PHYSICS = ("balanced", "three_phase")
 #: an agent acts every 1 .. 10,000 steps
 PERIOD_STEPS_RANGE = (1, 10_000)
 #: nesting a config file may have (a scenario needs 4)
@@ -54,6 +57,20 @@ def check_range(what: str, value: Any, low: float, high: float) -> None:
         and math.isfinite(value) and low <= value <= high
     if not ok:
         raise ValueError(f"{what} must be a number in [{low:g}, {high:g}], not {value!r}")
+
+
+def check_physics(physics: Any, network: str) -> None:
+    """A ValueError (one line) unless ``physics`` is one of :data:`PHYSICS` and, for
+    ``"three_phase"``, ``network`` has a three-phase model."""
+    if physics not in PHYSICS:
+        raise ValueError(f"scenario config: 'physics' must be one of"
+                         f" {', '.join(map(repr, PHYSICS))}, not {physics!r}")
+    if physics == "three_phase":
+        from powergrid.networks.three_phase import FEEDERS
+
+        if network not in FEEDERS:
+            raise ValueError(f"physics 'three_phase': network {network!r} has no three-phase"
+                             f" model yet (available: {', '.join(sorted(FEEDERS))})")
 
 
 @dataclass
@@ -91,7 +108,13 @@ class ScenarioConfig:
     ``split``            data split, ``"train"`` or ``"test"``
     ``start_step``       first step's index in the split (in scenario steps)
     ``seed``             seed of every random choice in the run
-    ``solver``           power-flow backend (``"lightsim2grid"`` or ``"pandapower"``)
+    ``solver``           power-flow backend (``"lightsim2grid"`` or ``"pandapower"``) of
+                         the balanced physics
+    ``physics``          ``"balanced"`` (default: the pandapower net, one voltage per
+                         bus) or ``"three_phase"`` (the feeder's OpenDSS circuit, a
+                         voltage per bus-phase; networks with a three-phase model only,
+                         :data:`powergrid.networks.three_phase.FEEDERS`;
+                         :mod:`powergrid.phase_gridmodel`)
     ``load_scale``       multiplies every profiled load
     ``dataset``          data-set path (None: the shipped default)
     ``placement``        ``{federate: "python" | "cmd" | "cmd:<command line>" |
@@ -129,6 +152,7 @@ class ScenarioConfig:
     start_step: int = 0
     seed: int = 0
     solver: str = "lightsim2grid"
+    physics: str = "balanced"
     load_scale: float = 1.0
     dataset: str | None = None
     placement: dict[str, str] = field(default_factory=dict)
@@ -155,6 +179,7 @@ class ScenarioConfig:
             raise ValueError(f"placement: unknown federate(s) {bad} (valid: {sorted(FEDERATES)})")
         if self.split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', not {self.split!r}")
+        check_physics(self.physics, self.network)
         for key, (low, high) in RANGES.items():
             check_range(f"scenario config: {key!r}", getattr(self, key), low, high)
         for route, delay in self.route_delays.items():

@@ -3,6 +3,7 @@ the series, the load profiles (:func:`prepare`)."""
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,8 @@ def prepare(config: ScenarioConfig) -> PreparedScenario:
     With a data set of other series names, see :func:`series_for_dataset` (a user's
     data set only: with the shipped default a series name it lacks is a mistake).
     """
+    if config.physics == "three_phase":
+        require_opendss()
     dataset = load_dataset(config.dataset)
     if config.dataset is not None:
         config = series_for_dataset(config, dataset)
@@ -85,6 +88,14 @@ def prepare(config: ScenarioConfig) -> PreparedScenario:
         raise ValueError(f"series {missing} not in the data set"
                          f" ({config.dataset or 'default'}); it has {sorted(available)}")
     return PreparedScenario(config, net, devices, pccs, load_profiles, series, bus_names)
+
+
+def require_opendss() -> None:
+    """A ValueError (one line naming the extra) unless OpenDSSDirect.py, which the
+    three-phase physics solves with, is installed."""
+    if importlib.util.find_spec("opendssdirect") is None:
+        raise ValueError("physics 'three_phase' needs OpenDSSDirect.py (the OpenDSS engine):"
+                         ' pip install "powergrid[three_phase]"')
 
 
 def check_feeds_csv(path: str, series: list[str]) -> None:

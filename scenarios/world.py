@@ -89,7 +89,9 @@ async def build_world(world: Any, prepared: PreparedScenario, out_dir: Path | No
     grid = (await grid_sim.Grid.create(
         1, solver=cfg.solver, load_profiles=prepared.load_profiles, load_scale=cfg.load_scale,
         pccs=[device_to_config(p) for p in prepared.pccs], price=cfg.price,
-        regulators=[device_to_config(r) for r in prepared.regulators], **net_arg))[0]
+        regulators=[device_to_config(r) for r in prepared.regulators], **net_arg,
+        **({} if cfg.physics == "balanced" else {"physics": cfg.physics,
+                                                 "feeder": cfg.network})))[0]
     device_entities: dict[str, Any] = {}
     for device in prepared.devices:
         config = device_to_config(device)
@@ -162,7 +164,8 @@ async def build_world(world: Any, prepared: PreparedScenario, out_dir: Path | No
             1, path=str(Path(out_dir).absolute() / "timeseries.csv"),
             bus_names=prepared.bus_names,
             pcc_names=[p.name for p in prepared.pccs], price=cfg.price,
-            regulator_names=[r.name for r in prepared.regulators]))[0]
+            regulator_names=[r.name for r in prepared.regulators],
+            **_phase_names(grid)))[0]
         world.connect(feed, recorder, *prepared.series)
         world.connect(grid, recorder, ("state", "grid.state"))
         for dev_ent in device_entities.values():
@@ -223,6 +226,14 @@ async def build_batch_world(world: Any, prepared: PreparedScenario, n_copies: in
                       initial_data={"state": {"regulator_tap_pos": fresh["regulator_tap_pos"]}})
 
 
+
+
+def _phase_names(grid: Any) -> dict[str, list[str]]:
+    """The names of a three-phase grid's per-phase lists (its extra_info), for the
+    recorder; none for a balanced grid (or an outside grid federate without them)."""
+    info = getattr(grid, "extra_info", None) or {}
+    return {key: list(info[key]) for key in ("phase_names", "regulator_unit_names")
+            if info.get(key)}
 
 
 class _Pick:

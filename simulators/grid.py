@@ -17,6 +17,7 @@ from mosaik_api_v3.types import CreateResult, InputData, Meta, OutputData, Outpu
 
 from powergrid.devices import Grid, Transformer, device_from_config
 from powergrid.gridmodel import BatchGridModel, GridModel, GridResult
+from powergrid.phase_gridmodel import ThreePhaseGridModel
 from powergrid.records import GridBatchState
 from simulators import run_federate
 
@@ -27,7 +28,7 @@ META: Meta = {
         "Grid": {
             "public": True,
             "params": ["net", "net_json", "net_floats", "grid_model", "solver", "load_profiles",
-                       "load_scale", "pccs", "price", "regulators"],
+                       "load_scale", "pccs", "price", "regulators", "physics", "feeder"],
             "attrs": [
                 # inputs (from device entities, keyed by the element name = source eid)
                 "p_mw", "q_mvar", "position",
@@ -41,6 +42,10 @@ META: Meta = {
                 # the automatic tap changers' taps, settled within this step's power flow
                 # (list in the entity's extra_info "regulator_names" order)
                 "regulator_tap_pos",
+                # three-phase physics: every bus-phase's voltage (extra_info "phase_names"
+                # order) and every regulator unit's tap ("regulator_unit_names"); empty
+                # lists for the balanced physics
+                "vm_phase_pu", "regulator_unit_tap_pos",
                 # all of the above in one dict (one connection for a consumer of everything)
                 "state",
             ],
@@ -74,6 +79,8 @@ _OUTPUTS = {
     "cost_terms": lambda r: r.cost_terms,
     "safety_terms": lambda r: r.safety_terms,
     "regulator_tap_pos": lambda r: r.regulator_tap_pos.tolist(),
+    "vm_phase_pu": lambda r: r.vm_phase_pu.tolist(),
+    "regulator_unit_tap_pos": lambda r: r.regulator_unit_tap_pos.tolist(),
 }
 
 
@@ -135,7 +142,9 @@ class GridSim(mosaik_api_v3.Simulator):
     ``load_profiles`` ``{load name: series name}``; ``load_scale``; ``pccs``
     (Grid device configs settled here); ``price`` (the series name of the
     energy price); ``regulators`` (configs of the automatic Transformer devices, whose
-    taps the grid settles within each power flow).
+    taps the grid settles within each power flow); ``physics`` (``"balanced"``, default,
+    or ``"three_phase"``: the net is mapped onto ``feeder``'s OpenDSS circuit,
+    :class:`~powergrid.phase_gridmodel.ThreePhaseGridModel`; ``solver`` is not used).
 
     Inputs: ``p_mw``/``q_mvar`` from sgen and storage devices and ``position``
     from tap changers, shunts and switches -- each source entity's eid is the
@@ -145,7 +154,7 @@ class GridSim(mosaik_api_v3.Simulator):
 
     def __init__(self) -> None:
         super().__init__(META)
-        self.models: dict[str, GridModel] = {}
+        self.models: dict[str, GridModel | ThreePhaseGridModel] = {}
         self.batches: dict[str, tuple[BatchGridModel, int, float]] = {}
         self.batch_state: dict[str, GridBatchState] = {}
         self.results: dict[str, GridResult] = {}
@@ -167,7 +176,8 @@ class GridSim(mosaik_api_v3.Simulator):
                load_scale: float = 1.0, pccs: list[dict[str, Any]] | None = None,
                price: str | None = None, grid_model: Any = None,
                series: list[str] | None = None,
-               regulators: list[dict[str, Any]] | None = None) -> list[CreateResult]:
+               regulators: list[dict[str, Any]] | None = None, physics: str = "balanced",
+               feeder: str | None = None) -> list[CreateResult]:
         if model == "GridBatch":
             eid = f"GridBatch-{len(self.batches)}"
             grid_model.reset(np.arange(grid_model.n))
@@ -194,15 +204,28 @@ class GridSim(mosaik_api_v3.Simulator):
                 pcc_devices = cast("list[Grid]", [device_from_config(c) for c in (pccs or [])])
                 regulator_devices = cast("list[Transformer]",
                                          [device_from_config(c) for c in (regulators or [])])
-                self.models[eid] = GridModel(net, solver, load_profiles, pcc_devices,
-                                             regulators=regulator_devices)
+                if physics == "three_phase":
+                    if feeder is None:
+                        raise ValueError("Grid: physics 'three_phase' needs 'feeder' (a name"
+                                         " such as 'ieee13')")
+                    self.models[eid] = ThreePhaseGridModel(net, feeder, load_profiles,
+                                                           pcc_devices,
+                                                           regulators=regulator_devices)
+                elif physics == "balanced":
+                    self.models[eid] = GridModel(net, solver, load_profiles, pcc_devices,
+                                                 regulators=regulator_devices)
+                else:
+                    raise ValueError(f"Grid: physics must be 'balanced' or 'three_phase',"
+                                     f" not {physics!r}")
             self.load_scale[eid] = float(load_scale)
             self.price_series[eid] = price
             grid = self.models[eid]
             entities.append({"eid": eid, "type": model, "extra_info": {
                 "bus_names": grid.bus_names, "line_names": grid.line_names,
                 "trafo_names": grid.trafo_names, "pcc_names": grid.pcc_names,
-                "regulator_names": grid.regulator_names}})
+                "regulator_names": grid.regulator_names,
+                "phase_names": getattr(grid, "phase_names", []),
+                "regulator_unit_names": getattr(grid, "regulator_unit_names", [])}})
         return entities
 
     def step(self, time: int, inputs: InputData, max_advance: int) -> int:

@@ -27,7 +27,8 @@ META: Meta = {
     "models": {
         "Recorder": {
             "public": True,
-            "params": ["path", "bus_names", "pcc_names", "price", "regulator_names"],
+            "params": ["path", "bus_names", "pcc_names", "price", "regulator_names",
+                       "phase_names", "regulator_unit_names"],
             "attrs": [],
             "any_inputs": True,
         },
@@ -42,7 +43,8 @@ class RecorderSim(mosaik_api_v3.Simulator):
 
     ``Recorder`` params: ``path`` (the CSV file), ``bus_names``, ``pcc_names`` and
     ``regulator_names`` (to name the grid's list outputs), ``price`` (the price
-    series name).
+    series name), and of a three-phase grid ``phase_names`` and ``regulator_unit_names``
+    (the grid entity's extra_info).
 
     ``allowed_out``: the folders this federate may write into (None: any, as for a
     federate in the process that configures it). A recorder started as its own process
@@ -67,7 +69,8 @@ class RecorderSim(mosaik_api_v3.Simulator):
     def create(self, num: int, model: str, path: str = "timeseries.csv",  # type: ignore[override]
                bus_names: list[str] | None = None, pcc_names: list[str] | None = None,
                price: str | None = None,
-               regulator_names: list[str] | None = None) -> list[CreateResult]:
+               regulator_names: list[str] | None = None, phase_names: list[str] | None = None,
+               regulator_unit_names: list[str] | None = None) -> list[CreateResult]:
         if num != 1:
             raise ValueError("create recorders one at a time (each writes its own file)")
         if self.allowed is not None \
@@ -76,7 +79,9 @@ class RecorderSim(mosaik_api_v3.Simulator):
                              " command line (start it with --out FOLDER to write there)")
         eid = f"Recorder-{len(self.writers)}"
         names = {"bus_names": bus_names or [], "pcc_names": pcc_names or [],
-                 "price_series": price, "regulator_names": regulator_names or []}
+                 "price_series": price, "regulator_names": regulator_names or [],
+                 "phase_names": phase_names or [],
+                 "regulator_unit_names": regulator_unit_names or []}
         self.writers[eid] = (CsvAppender(path), names)
         return [{"eid": eid, "type": model}]
 

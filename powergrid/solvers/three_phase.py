@@ -1,5 +1,6 @@
-"""Three-phase snapshot power flow of a feeder on OpenDSS: the seed of a three-phase
-solver backend (issue 18). Not wired into the environments or federates.
+"""Three-phase snapshot power flow of a feeder on OpenDSS (issue 18): the backend of
+:class:`powergrid.phase_gridmodel.ThreePhaseGridModel`, which the grid federate runs
+when a scenario's ``physics`` is ``"three_phase"``.
 
 One :class:`ThreePhaseSolver` builds a feeder's circuit once
 (:class:`powergrid.networks.three_phase.Feeder`; by name, "ieee13" or "ieee34", from
@@ -14,18 +15,27 @@ balanced injection on a three-phase bus); taps in steps of 0.625 % from neutral,
 one per regulator unit (:attr:`ThreePhaseSolver.regulators`: phases a, b, c of each
 regulator bank); ``load_scale`` multiplies every published load's kW and kvar.
 Results per bus-phase in p.u. (:class:`PhaseSnapshot`).
+
+Step by step (the grid model's use), the solver's state persists between solves: set
+what changed with :meth:`~ThreePhaseSolver.set_loads` (kW, kvar per load column),
+:meth:`~ThreePhaseSolver.set_capacitors`, :meth:`~ThreePhaseSolver.set_regulator_taps`,
+:meth:`~ThreePhaseSolver.set_transformer_tap`, :meth:`~ThreePhaseSolver.set_switch`,
+:meth:`~ThreePhaseSolver.set_automatic` (which regulator units their ``RegControl``
+moves), then :meth:`~ThreePhaseSolver.step`; :meth:`~ThreePhaseSolver.max_currents_a`
+and :meth:`~ThreePhaseSolver.element_power_kw` read what the snapshot does not hold.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 import powergrid.networks.three_phase.dss as dss
 from powergrid.networks.three_phase import FEEDERS, Feeder
-from powergrid.networks.three_phase.opendss import PhaseSnapshot
+from powergrid.networks.three_phase.opendss import PhaseSnapshot, engine_errors
 
 __all__ = ["PhaseSnapshot", "ThreePhaseSolver", "solve_snapshot"]
 
@@ -66,6 +76,16 @@ class ThreePhaseSolver:
         self.nodes = self.circuit.nodes
         self.regulators = self.feeder.regulator_units
         self.published_taps = self.feeder.published_taps
+        engine = self.circuit.engine
+        #: the load columns (OpenDSS names, :meth:`Feeder.load_names` order) and the
+        #: capacitor units ("cap675a", ...): the order of :meth:`set_loads`, the
+        #: names :meth:`set_capacitors` takes
+        self.loads: tuple[str, ...] = tuple(engine.Loads.AllNames())
+        self.capacitors: tuple[str, ...] = tuple(engine.Capacitors.AllNames())
+        #: the power-delivery elements ("Line.632-645", "Transformer.reg1a", ...; OpenDSS
+        #: spells bus names in lower case), the order of :meth:`max_currents_a`
+        self.pd_elements: tuple[str, ...] = tuple(engine.PDElements.AllNames())
+        self._automatic = False
 
     def solve(
         self,
@@ -98,6 +118,93 @@ class ThreePhaseSolver:
         self.circuit.set_regulator_taps(taps)
         self.circuit.command(f"Set LoadMult={float(load_scale)!r}")
         return self.circuit.solve(regulator_control=regulator_control)
+
+    # -- step by step: the state persists between solves ------------------------------
+    def set_loads(self, kw: ArrayLike, kvar: ArrayLike) -> None:
+        """Every load column's kW and kvar (at its rated voltage), :attr:`loads` order."""
+        loads = self.circuit.engine.Loads
+        for name, p, q in zip(self.loads, np.asarray(kw, float), np.asarray(kvar, float),
+                              strict=True):
+            loads.Name(name)
+            loads.kW(float(p))
+            loads.kvar(float(q))
+
+    def set_load_multiplier(self, factor: float) -> None:
+        """Every load at ``factor`` times its kW and kvar (OpenDSS' ``LoadMult``)."""
+        self.circuit.engine.Solution.LoadMult(float(factor))
+
+    def set_capacitors(self, closed: Mapping[str, bool]) -> None:
+        """Switch capacitor units (by name, :attr:`capacitors`) in (True) or out."""
+        capacitors = self.circuit.engine.Capacitors
+        for name, on in closed.items():
+            capacitors.Name(name)
+            capacitors.States([int(bool(on))])
+
+    def set_regulator_taps(self, taps: Sequence[int]) -> None:
+        """A tap per regulator unit (:attr:`regulators` order, steps from neutral)."""
+        self.circuit.set_regulator_taps(self.feeder.check_taps(taps))
+
+    def regulator_taps(self) -> np.ndarray:
+        """The units' taps as the engine holds them (:attr:`regulators` order)."""
+        held = self.circuit.regulator_taps()
+        return np.array([held[name] for name in self.regulators], dtype=np.int64)
+
+    def set_transformer_tap(self, name: str, winding: int, ratio: float) -> None:
+        """Winding ``winding`` (1 HV, 2 LV) of transformer ``name`` at ``ratio`` (p.u. of
+        its rated voltage: 1.025 = +2.5 %)."""
+        transformers = self.circuit.engine.Transformers
+        transformers.Name(name)
+        transformers.Wdg(int(winding))
+        transformers.Tap(float(ratio))
+
+    def set_switch(self, name: str, closed: bool) -> None:
+        """Close or open (all phases, at terminal 1) the switch ``name`` ("671-692")."""
+        self.circuit.command(f"{'Close' if closed else 'Open'} Line.{name} 1")
+
+    def set_automatic(self, units: Sequence[bool]) -> None:
+        """Which regulator units (:attr:`regulators` order) their ``RegControl`` (the
+        published line-drop compensator) moves within :meth:`step`; the others hold
+        the tap they are set to."""
+        if len(units) != len(self.regulators):
+            raise ValueError(f"{len(self.regulators)} regulator flags expected, got {len(units)}")
+        for name, on in zip(self.regulators, units, strict=True):
+            self.circuit.command(f"RegControl.{name}.enabled={'yes' if on else 'no'}")
+        self._automatic = any(units)
+
+    def step(self, p_kw: ArrayLike, q_kvar: ArrayLike) -> PhaseSnapshot:
+        """Set the injections (kW, kvar per :attr:`injection_buses`) and solve one
+        snapshot at the state held (loads, taps, capacitors, switches), the automatic
+        units (:meth:`set_automatic`) settling their taps within it."""
+        generators = self.circuit.engine.Generators
+        for name, p_i, q_i in zip(self._generators, np.asarray(p_kw, float),
+                                  np.asarray(q_kvar, float), strict=True):
+            generators.Name(name)
+            generators.kW(float(p_i))
+            generators.kvar(float(q_i))
+        try:
+            return self.circuit.solve(regulator_control=self._automatic)
+        except engine_errors():  # e.g. the regulators' control loop did not settle
+            return replace(self.circuit.snapshot(), converged=False)
+
+    def max_currents_a(self) -> np.ndarray:
+        """The largest conductor current (A) of each of :attr:`pd_elements` in the last
+        solve (at any of its terminals)."""
+        return np.asarray(self.circuit.engine.PDElements.AllMaxCurrents(False), dtype=float)
+
+    def terminal_currents_a(self, element: str) -> np.ndarray:
+        """Current magnitudes (A) of ``element``'s phase conductors in the last solve,
+        shape (terminals, phases) (a wye winding's neutral left out)."""
+        self.circuit.engine.Circuit.SetActiveElement(element)
+        cktel = self.circuit.engine.CktElement
+        mags = np.asarray(cktel.CurrentsMagAng(), dtype=float)[::2]
+        per_terminal = cktel.NumConductors()
+        return mags.reshape(-1, per_terminal)[:, :cktel.NumPhases()]
+
+    def element_power_kw(self, element: str, terminal: int = 1) -> tuple[float, float]:
+        """Power (kW, kvar) *into* ``element`` ("Line.650-632", "Vsource.source") at
+        ``terminal`` in the last solve; for the source, minus what it delivers."""
+        p, q = self.circuit.terminal_power(element, terminal)
+        return -p, -q
 
     def vm_pu(self, snapshot: PhaseSnapshot) -> tuple[np.ndarray, np.ndarray]:
         """``(vm_pu, present)`` of shape (len(:attr:`buses`), 3), phases a, b, c

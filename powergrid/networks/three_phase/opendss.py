@@ -36,6 +36,13 @@ def new_engine() -> Any:
     return opendssdirect.NewContext()
 
 
+def engine_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions the OpenDSS engine raises (a solve or a control loop that fails)."""
+    from dss import DSSException
+
+    return (DSSException,)
+
+
 @dataclass(frozen=True)
 class PhaseSnapshot:
     """One solved power flow, per bus-phase.
