@@ -69,18 +69,33 @@ def load_env_options(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"{where}: {exc}") from None
 
 
+def sb3_algorithm(zip_path: Path) -> Any:
+    """The SB3 algorithm class that saved the model ``zip_path``, told by the module of
+    its policy class (``stable_baselines3.sac.policies`` -> SAC, ``.td3.`` -> TD3);
+    PPO otherwise (its policies live in ``stable_baselines3.common.policies``)."""
+    import zipfile
+
+    import stable_baselines3
+
+    with zipfile.ZipFile(zip_path) as z:
+        data = json.loads(z.read("data"))
+    module = str(data.get("policy_class", {}).get("__module__", ""))
+    for name in ("SAC", "TD3"):
+        if f"stable_baselines3.{name.lower()}." in module:
+            return getattr(stable_baselines3, name)
+    return stable_baselines3.PPO
+
+
 class ModelPolicy:
     """A saved SB3 model acting for the scenario's (single) agent, observing what the
     environment it was trained in showed it (:func:`load_env_options`)."""
 
     def __init__(self, path: str | Path, prepared: PreparedScenario) -> None:
-        from stable_baselines3 import PPO
-
         zip_path = model_zip(path)
         if not zip_path.exists():
             raise ValueError(f"no model at {zip_path}")
         self.options = load_env_options(zip_path)
-        self.model = PPO.load(str(zip_path), device="cpu")
+        self.model = sb3_algorithm(zip_path).load(str(zip_path), device="cpu")
         stats = zip_path.with_suffix(".vecnormalize.pkl")
         self.obs_rms = None
         if stats.exists():

@@ -104,6 +104,42 @@ def test_sb3_ppo_example_trains_and_its_model_acts_in_evaluate(tmp_path: Path) -
     assert model["total_cost"] != pytest.approx(results["idle"]["total_cost"])
 
 
+def test_sb3_sac_example_trains_and_its_model_acts_in_evaluate(tmp_path: Path) -> None:
+    pytest.importorskip("stable_baselines3", reason="needs stable-baselines3 and torch,"
+                        " the 'rl' extra: pip install -e \".[rl]\"")
+    train = _example("train_sac_ieee13")
+    rows = train.main(["--timesteps", "1024", "--num-envs", "8", "--learning-starts", "256",
+                       "--out", str(tmp_path)])
+    assert rows and all(math.isfinite(r[1]) and r[2] > 0 for r in rows)
+    from rl_bridge.policies import ModelPolicy
+
+    results = evaluate("ieee13", [str(tmp_path / "model.zip"), "idle"], days=1,
+                       load_policy=ModelPolicy)
+    model = results[str(tmp_path / "model.zip")]
+    assert model["battery_cycles"] > 0.0  # the battery, the control it learns, moves
+    assert model["total_cost"] != pytest.approx(results["idle"]["total_cost"])
+
+
+def test_the_held_controls_of_a_trained_model_stay_at_their_idle_values(
+        tmp_path: Path) -> None:
+    """The examples' ``--controls battery`` models act on the battery only: every other
+    control of their saved (whole-space) model is the idle policy's, in every state."""
+    pytest.importorskip("stable_baselines3", reason="needs stable-baselines3 and torch,"
+                        " the 'rl' extra: pip install -e \".[rl]\"")
+    train = _example("train_ppo_ieee13")
+    train.main(["--timesteps", "1024", "--num-envs", "4", "--out", str(tmp_path)])
+    from rl_bridge.policies import ModelPolicy
+
+    out = tmp_path / "run"
+    evaluate("ieee13", [str(tmp_path / "model.zip"), "idle"], days=1, out_dir=out,
+             load_policy=ModelPolicy)
+    played = pd.read_csv(out / "model" / "timeseries.csv")
+    idle = pd.read_csv(out / "idle" / "timeseries.csv")
+    for column in ("on:dg1", "p_mw:dg1", "p_mw:pv1", "tap_pos:reg1", "step:cap 675",
+                   "step:cap 611"):
+        np.testing.assert_allclose(played[column], idle[column], atol=1e-9, err_msg=column)
+
+
 def test_rllib_example_one_iteration_shared_policy(tmp_path: Path) -> None:
     pytest.importorskip("ray.rllib", reason="needs ray[rllib], the 'rllib' extra:"
                         " pip install -e \".[rllib]\"")

@@ -322,7 +322,7 @@ def test_a_model_trained_with_the_options_is_evaluated_with_the_same_observation
                 "--price-forecast-steps", "3", "--reward-baseline", "exogenous_bill"])
     assert json.loads((tmp_path / "model.env.json").read_text()) == {
         "episode_length": 24, "price_forecast_steps": 3, "reward_baseline": "exogenous_bill",
-        "train": True}
+        "safety_scale": 1.0, "train": True}
     seen: list[np.ndarray] = []
 
     class Recording(ModelPolicy):
@@ -353,3 +353,27 @@ def test_a_model_trained_with_the_options_is_evaluated_with_the_same_observation
     with pytest.raises(ValueError, match=r"takes observations of shape \(\d+,\); the"
                                          r" environment options of the defaults"):
         ModelPolicy(model, prepare(get_config("ieee13", split="test")))
+
+
+def test_the_relaxed_idle_action_is_the_idle_policys() -> None:
+    """:func:`rl_bridge.sb3.idle_relaxed_action` (where the training examples start and
+    hold the controls they do not learn) maps back to every device's idle action; the
+    middle of the relaxed range does not."""
+    pytest.importorskip("stable_baselines3", reason="needs stable-baselines3 and torch,"
+                        " the 'rl' extra: pip install -e \".[rl]\"")
+    from rl_bridge.sb3 import idle_relaxed_action, relaxed_names
+    from rl_bridge.wrappers import from_relaxed
+
+    env = GridEnv(episode_length=STEPS)
+    try:
+        idle = idle_relaxed_action(env)
+        assert relaxed_names(env) == env.spec_names
+        assert idle.shape == (len(env.spec_names),) and np.all(np.abs(idle) <= 1.0)
+        expected = _idle_action(env)
+        for relaxed, same in ((idle, True), (np.zeros_like(idle), False)):
+            physical = from_relaxed(env.action_space, relaxed)
+            equal = (np.allclose(physical["continuous"], expected["continuous"], atol=1e-6)
+                     and np.array_equal(physical["discrete"], expected["discrete"]))
+            assert equal is same
+    finally:
+        env.close()
