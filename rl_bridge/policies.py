@@ -91,6 +91,8 @@ class ModelPolicy:
     environment it was trained in showed it (:func:`load_env_options`)."""
 
     def __init__(self, path: str | Path, prepared: PreparedScenario) -> None:
+        import stable_baselines3  # noqa: F401 - without the rl extra, that is said first
+
         zip_path = model_zip(path)
         if not zip_path.exists():
             raise ValueError(f"no model at {zip_path}")
