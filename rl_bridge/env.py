@@ -240,8 +240,9 @@ class GridEnv(gym.Env):
                                                                    self.episode_length))
 
     def close(self) -> None:
-        self._renderer.close()
-        self.copies.close()
+        if hasattr(self, "copies"):  # not when __init__ refused its options
+            self._renderer.close()
+            self.copies.close()
         self._episode_over = True
 
 

@@ -173,4 +173,6 @@ class GridVectorEnv(VectorEnv):
         return tuple(frames)
 
     def close(self, **kwargs: Any) -> None:
-        self.copies.close()
+        copies = getattr(self, "copies", None)  # None: __init__ refused its options
+        if copies is not None:
+            copies.close()
