@@ -189,7 +189,16 @@ def test_ctrl_c_during_start_up_is_one_line_and_exit_130(tmp_path, delay_s):
     assert "interrupted" in lines[0]
 
 
-def test_ctrl_c_while_drawing_the_figure_stops_cleanly(tmp_path, monkeypatch):
+@pytest.fixture
+def default_sigint() -> Iterator[None]:
+    """Ctrl-C as in a terminal (KeyboardInterrupt), whatever the test run inherited: a
+    pytest started in the background of a non-interactive shell ignores SIGINT."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_while_drawing_the_figure_stops_cleanly(tmp_path, monkeypatch, default_sigint):
     # the CI failure of stop 11: a SIGINT landing inside matplotlib's C-extension import
     # came out as "ImportError: initialization failed" with a traceback; now it is only
     # noted while the figure is drawn, and the run reports itself interrupted
@@ -214,7 +223,7 @@ def test_ctrl_c_while_drawing_the_figure_stops_cleanly(tmp_path, monkeypatch):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handed back
 
 
-def test_a_signal_noted_before_the_run_stops_it_at_once(tmp_path):
+def test_a_signal_noted_before_the_run_stops_it_at_once(tmp_path, default_sigint):
     # `powergrid run` notes Ctrl-C from before its imports (a KeyboardInterrupt inside a
     # C extension's import leaves it half-registered: CI saw lightsim2grid's and
     # matplotlib's fail); run_scenario takes the noted signal over and stops at step 0
