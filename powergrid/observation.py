@@ -165,6 +165,8 @@ class AgentView:
     pcc_names: Sequence[str] | None = None
     names: list[str] = field(init=False)
     _features: list[tuple[str, Feature]] = field(init=False)
+    #: (term, columns of the grid's array) -> the agent is charged for every column
+    _whole: dict[tuple[str, int, int], bool] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.bus_positions = np.asarray(self.bus_positions, dtype=np.intp)
@@ -395,7 +397,12 @@ class AgentView:
                                ("trafo_loading", "trafo_loading_percent", trafos)):
             same_band = term != "voltage" or (self.vm_min_pu, self.vm_max_pu) == (VM_MIN_PU,
                                                                                  VM_MAX_PU)
-            if term in terms and same_band and _covers(pos, np.shape(grid.get(key, ()))):
+            shape = np.shape(grid.get(key, ()))
+            width = (term, len(shape), shape[-1] if shape else -1)
+            whole = self._whole.get(width)
+            if whole is None:  # decided once per width: the positions never change
+                whole = self._whole[width] = _covers(pos, shape)
+            if term in terms and same_band and whole:
                 safety[term] = np.asarray(terms[term], dtype=float)
             elif term == "voltage":
                 vm = columns(key, pos)
