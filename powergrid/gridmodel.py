@@ -365,11 +365,23 @@ class GridModel:
         for table, pos, k in self._plan(names, _POSITION_TABLES):
             self.model.set_positions(table, pos, values[k][None])
 
+    @property
+    def tap_pos(self) -> np.ndarray:
+        """Every transformer's tap position (``net.trafo`` order), a copy; assign to set
+        them all (the automatic regulators move on from here at the next solve)."""
+        return self._rows.trafo_tap_pos[0].copy()
+
+    @tap_pos.setter
+    def tap_pos(self, taps: np.ndarray) -> None:
+        self._rows.trafo_tap_pos[0] = taps
+
     # -- solve ----------------------------------------------------------------------
     def solve(self, price_per_mwh: float = 0.0, dt_h: float = 1.0,
-              pcc_prices: Mapping[str, float] | None = None) -> GridResult:
-        """Run one AC power flow (regulators settled within it); settle the PCCs at
-        ``price_per_mwh`` ($/MWh) over ``dt_h`` hours, or at their own price in
+              pcc_prices: Mapping[str, float] | None = None,
+              settle_regulators: bool = True) -> GridResult:
+        """Run one AC power flow (the automatic regulators settled within it, unless
+        ``settle_regulators`` is False: then every tap stays where it is); settle the PCCs
+        at ``price_per_mwh`` ($/MWh) over ``dt_h`` hours, or at their own price in
         ``pcc_prices`` (a tariff, by PCC name).
 
         The system's ``energy`` cost counts the external PCCs only; every PCC's bill
@@ -377,7 +389,7 @@ class GridModel:
         """
         price = np.array([[float((pcc_prices or {}).get(n, price_per_mwh))
                            for n in self.pcc_names]])
-        r = self.model.solve(price, dt_h)
+        r = self.model.solve(price, dt_h, settle_regulators)
         return GridResult(bool(r.converged[0]), r.vm_pu[0], r.va_degree[0],
                           r.line_loading_percent[0], r.trafo_loading_percent[0],
                           r.pcc_p_mw[0], r.pcc_q_mvar[0], r.pcc_cost[0],
@@ -538,15 +550,17 @@ class BatchGridModel:
         clean = _zero_nan(fresh)
         return clean if every else np.where(converged[:, None], clean, last)
 
-    def solve(self, price_per_mwh: np.ndarray, dt_h: float) -> BatchResult:
+    def solve(self, price_per_mwh: np.ndarray, dt_h: float,
+              settle_regulators: bool = True) -> BatchResult:
         """Solve every copy at the inputs its solver holds, settle the automatic
-        regulators within it (:func:`settle_taps`), hold each copy's last converged
+        regulators within it (:func:`settle_taps`; not with ``settle_regulators`` False:
+        the taps stay, as the oracle's sensitivities need them), hold each copy's last converged
         solution over a failed one, and settle the PCCs at ``price_per_mwh`` ($/MWh,
         ``(N,)``, or ``(N, P)`` a price per PCC) over ``dt_h`` hours."""
         s = self.solver
         converged = np.asarray(s.solve(), dtype=bool).copy()
         taps = np.zeros((self.n, 0), np.int64)
-        if self.regulation is not None:
+        if self.regulation is not None and settle_regulators:
             reg = self.regulation
 
             def resolve(new: np.ndarray, copies: np.ndarray) -> np.ndarray:

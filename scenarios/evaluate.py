@@ -33,7 +33,7 @@ import pandas as pd
 
 from powergrid.baselines import DayAheadOracle, DayInputs, SchedulePolicy
 from powergrid.data import series_at_step
-from powergrid.devices import ESS
+from powergrid.devices import ESS, Grid
 from powergrid.gridmodel import GridModel
 from scenarios import get_config
 from scenarios.config import ScenarioConfig
@@ -43,14 +43,29 @@ from scenarios.run import run_scenario
 BUILT_IN = ("idle", "rule", "oracle")
 
 
+def billed_pcc(prepared: PreparedScenario) -> Grid:
+    """The PCC whose bill is the scenario's energy cost: the first that is not internal
+    (a microgrid's PCC is a bill between two parties of the simulated system)."""
+    for pcc in prepared.pccs:
+        if not pcc.internal:
+            return pcc
+    raise ValueError(f"scenario {prepared.config.name!r} has no PCC that is not internal")
+
+
 def oracle_setpoints(prepared: PreparedScenario) -> list[dict[str, dict[str, float]]]:
-    """The day-by-day optimum over ``prepared``'s run (``steps`` from ``start_step``)."""
+    """The day-by-day optimum over ``prepared``'s run (``steps`` from ``start_step``).
+
+    Every agent's devices are scheduled jointly, against the bill at the scenario's
+    billed PCC (:func:`billed_pcc`): the quantity ``total_cost`` measures. With several
+    agents (microgrids) this is the system's optimum, which no agent's own reward sees
+    whole (each pays its own PCC's bill, exports at ``sell_discount``).
+    """
     cfg = prepared.config
-    (agent,) = cfg.agents
+    devices = [d for agent in cfg.agents for d in agent.devices]
     grid = GridModel(prepared.net, cfg.solver, prepared.load_profiles, prepared.pccs,
                      regulators=prepared.regulators)
-    pcc = prepared.pccs[0]
-    oracle = DayAheadOracle(grid, prepared.devices, agent.devices, cfg.profiles,
+    pcc = billed_pcc(prepared)
+    oracle = DayAheadOracle(grid, prepared.devices, devices, cfg.profiles,
                             prepared.load_profiles, getattr(pcc, "sell_discount", 1.0),
                             cfg.load_scale)
     table = {s: series_at_step(s, cfg.split, cfg.dt_h, cfg.dataset) for s in prepared.series}
@@ -71,6 +86,16 @@ def oracle_setpoints(prepared: PreparedScenario) -> list[dict[str, dict[str, flo
         setpoints += schedule.setpoints
         soc, on, p = schedule.soc_end, schedule.on_end, schedule.p_end
     return setpoints
+
+
+def schedule_policies(prepared: PreparedScenario,
+                      setpoints: Sequence[dict[str, dict[str, float]]]
+                      ) -> dict[str, SchedulePolicy]:
+    """Each agent plays its own devices' part of a joint schedule."""
+    cfg = prepared.config
+    return {agent.name: SchedulePolicy([{d: s[d] for d in agent.devices if d in s}
+                                        for s in setpoints], cfg.step_s)
+            for agent in cfg.agents}
 
 
 def metrics(timeseries_csv: str | Path, config: ScenarioConfig,
@@ -102,12 +127,11 @@ def evaluate(scenario: str, policies: Sequence[str], days: int = 7,
     """
     config = get_config(scenario, split="test", start_step=0, **overrides)
     config = config.with_(steps=int(days) * config.steps_per_day)
-    if len(config.agents) != 1:
-        raise ValueError(f"evaluate takes single-agent scenarios; {scenario!r} has"
-                         f" {len(config.agents)} agents")
+    if any(agent.coordinator for agent in config.agents):
+        raise ValueError(f"evaluate runs the agents that own devices; {scenario!r} with"
+                         f" protocol {config.protocol!r} has a coordinator")
     prepared = prepare(config)
     batteries = [d for d in prepared.devices if isinstance(d, ESS)]
-    agent = config.agents[0].name
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(out_dir) if out_dir is not None else Path(tmp)
@@ -116,11 +140,13 @@ def evaluate(scenario: str, policies: Sequence[str], days: int = 7,
             override: dict[str, Any] | None = None
             cfg = config
             if policy == "oracle":
-                override = {agent: SchedulePolicy(oracle_setpoints(prepared), config.step_s)}
+                override = schedule_policies(prepared, oracle_setpoints(prepared))
             elif policy in ("idle", "rule"):
                 cfg = config.with_(policy=policy)
             elif load_policy is not None:
-                override = {agent: load_policy(policy, prepared)}
+                loaded = load_policy(policy, prepared)
+                override = (loaded if isinstance(loaded, dict)
+                            else {config.agents[0].name: loaded})
             else:
                 raise ValueError(f"policy {policy!r} is not one of {', '.join(BUILT_IN)}"
                                  " (a model file needs load_policy)")
