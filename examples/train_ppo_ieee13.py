@@ -54,26 +54,18 @@ builds the same observation), ``recipe.json`` (the arguments and the wall time),
 from __future__ import annotations
 
 import argparse
-import json
-import pickle
-import time
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 import torch
-from gymnasium import spaces
 from stable_baselines3 import PPO
-from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecNormalize
-from tqdm import tqdm
 
 import powergrid  # noqa: F401 - registers the environment ids
-from powergrid.plots import plot_learning_curve
 from rl_bridge.options import REWARD_BASELINES
-from rl_bridge.policies import save_env_options
 from rl_bridge.sb3 import HeldControls, SB3VecEnv, idle_relaxed_action, relaxed_names
+from rl_bridge.sb3_recipe import learn_and_save, start_near_idle, whole_action_model
 
 #: the controls the agent explores with ``--controls``; the others are held idle
 CONTROLS: dict[str, tuple[str, ...] | None] = {
@@ -82,81 +74,6 @@ CONTROLS: dict[str, tuple[str, ...] | None] = {
     "battery-dg": ("ess1.p_mw", "dg1.p_mw", "dg1.on"),
     "all": None,
 }
-
-
-def start_near_idle(model: PPO, idle: np.ndarray, log_std: float) -> None:
-    """The policy's initial mean action is ``idle`` (the output layer's bias; its weights
-    are near zero) and its initial standard deviation ``exp(log_std)``."""
-    with torch.no_grad():
-        model.policy.action_net.bias.copy_(torch.as_tensor(idle))
-        model.policy.log_std.fill_(log_std)
-
-
-def whole_action_model(model: PPO, full_space: spaces.Box, keep: list[int],
-                       fixed: np.ndarray) -> PPO:
-    """``model`` (trained on the dimensions ``keep``) as a PPO model over the whole
-    relaxed action space: the held dimensions' mean action is ``fixed`` whatever the
-    observation (zero weights, ``fixed`` as bias; a tiny standard deviation)."""
-    policy = model.policy
-    full = type(policy)(policy.observation_space, full_space,
-                        lambda _: model.learning_rate if not callable(model.learning_rate)
-                        else model.learning_rate(1.0), **model.policy_kwargs)
-    state = {k: v for k, v in policy.state_dict().items()
-             if not k.startswith(("action_net.", "log_std"))}
-    full.load_state_dict(state, strict=False)
-    with torch.no_grad():
-        full.action_net.weight.zero_()
-        full.action_net.bias.copy_(torch.as_tensor(fixed))
-        full.log_std.fill_(-20.0)
-        full.action_net.weight[keep] = policy.action_net.weight
-        full.action_net.bias[keep] = policy.action_net.bias
-        full.log_std[keep] = policy.log_std
-    model.policy = full
-    model.action_space = full_space
-    return model
-
-
-class Progress(BaseCallback):
-    """A progress bar, and the mean return and cost of the episodes of each rollout."""
-
-    def __init__(self, total: int) -> None:
-        super().__init__()
-        self.total = total
-        self.rows: list[tuple[int, float, float, float]] = []
-        self._returns: list[float] = []
-        self._costs: list[float] = []
-        self._running: np.ndarray | None = None
-        self._cost: np.ndarray | None = None
-
-    def _on_training_start(self) -> None:
-        self.bar = tqdm(total=self.total, unit="step", mininterval=10,
-                        desc=f"{type(self.model).__name__} ieee13")
-        n = self.training_env.num_envs
-        self._running, self._cost = np.zeros(n), np.zeros(n)
-        self.t0 = time.perf_counter()
-
-    def _on_step(self) -> bool:
-        rewards = self.training_env.get_original_reward()
-        infos, dones = self.locals["infos"], self.locals["dones"]
-        self._running += rewards
-        self._cost += [i.get("cost", 0.0) for i in infos]
-        for k in np.flatnonzero(dones):
-            self._returns.append(float(self._running[k]))
-            self._costs.append(float(self._cost[k]))
-            self._running[k] = self._cost[k] = 0.0
-        self.bar.update(self.training_env.num_envs)
-        return True
-
-    def _on_rollout_end(self) -> None:
-        if self._returns:
-            self.rows.append((self.num_timesteps, float(np.mean(self._returns)),
-                              float(np.mean(self._costs)), time.perf_counter() - self.t0))
-            self.bar.set_postfix(ret=f"{self.rows[-1][1]:.2f}",
-                                 cost=f"{self.rows[-1][2]:.0f}$")
-            self._returns, self._costs = [], []
-
-    def _on_training_end(self) -> None:
-        self.bar.close()
 
 
 def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float]]:
@@ -212,34 +129,10 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float]]
                 gae_lambda=0.95, ent_coef=args.ent_coef,
                 policy_kwargs={"net_arch": list(args.net_arch)}, seed=args.seed, device="cpu")
     start_near_idle(model, idle[keep], args.log_std_init)
-    progress = Progress(args.timesteps)
-    t0 = time.perf_counter()
-    model.learn(total_timesteps=args.timesteps, callback=progress)
-    wall = time.perf_counter() - t0
-    if wanted is not None:
-        whole_action_model(model, full_space, keep, idle)
-    model.save(out / "model.zip")
-    with open(out / "model.vecnormalize.pkl", "wb") as f:
-        pickle.dump((env.obs_rms, env.clip_obs, env.epsilon), f)
-    save_env_options(out / "model.zip", options)
-    (out / "recipe.json").write_text(json.dumps({**vars(args), "wall_s": round(wall, 1)},
-                                                indent=1) + "\n")
-    with open(out / "learning_curve.csv", "w") as f:
-        f.write("timesteps,mean_return,mean_episode_cost,wall_s\n")
-        for row in progress.rows:
-            f.write(",".join(f"{v:.6g}" for v in row) + "\n")
-    plot_curve(progress.rows, out / "learning_curve.png")
-    env.close()
-    print(f"saved {out / 'model.zip'} ({args.timesteps} steps, {wall:.0f} s); learning"
-          f" curve in {out / 'learning_curve.png'}")
-    return progress.rows
-
-
-def plot_curve(rows: list[tuple[int, float, float, float]], path: Path) -> None:
-    steps, returns, costs, _ = zip(*rows, strict=True) if rows else ((), (), (), ())
-    plot_learning_curve(steps, returns, costs, path, xlabel="environment steps",
-                        return_label="mean episode return (24 h)",
-                        title="PPO on powergrid/IEEE13-v0 (batched co-simulation)")
+    return learn_and_save(
+        model, env, args.timesteps, out, options, vars(args),
+        "PPO on powergrid/IEEE13-v0 (batched co-simulation)",
+        None if wanted is None else lambda: whole_action_model(model, full_space, keep, idle))
 
 
 if __name__ == "__main__":

@@ -22,10 +22,7 @@ PPO recipe (``examples/train_ppo_ieee13.py``) is the documented one.
 from __future__ import annotations
 
 import argparse
-import json
-import pickle
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +34,11 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 import powergrid  # noqa: F401 - registers the environment ids
 from rl_bridge.options import REWARD_BASELINES
-from rl_bridge.policies import save_env_options
 from rl_bridge.sb3 import HeldControls, SB3VecEnv, idle_relaxed_action, relaxed_names
+from rl_bridge.sb3_recipe import learn_and_save
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_ppo_ieee13 import CONTROLS, Progress, plot_curve  # noqa: E402
+from train_ppo_ieee13 import CONTROLS  # noqa: E402
 
 
 def whole_action_model(model: SAC, full_space: Any, keep: list[int],
@@ -121,26 +118,10 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float]]
                 train_freq=1, gradient_steps=args.gradient_steps,
                 learning_starts=args.learning_starts,
                 policy_kwargs={"net_arch": list(args.net_arch)}, seed=args.seed, device="cpu")
-    progress = Progress(args.timesteps)
-    t0 = time.perf_counter()
-    model.learn(total_timesteps=args.timesteps, callback=progress)
-    wall = time.perf_counter() - t0
-    if wanted is not None:
-        whole_action_model(model, full_space, keep, idle)
-    model.save(out / "model.zip")
-    with open(out / "model.vecnormalize.pkl", "wb") as f:
-        pickle.dump((env.obs_rms, env.clip_obs, env.epsilon), f)
-    save_env_options(out / "model.zip", options)
-    (out / "recipe.json").write_text(json.dumps({**vars(args), "algo": "SAC",
-                                                 "wall_s": round(wall, 1)}, indent=1) + "\n")
-    with open(out / "learning_curve.csv", "w") as f:
-        f.write("timesteps,mean_return,mean_episode_cost,wall_s\n")
-        for row in progress.rows:
-            f.write(",".join(f"{v:.6g}" for v in row) + "\n")
-    plot_curve(progress.rows, out / "learning_curve.png")
-    env.close()
-    print(f"saved {out / 'model.zip'} ({args.timesteps} steps, {wall:.0f} s)")
-    return progress.rows
+    return learn_and_save(
+        model, env, args.timesteps, out, options, {**vars(args), "algo": "SAC"},
+        "SAC on powergrid/IEEE13-v0 (batched co-simulation)",
+        None if wanted is None else lambda: whole_action_model(model, full_space, keep, idle))
 
 
 if __name__ == "__main__":

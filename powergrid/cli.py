@@ -164,9 +164,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     _check_count("--days", args.days, "days")
 
     def load_model(path: str, prepared: Any) -> Any:
-        from rl_bridge.policies import ModelPolicy
+        from rl_bridge.policies import model_policies
 
-        return ModelPolicy(path, prepared)
+        return model_policies(path, prepared)
 
     results = evaluate(args.scenario, args.policy, days=args.days, out_dir=args.out,
                        load_policy=load_model)

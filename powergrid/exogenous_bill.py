@@ -14,7 +14,7 @@ and the weather decide.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,8 +27,9 @@ from powergrid.gridmodel import load_demand_mw, load_groups
 
 
 class ExogenousBill:
-    """The energy bill ($) the scenario's external PCC would pay over one step if no
-    device acted, from the step's series values.
+    """The energy bill ($) a PCC would pay over one step if no device acted, from the
+    step's series values: the scenario's external PCC, or (``zone_buses``) an agent's
+    zone PCC for the loads and RES units on that zone's buses.
 
     ================  =================================================================
     argument          meaning
@@ -36,29 +37,43 @@ class ExogenousBill:
     ``net``           the pandapower net (its in-service loads' nominal P, MW)
     ``devices``       the scenario's devices; its :class:`RES` units are counted at
                       their available power
-    ``pccs``          the PCCs; exactly one must be external (not ``internal``)
+    ``pccs``          the PCCs; exactly one must be external (not ``internal``), unless
+                      ``pcc`` names the one to bill
     ``profiles``      ``{device name: series}`` of the RES units
     ``load_profiles`` ``{load name: series}``
     ``price``         the series of the energy price ($/MWh)
     ``load_scale``    multiplies every profiled load
     ``dt_h``          step length in hours
+    ``pcc``           the PCC to bill, by name (default: the one external PCC)
+    ``zone_buses``    bus names: only the loads and RES units on them count (default:
+                      all)
     ================  =================================================================
     """
 
     def __init__(self, net: pp.pandapowerNet, devices: Sequence[Device], pccs: Sequence[Grid],
                  profiles: Mapping[str, str], load_profiles: Mapping[str, str], price: str,
-                 load_scale: float, dt_h: float) -> None:
-        external = [g for g in pccs if not g.internal]
-        if len(external) != 1:
+                 load_scale: float, dt_h: float, pcc: str | None = None,
+                 zone_buses: Collection[str] | None = None) -> None:
+        billed = ([g for g in pccs if g.name == pcc] if pcc is not None
+                  else [g for g in pccs if not g.internal])
+        if len(billed) != 1:
             raise ValueError(f"the exogenous bill needs exactly one external PCC, the"
-                             f" scenario has {len(external)}")
-        self.pcc_fleet = GridFleet(external)
-        res = [d for d in devices if isinstance(d, RES)]
+                             f" scenario has {len(billed)}" if pcc is None
+                             else f"the exogenous bill's PCC {pcc!r} is not a PCC of the"
+                             " scenario")
+        self.pcc_fleet = GridFleet(billed)
+        buses = set(zone_buses) if zone_buses is not None else None
+        res = [d for d in devices if isinstance(d, RES)
+               and (buses is None or d.bus in buses)]
         self.res_fleet = RESFleet(res) if res else None
         self.res_series = [profiles[d.name] for d in res]
         nominal = (net.load.p_mw * net.load.scaling).to_numpy(float)
         #: every load's nominal consumption (MW); out-of-service loads at 0
-        self.load_p_mw = np.where(net.load["in_service"].to_numpy(dtype=bool), nominal, 0.0)
+        counted = net.load["in_service"].to_numpy(dtype=bool)
+        if buses is not None:  # (a new array: to_numpy may give the table's own data)
+            counted = counted & net.bus.loc[net.load.bus, "name"].astype(str).isin(
+                buses).to_numpy()
+        self.load_p_mw = np.where(counted, nominal, 0.0)
         self.load_groups = load_groups(net, load_profiles)
         self.price, self.load_scale, self.dt_h = price, float(load_scale), float(dt_h)
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from powergrid.data import step_calendar
 from powergrid.devices import ActionSpec
+from powergrid.exogenous_bill import ExogenousBill
 from powergrid.protocols.coordination import make_coordination
 from powergrid.rewards import reward
 from rl_bridge.bridge import CoSimBridge
@@ -37,7 +38,8 @@ class BridgedScenario:
     With ``options["price_forecast_steps"] = n`` every view observes the price of the
     ``n`` steps after the coming one; with ``options["reward_baseline"] =
     "exogenous_bill"`` the reward is computed from the cost less the bill of the step
-    with no device acting (:mod:`powergrid.exogenous_bill`; ``infos`` keep the
+    with no device acting (:mod:`powergrid.exogenous_bill`; with several agents, each
+    agent's zone PCC's bill for the loads and RES units of its zone; ``infos`` keep the
     absolute cost and add it as ``cost_baseline``).
     """
 
@@ -73,13 +75,14 @@ class BridgedScenario:
                       for a in config.agents}
         #: the split's series (rows wrapping), for the prices ahead
         self.data = ScenarioSeries(self.prepared)
-        #: the bill of a step with no device acting, when the reward is relative to it
-        self.baseline = None
+        #: per agent, the bill of a step with no device acting, when the reward is
+        #: relative to it (``baseline``: the single agent's)
+        self.baselines: dict[str, ExogenousBill] = {}
         if options.get("reward_baseline", "none") == "exogenous_bill":
-            if len(self.agents) != 1:
-                raise ValueError("reward_baseline 'exogenous_bill' is for single-agent"
-                                 f" scenarios; {config.name!r} has {len(self.agents)} agents")
-            self.baseline = exogenous_bill(self.prepared)
+            self.baselines = {a.name: exogenous_bill(self.prepared, a)
+                              for a in config.agents}
+        self.baseline = self.baselines.get(self.agents[0]) if len(self.agents) == 1 \
+            else None
         self.observation_spaces = {a: observation_space(v) for a, v in self.views.items()}
         self.action_spaces = {a: action_space(s) for a, s in self.specs.items()}
         self.split = split
@@ -146,12 +149,13 @@ class BridgedScenario:
             return None
         return self.data.prices_ahead(self.start + self.k, n_ahead)[0]
 
-    def baseline_usd(self, step: int) -> float:
-        """The reward baseline of the scenario step ``step`` in $: the bill with no device
-        acting (0 without a baseline)."""
-        if self.baseline is None:
-            return 0.0
-        return float(self.baseline.bill_usd(self.data.values(step))[0])
+    def baseline_usd(self, step: int) -> dict[str, float]:
+        """Each agent's reward baseline of the scenario step ``step`` in $: the bill with
+        no device acting (none without a baseline)."""
+        if not self.baselines:
+            return {}
+        values = self.data.values(step)
+        return {a: float(bill.bill_usd(values)[0]) for a, bill in self.baselines.items()}
 
     def reset(self, rng: np.random.Generator, restart_test: bool
               ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
@@ -188,7 +192,7 @@ class BridgedScenario:
         for a in self.agents:
             cost_terms, safety_terms = self.views[a].account(observations[a])
             cost, safety = sum(cost_terms.values()), sum(safety_terms.values())
-            self.pending[a] += reward(cost - baseline, safety, o["reward_scale"],
+            self.pending[a] += reward(cost - baseline.get(a, 0.0), safety, o["reward_scale"],
                                       o["safety_scale"], o["max_penalty"])
             converged = bool(observations[a].grid.get("converged", True))
             infos[a] = {"converged": converged, "cost": float(cost), "safety": float(safety),
@@ -196,8 +200,8 @@ class BridgedScenario:
                         "time": time_s - self.config.step_s, "step": self.k,
                         "clipped_setpoints": self.clipped[a],
                         **dict(observations[a].own.get("info") or {})}
-            if self.baseline is not None:
-                infos[a]["cost_baseline"] = baseline
+            if a in baseline:
+                infos[a]["cost_baseline"] = baseline[a]
         done = self.bridge.done
         self.due = list(self.agents) if done else due
         rewards = {a: self.pending[a] for a in self.due}

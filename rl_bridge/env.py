@@ -10,7 +10,7 @@ import numpy as np
 
 from rl_bridge.copies import ScenarioCopies
 from rl_bridge.core import BridgedScenario
-from rl_bridge.options import SINGLE_AGENT_DEFAULTS, env_options
+from rl_bridge.options import LEARNABILITY_DEFAULTS, env_options
 from rl_bridge.render import RENDER_FPS, RENDER_MODES, Renderer, check_render_mode
 from rl_bridge.spaces import CheckedAction, check_action
 
@@ -150,7 +150,7 @@ class GridEnv(gym.Env):
     def __init__(self, config: dict[str, Any] | None = None, *, scenario: str = "ieee13",
                  render_mode: str | None = None, **kwargs: Any) -> None:
         self.render_mode = check_render_mode(render_mode)
-        options = env_options(config, {"scenario": scenario, **SINGLE_AGENT_DEFAULTS}, **kwargs)
+        options = env_options(config, {"scenario": scenario, **LEARNABILITY_DEFAULTS}, **kwargs)
         self.scenario = BridgedScenario(options.pop("scenario"), options, scope="all",
                                         **dict(self.scenario_overrides))
         if len(self.scenario.agents) != 1:

@@ -12,7 +12,9 @@ from numpy.typing import ArrayLike
 
 from powergrid.data import series_at_step
 from powergrid.exogenous_bill import ExogenousBill
+from scenarios.config import AgentConfig
 from scenarios.prepare import PreparedScenario
+from scenarios.zones import agent_zone_facts
 
 
 class ScenarioSeries:
@@ -47,8 +49,25 @@ class ScenarioSeries:
         return column[ahead % len(column)]
 
 
-def exogenous_bill(prepared: PreparedScenario) -> ExogenousBill:
-    """The :class:`~powergrid.exogenous_bill.ExogenousBill` of a prepared scenario."""
+def exogenous_bill(prepared: PreparedScenario, agent: AgentConfig | None = None
+                   ) -> ExogenousBill:
+    """The :class:`~powergrid.exogenous_bill.ExogenousBill` of a prepared scenario (its
+    external PCC, every load and RES unit), or of ``agent``'s zone in a scenario with
+    several agents (its zone's PCC, the loads and RES units on its buses: the part of
+    the agent's own bill that no device of it decides)."""
     cfg = prepared.config
+    pcc, buses = None, None
+    if agent is not None and len(cfg.agents) > 1:
+        if agent.coordinator:
+            raise ValueError(f"reward_baseline 'exogenous_bill' is for agents that own"
+                             f" devices; {agent.name!r} is a coordinator")
+        facts = agent_zone_facts(prepared, agent)
+        if not facts.get("pcc"):
+            raise ValueError(f"reward_baseline 'exogenous_bill': agent {agent.name!r} has"
+                             " no zone with its own PCC")
+        zone_rows = facts["bus_positions"]
+        pcc = facts["pcc"]
+        buses = [str(prepared.net.bus["name"].iloc[int(r)]) for r in zone_rows]
     return ExogenousBill(prepared.net, prepared.devices, prepared.pccs, cfg.profiles,
-                         prepared.load_profiles, cfg.price, cfg.load_scale, cfg.dt_h)
+                         prepared.load_profiles, cfg.price, cfg.load_scale, cfg.dt_h,
+                         pcc=pcc, zone_buses=buses)

@@ -47,8 +47,11 @@ each saying its unit:
 | ``message.<key>``                 | the coordination protocol's latest message (if any)   |
 | ``hour_sin`` ... ``day_cos``      | sine/cosine of hour of day and day of year            |
 
-``centralized=True`` (default): every agent sees the whole grid (206 features);
-``centralized=False``: its own zone only (49 features, same size for every microgrid).
+``centralized=True`` (default): every agent sees the whole grid;
+``centralized=False``: its own zone only (the same size for every microgrid).
+``price_forecast_steps=N`` appends the prices of the N hours after the coming one
+(``price_usd_per_100mwh:synthetic+1`` ...); ``agent_indicator=True`` appends the
+agent's one-hot (``MG1`` first), so that one shared policy can tell the agents apart.
 
 ## Rewards
 
@@ -56,7 +59,10 @@ each saying its unit:
 own zone: its devices' costs ($) and its PCC's energy bill, the voltage violations of
 its buses (outside 0.95-1.05 p.u.), its lines' and transformers' overloads, and the
 grid-wide terms (failed power flow, unsupplied load). ``share_reward=True``: every
-agent gets the mean.
+agent gets the mean. ``reward_baseline="exogenous_bill"``: each agent's reward is
+computed from its cost less the bill its zone's PCC would pay with no device acting
+(its zone's loads less its PV and wind's available power, at the step's price;
+:mod:`powergrid.exogenous_bill`), ``info["cost_baseline"]``; ``cost`` stays absolute.
 
 ## Episode end
 
@@ -88,7 +94,8 @@ on random days of the train split; ``train=False`` walks the test days in order.
 ## Arguments
 
 As :class:`rl_bridge.parallel.MultiAgentGridEnv`: ``centralized``, ``share_reward``,
-``protocol`` (``none``, ``price_signal``, ``setpoint``, ``p2p``, ``consensus``),
+``agent_indicator``, ``price_forecast_steps``, ``reward_baseline`` (not with a
+coordinator), ``protocol`` (``none``, ``price_signal``, ``setpoint``, ``p2p``, ``consensus``),
 ``message_broker``, ``render_mode`` (``None``, ``"rgb_array"``, ``"human"``) and the
 options every environment takes (``episode_length``, ``train``, ``dataset_path``,
 ``solver``, ``reward_scale``, ``safety_scale``, ``max_penalty``, ``load_scale``).

@@ -25,10 +25,11 @@ ENV_DEFAULTS: dict[str, Any] = {
     "max_penalty": DEFAULT_MAX_PENALTY,
     "load_scale": 1.0,
 }
-#: options of the single-agent environments only (GridEnv, its Box variant,
-#: GridVectorEnv) and of the models trained on them (:class:`rl_bridge.policies.
-#: ModelPolicy`): what makes the task learnable without changing what it measures
-SINGLE_AGENT_DEFAULTS: dict[str, Any] = {
+#: options of every environment (GridEnv, its Box variant, GridVectorEnv, the
+#: multi-agent MultiAgentGridEnv) and of the models trained on them
+#: (:class:`rl_bridge.policies.ModelPolicy`): what makes the task learnable without
+#: changing what it measures
+LEARNABILITY_DEFAULTS: dict[str, Any] = {
     "price_forecast_steps": 0,
     "reward_baseline": "none",
 }

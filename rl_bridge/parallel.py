@@ -9,14 +9,16 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from rl_bridge.core import BridgedScenario
-from rl_bridge.options import env_options
+from rl_bridge.options import LEARNABILITY_DEFAULTS, env_options
 from rl_bridge.render import RENDER_FPS, RENDER_MODES, Renderer, check_render_mode
+from rl_bridge.spaces import agent_indicated_space, with_agent_indicator
 
 #: multi-agent options and their defaults (beyond the ones every environment takes)
 MULTI_AGENT_DEFAULTS: dict[str, Any] = {
-    "centralized": True, "share_reward": False, "protocol": "none", "protocol_params": {},
+    "centralized": True, "share_reward": False, "agent_indicator": False,
+    "protocol": "none", "protocol_params": {},
     "message_broker": "in_memory", "broker_password": None, "message_delay_steps": 1,
-    "route_delays": {}, "agent_periods": {},
+    "route_delays": {}, "agent_periods": {}, **LEARNABILITY_DEFAULTS,
 }
 #: options that configure the scenario itself
 SCENARIO_KEYS = ("protocol", "protocol_params", "message_broker", "broker_password",
@@ -54,7 +56,10 @@ class MultiAgentGridEnv(ParallelEnv):
     ``message_broker`` (``"in_memory"`` or a ``redis://`` URL; unreachable: an
     error at reset), ``broker_password``, ``message_delay_steps`` and
     ``route_delays`` (``{"DSO->MG1": 2}``), ``agent_periods`` (``{"DSO": 4}``:
-    the agent acts every 4 steps). ``info`` per agent as in GridEnv,
+    the agent acts every 4 steps), ``agent_indicator`` (each observation ends with the
+    agent's one-hot, for one shared policy), and the learnability options of GridEnv
+    (``price_forecast_steps``; ``reward_baseline="exogenous_bill"``: each agent's
+    baseline is its own zone PCC's bill with no device acting). ``info`` per agent as in GridEnv,
     plus the protocol's (``p2p_energy_mwh``, ``retail_price``, ...). With agents
     acting at different periods, each step's observations (and ``agents``) hold
     only the agents due to act; an agent's reward accumulates until it acts.
@@ -94,6 +99,7 @@ class MultiAgentGridEnv(ParallelEnv):
         options = env_options(config, {"scenario": scenario, **MULTI_AGENT_DEFAULTS}, **kwargs)
         self.centralized = bool(options.pop("centralized"))
         self.share_reward = bool(options.pop("share_reward"))
+        self.agent_indicator = bool(options.pop("agent_indicator"))
         overrides = {key: options.pop(key) for key in SCENARIO_KEYS}
         overrides["centralized"] = self.centralized
         scope = "all" if self.centralized else "zone"
@@ -102,7 +108,9 @@ class MultiAgentGridEnv(ParallelEnv):
         self._renderer = Renderer(self.render_mode, self.scenario.render_frame)
         self.possible_agents = list(self.scenario.agents)
         self.agents: list[str] = []
-        self.observation_spaces = dict(self.scenario.observation_spaces)
+        self.observation_spaces = {a: agent_indicated_space(space, len(self.possible_agents))
+                                   if self.agent_indicator else space
+                                   for a, space in self.scenario.observation_spaces.items()}
         self.action_spaces = dict(self.scenario.action_spaces)
         self._rng = np.random.default_rng()
 
@@ -117,6 +125,7 @@ class MultiAgentGridEnv(ParallelEnv):
         if seed is not None:
             self._rng = np.random.default_rng(seed)
         obs, infos = self.scenario.reset(self._rng, restart_test=seed is not None)
+        obs = self._indicated(obs)
         self.agents = list(obs)
         if self.render_mode == "human":
             self.render()
@@ -138,7 +147,16 @@ class MultiAgentGridEnv(ParallelEnv):
         self.agents = [] if result.done else acting
         if self.render_mode == "human":
             self.render()
-        return result.observations, rewards, terminations, truncations, result.infos
+        return (self._indicated(result.observations), rewards, terminations, truncations,
+                result.infos)
+
+    def _indicated(self, observations: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """With ``agent_indicator``, each agent's observation with its one-hot appended."""
+        if not self.agent_indicator:
+            return observations
+        return {a: with_agent_indicator(v, self.possible_agents.index(a),
+                                        len(self.possible_agents))
+                for a, v in observations.items()}
 
     def render(self) -> np.ndarray | None:
         """As :meth:`rl_bridge.env.GridEnv.render`: the whole network, every agent's
@@ -148,3 +166,4 @@ class MultiAgentGridEnv(ParallelEnv):
     def close(self) -> None:
         self._renderer.close()
         self.scenario.close()
+

@@ -22,8 +22,8 @@ import numpy as np
 from powergrid.data import step_calendar
 from powergrid.policies import Observation
 from rl_bridge.exogenous import ScenarioSeries
-from rl_bridge.options import SINGLE_AGENT_DEFAULTS, env_options
-from rl_bridge.spaces import action_space, split_action
+from rl_bridge.options import LEARNABILITY_DEFAULTS, env_options
+from rl_bridge.spaces import action_space, split_action, with_agent_indicator
 from rl_bridge.views import build_view
 from rl_bridge.wrappers import from_relaxed
 from scenarios.prepare import PreparedScenario
@@ -41,10 +41,16 @@ def env_options_path(path: str | Path) -> Path:
     return model_zip(path).with_suffix(".env.json")
 
 
+#: the options a model keeps in its ``<model>.env.json`` (beyond the ones every
+#: environment takes): how the environment it was trained in built its observations
+MODEL_OPTION_DEFAULTS: dict[str, Any] = {**LEARNABILITY_DEFAULTS, "centralized": True,
+                                         "agent_indicator": False}
+
+
 def save_env_options(path: str | Path, options: Mapping[str, Any]) -> Path:
     """Write the environment options a model at ``path`` was trained with (JSON) next to
     it; a ValueError names a bad option before anything is written."""
-    checked = env_options(dict(options), dict(SINGLE_AGENT_DEFAULTS))
+    checked = env_options(dict(options), dict(MODEL_OPTION_DEFAULTS))
     out = env_options_path(path)
     out.write_text(json.dumps({k: checked[k] for k in sorted(options)}, indent=1) + "\n")
     return out
@@ -64,7 +70,7 @@ def load_env_options(path: str | Path) -> dict[str, Any]:
         if not isinstance(stored, dict):
             raise ValueError(f"{where}: not a JSON object of environment options")
     try:
-        return env_options(stored, dict(SINGLE_AGENT_DEFAULTS))
+        return env_options(stored, dict(MODEL_OPTION_DEFAULTS))
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from None
 
@@ -87,10 +93,13 @@ def sb3_algorithm(zip_path: Path) -> Any:
 
 
 class ModelPolicy:
-    """A saved SB3 model acting for the scenario's (single) agent, observing what the
-    environment it was trained in showed it (:func:`load_env_options`)."""
+    """A saved SB3 model acting for one agent (``agent``: by name; default the
+    scenario's single agent), observing what the environment it was trained in showed
+    it (:func:`load_env_options`: the prices ahead, the whole grid or the agent's zone
+    with ``centralized``, the agent's one-hot with ``agent_indicator``)."""
 
-    def __init__(self, path: str | Path, prepared: PreparedScenario) -> None:
+    def __init__(self, path: str | Path, prepared: PreparedScenario,
+                 agent: str | None = None) -> None:
         import stable_baselines3  # noqa: F401 - without the rl extra, that is said first
 
         zip_path = model_zip(path)
@@ -104,8 +113,18 @@ class ModelPolicy:
             with open(stats, "rb") as f:  # our own file, written by the training example
                 self.obs_rms, self.clip_obs, self.epsilon = pickle.load(f)  # noqa: S301
         cfg = prepared.config
-        (self.agent,) = cfg.agents
-        self.view = build_view(prepared, self.agent, "all",
+        names = [a.name for a in cfg.agents]
+        if agent is None and len(names) != 1:
+            raise ValueError(f"scenario {cfg.name!r} has agents {names}: name the one the"
+                             " model acts for")
+        if agent is not None and agent not in names:
+            raise ValueError(f"no agent {agent!r} in scenario {cfg.name!r} (agents:"
+                             f" {', '.join(names)})")
+        self.agent = cfg.agents[names.index(agent) if agent is not None else 0]
+        self.indicator = ((names.index(self.agent.name), len(names))
+                          if self.options["agent_indicator"] else None)
+        self.view = build_view(prepared, self.agent,
+                               "all" if self.options["centralized"] else "zone",
                                int(self.options["price_forecast_steps"]))
         self._check_observation_size(zip_path)
         self.data = ScenarioSeries(prepared)
@@ -121,21 +140,33 @@ class ModelPolicy:
         """A ValueError when the model takes other observations than the view gives (a
         model trained with other options than its ``<model>.env.json`` says)."""
         expected = getattr(self.model.observation_space, "shape", None)
-        if expected == (self.view.size,):
+        size = self.view.size + (self.indicator[1] if self.indicator else 0)
+        if expected == (size,):
             return
         where = env_options_path(zip_path)
         source = str(where) if where.exists() else f"the defaults (no {where.name})"
         raise ValueError(f"model {zip_path} takes observations of shape {expected}; the"
-                         f" environment options of {source} give ({self.view.size},)")
+                         f" environment options of {source} give ({size},)")
 
     def act(self, obs: Observation) -> tuple[np.ndarray, np.ndarray]:
         k = (self.start + int(obs.time_s) // self.step_s) % len(self.hours)
         n_ahead = self.view.forecast_steps
         ahead = self.data.prices_ahead(k, n_ahead)[0] if n_ahead else None
         vec = self.view.vector(obs, self.hours[k], self.days[k], ahead)
+        if self.indicator is not None:
+            vec = with_agent_indicator(vec, *self.indicator)
         if self.obs_rms is not None:
             vec = np.clip((vec - self.obs_rms.mean) / np.sqrt(self.obs_rms.var + self.epsilon),
                           -self.clip_obs, self.clip_obs).astype(np.float32)
         action, _ = self.model.predict(vec, deterministic=True)
         physical: Any = from_relaxed(self.space, np.asarray(action))
         return split_action(self.agent.name, self.spec, physical)
+
+
+def model_policies(path: str | Path, prepared: PreparedScenario) -> Any:
+    """The model at ``path`` as the policy of the scenario's agent, or, with several
+    agents, of every agent that owns devices (one policy shared: ``{agent: policy}``)."""
+    agents = prepared.config.agents
+    if len(agents) == 1:
+        return ModelPolicy(path, prepared)
+    return {a.name: ModelPolicy(path, prepared, a.name) for a in agents if not a.coordinator}

@@ -9,6 +9,11 @@ because SB3's policies take Box, Discrete or MultiDiscrete actions only.
 ``HeldControls(venv, keep, idle_relaxed_action(vector_env))`` lets an agent learn some
 controls only (the battery, say) while the others stay at their no-intervention values
 (the training examples' ``--controls``).
+
+``SharedPolicyVecEnv(parallel_envs)`` presents the agents of PettingZoo parallel
+environments (every agent acting every step) as the slots of one SB3 ``VecEnv``: one
+policy learns from every agent's experience (parameter sharing), each agent's actions
+mapped from ``Box(-1, 1)`` to its own action space.
 """
 
 from __future__ import annotations
@@ -24,7 +29,25 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvWrapper
 from rl_bridge.wrappers import from_relaxed, relaxed_action_space
 
 
-class SB3VecEnv(VecEnv):
+class _SeededVecEnv(VecEnv):
+    """What both adapters share: a seed kept for the next ``reset`` and no wrappers."""
+
+    _seed: int | None = None
+
+    def seed(self, seed: int | None = None) -> Sequence[None | int]:
+        self._seed = seed
+        return [None if seed is None else seed + i for i in range(self.num_envs)]
+
+    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
+        return [False] * len(self._indices(indices))
+
+    def _indices(self, indices: Any) -> Sequence[int]:
+        if indices is None:
+            return range(self.num_envs)
+        return [indices] if isinstance(indices, int) else indices
+
+
+class SB3VecEnv(_SeededVecEnv):
     """A Gymnasium vector env (same-step autoreset) as an SB3 ``VecEnv``."""
 
     def __init__(self, env: Any) -> None:
@@ -36,7 +59,7 @@ class SB3VecEnv(VecEnv):
         super().__init__(env.num_envs, env.single_observation_space,
                          relaxed_action_space(self._physical))
         self._actions: np.ndarray | None = None
-        self._seed: int | None = None
+        self._seed = None
 
     def reset(self) -> np.ndarray:
         obs, _ = self.env.reset(seed=self._seed)
@@ -64,9 +87,6 @@ class SB3VecEnv(VecEnv):
     def close(self) -> None:
         self.env.close()
 
-    def seed(self, seed: int | None = None) -> Sequence[None | int]:
-        self._seed = seed
-        return [None if seed is None else seed + i for i in range(self.num_envs)]
 
     def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
         return [getattr(self.env, attr_name)] * len(self._indices(indices))
@@ -78,30 +98,26 @@ class SB3VecEnv(VecEnv):
                    **kwargs: Any) -> list[Any]:
         return [getattr(self.env, method_name)(*args, **kwargs)]
 
-    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
-        return [False] * len(self._indices(indices))
-
-    def _indices(self, indices: Any) -> Sequence[int]:
-        if indices is None:
-            return range(self.num_envs)
-        return [indices] if isinstance(indices, int) else indices
 
 
-def idle_relaxed_action(vec: Any) -> np.ndarray:
+def idle_relaxed_action(vec: Any, agent: str | None = None) -> np.ndarray:
     """No intervention (each device's :meth:`~powergrid.devices.Device.idle_action` at
     its initial state) in the relaxed ``Box(-1, 1)`` of :class:`SB3VecEnv`, for a
-    :class:`~rl_bridge.vector.GridVectorEnv` or :class:`~rl_bridge.env.GridEnv` ``vec``:
+    :class:`~rl_bridge.vector.GridVectorEnv` or :class:`~rl_bridge.env.GridEnv` ``vec``
+    (or a :class:`~rl_bridge.parallel.MultiAgentGridEnv` and one of its ``agent`` s):
     continuous setpoints rescaled, each discrete category at the middle of its part of
     ``[-1, 1]``. The middle of the
     relaxed range (action 0) is not idle: it commits the generator at half power,
     curtails PV to half its rating and moves the tap (see
     :class:`~rl_bridge.wrappers.NormalizeActionWrapper`)."""
     prepared = vec.scenario.prepared
-    spec = vec.scenario.specs[vec.agent]
+    name = agent if agent is not None else vec.agent
+    spec = vec.scenario.specs[name]
     by_name = {d.name: d for d in prepared.devices}
+    (config,) = [a for a in prepared.config.agents if a.name == name]
     cont: list[float] = []
     disc: list[int] = []
-    for name in prepared.config.agents[0].devices:
+    for name in config.devices:
         c, d = by_name[name].idle_action({})
         cont += c
         disc += d
@@ -111,11 +127,11 @@ def idle_relaxed_action(vec: Any) -> np.ndarray:
     return np.clip(np.concatenate([c_rel, d_rel]), -1.0, 1.0).astype(np.float32)
 
 
-def relaxed_names(vec: Any) -> list[str]:
+def relaxed_names(vec: Any, agent: str | None = None) -> list[str]:
     """The names of the relaxed action's dimensions, in order (continuous controls, then
     discrete ones), for a :class:`~rl_bridge.vector.GridVectorEnv` or
-    :class:`~rl_bridge.env.GridEnv` ``vec``."""
-    spec = vec.scenario.specs[vec.agent]
+    :class:`~rl_bridge.env.GridEnv` ``vec`` (or a multi-agent env and its ``agent``)."""
+    spec = vec.scenario.specs[agent if agent is not None else vec.agent]
     return list(spec.names_c) + list(spec.names_d)
 
 
@@ -140,3 +156,84 @@ class HeldControls(VecEnvWrapper):
 
     def reset(self) -> Any:
         return self.venv.reset()
+
+
+class SharedPolicyVecEnv(_SeededVecEnv):
+    """The agents of ``envs`` (PettingZoo parallel envs, every agent acting every step,
+    episodes ending for all agents at once) as one SB3 ``VecEnv``: slot ``k * A + j`` is
+    agent ``j`` of env ``k``. Observations must have one shape for every agent (the
+    slots' space is the union of their bounds); actions are ``Box(-1, 1)``, mapped to
+    each agent's own (physical) action space. An env whose episode ended is reset at
+    once (its last observations in ``infos[slot]["terminal_observation"]``)."""
+
+    def __init__(self, envs: Sequence[Any]) -> None:
+        self.envs = list(envs)
+        self.agents = list(self.envs[0].possible_agents)
+        observation = [self.envs[0].observation_space(a) for a in self.agents]
+        shapes = {space.shape for space in observation}
+        if len(shapes) != 1:
+            raise ValueError(f"the agents' observations differ in shape {sorted(shapes)}:"
+                             " one shared policy needs one shape")
+        self._physical = {a: self.envs[0].action_space(a) for a in self.agents}
+        relaxed = {relaxed_action_space(s).shape for s in self._physical.values()}
+        if len(relaxed) != 1:
+            raise ValueError(f"the agents' actions differ in size {sorted(relaxed)}")
+        low = np.min([s.low for s in observation], axis=0)
+        high = np.max([s.high for s in observation], axis=0)
+        super().__init__(len(self.envs) * len(self.agents),
+                         spaces.Box(low, high, dtype=np.float32),
+                         relaxed_action_space(self._physical[self.agents[0]]))
+        self._actions: np.ndarray | None = None
+        self._seed = None
+
+    def _stack(self, per_env: list[dict[str, np.ndarray]]) -> np.ndarray:
+        return np.stack([obs[a] for obs in per_env for a in self.agents]).astype(np.float32)
+
+    def reset(self) -> np.ndarray:
+        seeds = [None if self._seed is None else self._seed + k for k in range(len(self.envs))]
+        self._seed = None
+        return self._stack([env.reset(seed=s)[0] for env, s in zip(self.envs, seeds,
+                                                                     strict=True)])
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions)
+
+    def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        assert self._actions is not None
+        n_agents = len(self.agents)
+        observations, rewards, dones, infos = [], [], [], []
+        for k, env in enumerate(self.envs):
+            actions = {a: from_relaxed(self._physical[a], self._actions[k * n_agents + j])
+                       for j, a in enumerate(self.agents)}
+            obs, reward, terminated, truncated, info = env.step(actions)
+            done = not env.agents
+            slot_infos = [dict(info.get(a, {})) for a in self.agents]
+            if done:
+                for j, a in enumerate(self.agents):
+                    slot_infos[j]["terminal_observation"] = obs[a]
+                    slot_infos[j]["TimeLimit.truncated"] = bool(truncated.get(a, False)
+                                                                and not terminated.get(a))
+                obs, _ = env.reset()
+            observations.append(obs)
+            rewards += [float(reward.get(a, 0.0)) for a in self.agents]
+            dones += [done] * n_agents
+            infos += slot_infos
+        return (self._stack(observations), np.asarray(rewards, dtype=np.float32),
+                np.asarray(dones), infos)
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+
+    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+        return [getattr(self.envs[0], attr_name)] * len(self._indices(indices))
+
+    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+        for env in self.envs:
+            setattr(env, attr_name, value)
+
+    def env_method(self, method_name: str, *args: Any, indices: Any = None,
+                   **kwargs: Any) -> list[Any]:
+        return [getattr(env, method_name)(*args, **kwargs) for env in self.envs]
+

@@ -206,3 +206,19 @@ def split_action(agent: str, spec: ActionSpec, action: Any) -> tuple[np.ndarray,
     """``(c, d)`` of :func:`check_action` (continuous setpoints, discrete categories)."""
     checked = check_action(agent, spec, action)
     return checked.c, checked.d
+
+def agent_indicated_space(space: spaces.Box, n_agents: int) -> spaces.Box:
+    """``space`` with ``n_agents`` entries in [0, 1] appended (the agent's one-hot)."""
+    return spaces.Box(np.concatenate([space.low, np.zeros(n_agents, np.float32)]),
+                      np.concatenate([space.high, np.ones(n_agents, np.float32)]),
+                      dtype=np.float32)
+
+
+def with_agent_indicator(vector: np.ndarray, index: int, n_agents: int) -> np.ndarray:
+    """``vector`` with the one-hot of agent ``index`` of ``n_agents`` appended: one
+    policy shared by several agents tells them apart (agents whose devices differ --
+    the microgrids' generators have different fuel costs -- need different actions in
+    the same state)."""
+    one_hot = np.zeros(n_agents, np.float32)
+    one_hot[index] = 1.0
+    return np.concatenate([np.asarray(vector, np.float32), one_hot])

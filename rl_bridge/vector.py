@@ -63,7 +63,7 @@ from gymnasium.vector.utils import batch_space
 
 from rl_bridge.copies import BatchBridge, ScenarioCopies
 from rl_bridge.core import BridgedScenario
-from rl_bridge.options import SINGLE_AGENT_DEFAULTS, env_options
+from rl_bridge.options import LEARNABILITY_DEFAULTS, env_options
 from rl_bridge.render import RENDER_FPS
 from rl_bridge.spaces import CheckedAction, check_batch
 
@@ -92,7 +92,7 @@ class GridVectorEnv(VectorEnv):
                              f" not {render_mode!r}")
         self.render_mode = render_mode
         self._renderer: Any = None
-        options = env_options(None, {"scenario": scenario, **SINGLE_AGENT_DEFAULTS}, **kwargs)
+        options = env_options(None, {"scenario": scenario, **LEARNABILITY_DEFAULTS}, **kwargs)
         self.scenario = BridgedScenario(options.pop("scenario"), options, scope="all")
         if len(self.scenario.agents) != 1:
             raise ValueError("batched environments take single-agent scenarios")

@@ -25,7 +25,6 @@ import powergrid  # noqa: F401 - registers the ids
 from powergrid.data import series_at_step
 from powergrid.devices import RES
 from powergrid.observation import AgentView
-from rl_bridge import microgrids_v0
 from rl_bridge.env import GridEnv
 from rl_bridge.exogenous import ScenarioSeries
 from rl_bridge.options import MAX_PRICE_FORECAST_STEPS
@@ -274,12 +273,6 @@ def test_a_bad_option_is_one_line_naming_it(kind: str, option: dict[str, Any],
     text = str(caught.value)
     assert "\n" not in text
     assert re.search(message, text), text
-
-
-def test_the_multi_agent_envs_do_not_take_them() -> None:
-    with pytest.raises(ValueError, match=r"unknown environment option\(s\)"
-                                         r" \['price_forecast_steps'\]"):
-        microgrids_v0.parallel_env(price_forecast_steps=2)
 
 
 # -- a trained model sees what it saw in training ------------------------------------------

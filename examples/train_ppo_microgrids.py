@@ -1,0 +1,106 @@
+"""Train Stable-Baselines3 PPO, one policy shared by the three microgrid agents.
+
+    python examples/train_ppo_microgrids.py --seed 0 --out results/ppo_microgrids
+    powergrid evaluate microgrids --policy results/ppo_microgrids/model.zip --policy idle \\
+        --policy rule --policy oracle --days 14
+
+Each of ``--num-envs`` PettingZoo environments (:mod:`rl_bridge.microgrids_v0`, every
+step a mosaik co-simulation step of the IEEE 34 feeder with its three microgrids) gives
+three slots of one SB3 ``VecEnv`` (:class:`rl_bridge.sb3.SharedPolicyVecEnv`), one per
+agent: one policy learns from all three agents' experience (parameter sharing) and each
+agent plays it on its own observation, to which its one-hot is appended
+(``agent_indicator``: the generators' fuel costs differ, so the same state may call for
+different outputs). Observations and rewards are normalised by SB3's ``VecNormalize``.
+
+The recipe is the defaults below; it carries over what made the IEEE 13 recipe learn
+(``examples/train_ppo_ieee13.py``): each agent observes its own zone
+(``centralized=False``) and the prices of the next 24 hours (``price_forecast_steps``);
+its reward is computed from its cost less the bill its zone's PCC would pay with no
+device acting (``reward_baseline="exogenous_bill"``); ``safety_scale=1``; the policy
+starts at idle and explores the active power of the battery and of the generator only
+(``--controls``; reactive power held at 0). The saved model is an ordinary PPO model over
+each agent's whole action, so ``powergrid evaluate microgrids --policy <model.zip>``
+plays it for every agent (:func:`rl_bridge.policies.model_policies`).
+
+Writes ``model.zip``, ``model.vecnormalize.pkl``, ``model.env.json``, ``recipe.json``,
+``learning_curve.csv`` and ``learning_curve.png`` to ``--out``
+(:func:`rl_bridge.sb3_recipe.save_trained`); the curve's episode cost is per agent.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.vec_env import VecNormalize
+
+from rl_bridge import microgrids_v0
+from rl_bridge.sb3 import HeldControls, SharedPolicyVecEnv, idle_relaxed_action, relaxed_names
+from rl_bridge.sb3_recipe import learn_and_save, start_near_idle, whole_action_model
+
+#: the controls the agents explore with ``--controls`` (by device and control, without
+#: the microgrid's prefix); the others are held idle
+CONTROLS: dict[str, tuple[str, ...] | None] = {
+    "p": ("ess1.p_mw", "dg1.p_mw"),
+    "battery": ("ess1.p_mw",),
+    "all": None,
+}
+
+
+def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float]]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--timesteps", type=int, default=600_000,
+                        help="agent-steps (three per environment step)")
+    parser.add_argument("--num-envs", type=int, default=4)
+    parser.add_argument("--episode-length", type=int, default=24)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--price-forecast-steps", type=int, default=24)
+    parser.add_argument("--safety-scale", type=float, default=1.0)
+    parser.add_argument("--controls", choices=sorted(CONTROLS), default="p")
+    parser.add_argument("--log-std-init", type=float, default=-1.0)
+    parser.add_argument("--gamma", type=float, default=0.99)
+    parser.add_argument("--learning-rate", type=float, default=5e-4)
+    parser.add_argument("--n-steps", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--n-epochs", type=int, default=10)
+    parser.add_argument("--net-arch", type=int, nargs="+", default=[128, 128])
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--out", default="results/ppo_microgrids")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    options: dict[str, Any] = {"episode_length": args.episode_length, "train": True,
+                               "centralized": False, "agent_indicator": True,
+                               "price_forecast_steps": args.price_forecast_steps,
+                               "reward_baseline": "exogenous_bill",
+                               "safety_scale": args.safety_scale}
+    envs = [microgrids_v0.parallel_env(dict(options)) for _ in range(args.num_envs)]
+    inner = SharedPolicyVecEnv(envs)
+    full_space = inner.action_space
+    agents = inner.agents
+    idle = idle_relaxed_action(envs[0], agents[0])
+    for agent in agents[1:]:  # one policy: the agents' idle actions must agree
+        np.testing.assert_allclose(idle_relaxed_action(envs[0], agent), idle)
+    names = [n.split(".", 1)[1] for n in relaxed_names(envs[0], agents[0])]
+    wanted = CONTROLS[args.controls]
+    keep = list(range(len(names))) if wanted is None else [names.index(n) for n in wanted]
+    held = inner if wanted is None else HeldControls(inner, keep, idle)
+    env = VecNormalize(held, norm_obs=True, norm_reward=True, gamma=args.gamma)
+    env.seed(args.seed)
+    model = PPO("MlpPolicy", env, n_steps=args.n_steps, batch_size=args.batch_size,
+                n_epochs=args.n_epochs, learning_rate=args.learning_rate, gamma=args.gamma,
+                gae_lambda=0.95, policy_kwargs={"net_arch": list(args.net_arch)},
+                seed=args.seed, device="cpu")
+    start_near_idle(model, idle[keep], args.log_std_init)
+    return learn_and_save(
+        model, env, args.timesteps, out, options, vars(args),
+        "PPO, one policy shared by the microgrids' agents",
+        None if wanted is None else lambda: whole_action_model(model, full_space, keep, idle))
+
+
+if __name__ == "__main__":
+    main()
