@@ -27,6 +27,36 @@ def get_config(name: str, **overrides: Any) -> ScenarioConfig:
     return importlib.import_module(SCENARIOS[name]).config(**overrides)
 
 
+def scenario_net(name: str, **overrides: Any) -> Any:
+    """The pandapower net of scenario ``name`` as its runs start from: the network with
+    every device written in (batteries, generators, PV and wind as storage and sgen
+    elements at their output before the first step -- a generator that starts off at 0,
+    PV and wind at 0 until a profile says otherwise --, the tap changers at their
+    ``tap_init``, the capacitor banks at their ``step_init``, the switches as they
+    start), the loads at their nominal power. Ready for ``pandapower.to_json`` or another
+    grid simulator: the network alone (``powergrid.networks.build_network``) has neither
+    the devices nor their positions (on ieee13 its voltages are up to 0.057 p.u. away).
+    A new net on every call."""
+    import numpy as np
+
+    from powergrid.devices.collection import DeviceSet
+    from scenarios.prepare import prepare
+
+    prepared = prepare(get_config(name, **overrides))
+    net = prepared.net
+    initial = DeviceSet(prepared.devices)
+    initial.reset(np.random.default_rng(prepared.config.seed))
+    for device in prepared.devices:
+        if device.ELEMENT not in ("sgen", "storage"):
+            continue
+        state = initial.state_of(device.name)
+        table = net[device.ELEMENT]
+        row = table.index[table["name"] == device.name][0]
+        table.at[row, "p_mw"] = float(state.get("p_mw", 0.0))
+        table.at[row, "q_mvar"] = float(state.get("q_mvar", 0.0))
+    return net
+
+
 def check_data_span(config: ScenarioConfig) -> None:
     """A ValueError if the data set's split holds fewer steps than ``config`` runs.
 

@@ -73,7 +73,7 @@ async def build_world(world: Any, prepared: PreparedScenario, out_dir: Path | No
         broker=cfg.message_broker, broker_password=cfg.broker_password,
         **({"bridge": bridge} if bridge is not None else {}))
     devices_sim = await world.start("devices", step_size=step, seed=cfg.seed)
-    grid_sim = await world.start("grid", step_size=step)
+    grid_sim = await world.start("grid", step_size=step, series=list(prepared.series))
 
     if "grid" in remote:
         from simulators.grid import net_float_columns

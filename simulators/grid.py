@@ -49,8 +49,9 @@ META: Meta = {
                 # all of the above in one dict (one connection for a consumer of everything)
                 "state",
             ],
-            # load-profile and price series arrive under their own names ("load:H0-A")
-            "any_inputs": True,
+            # load-profile and price series arrive under their own names ("load:H0-A"):
+            # init's ``series`` declares them (every other input name is refused at
+            # connect; before, any name was taken and a typo had no effect)
         },
         # N copies of one net in one entity, solved together (batched environments,
         # in-process): inputs "values" (N, S) series, "injections" (the device batch's),
@@ -129,10 +130,22 @@ def _source_eid(full_id: str) -> str:
     return full_id.split(".", 1)[1]
 
 
+def with_series_inputs(meta: Meta, series: list[str]) -> Meta:
+    """``meta`` whose ``Grid`` model also takes the series ``series`` (load profiles, the
+    price) as inputs, by name; a name that is already an attribute is an error."""
+    grid = meta["models"]["Grid"]
+    clash = sorted(set(series) & set(grid["attrs"]))
+    if clash:
+        raise ValueError(f"grid series {clash} clash with the Grid's own attributes")
+    models = {**meta["models"], "Grid": {**grid, "attrs": [*grid["attrs"], *series]}}
+    return cast(Meta, {**meta, "models": models})
+
+
 class GridSim(mosaik_api_v3.Simulator):
     """Hosts :class:`powergrid.gridmodel.GridModel` instances as ``Grid`` entities.
 
-    ``init(sid, time_resolution, step_size=3600)``: step size in mosaik time units.
+    ``init(sid, time_resolution, step_size=3600, series=[...])``: step size in mosaik
+    time units; ``series``: the names of the series inputs (load profiles, the price).
 
     ``Grid`` params: ``net`` (a pandapowerNet, in-process only) or ``net_json``
     (the same as pandapower JSON, optionally with ``net_floats``, the exact values of
@@ -148,8 +161,8 @@ class GridSim(mosaik_api_v3.Simulator):
 
     Inputs: ``p_mw``/``q_mvar`` from sgen and storage devices and ``position``
     from tap changers, shunts and switches -- each source entity's eid is the
-    name of its element in the net -- plus any series by name. Outputs: see
-    docs/federates.md.
+    name of its element in the net -- plus the series named at ``init``. Any other
+    input is refused when it is connected. Outputs: see docs/federates.md.
     """
 
     def __init__(self) -> None:
@@ -164,9 +177,10 @@ class GridSim(mosaik_api_v3.Simulator):
         self.dt_h = 1.0
 
     def init(self, sid: str, time_resolution: float = 1.0, step_size: int = 3600,
-             **sim_params: Any) -> Meta:
+             series: list[str] | None = None, **sim_params: Any) -> Meta:
         self.step_size = int(step_size)
         self.dt_h = self.step_size * time_resolution / 3600.0
+        self.meta = with_series_inputs(self.meta, series or [])
         return self.meta
 
     # mosaik_api_v3 types create's model params as **model_params; a federate names its own

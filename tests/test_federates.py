@@ -172,3 +172,61 @@ def test_devices_federate_as_a_server_on_loopback(tmp_path, reference_run):
         if server.poll() is None:
             server.terminate()
             server.wait(timeout=30)
+
+
+def test_a_misspelled_grid_input_fails_at_connect_naming_it() -> None:
+    """Issue 17: the grid declares its inputs (``any_inputs`` took any name, and
+    ``P[MW]`` connected to it ran "OK" with no effect); its series inputs are the
+    names given to ``init``."""
+    import mosaik
+    from mosaik.exceptions import ScenarioError
+
+    from scenarios import get_config
+    from scenarios.prepare import prepare
+
+    prepared = prepare(get_config("ieee13"))
+    world = mosaik.World({"grid": {"python": "simulators.grid:GridSim"}})
+    try:
+        grid = world.start("grid", step_size=3600, series=list(prepared.series)).Grid(
+            net=prepared.net)
+        source = world.start("grid", step_size=3600).Grid(net=prepared.net)
+        with pytest.raises(ScenarioError, match=r"grid-0\.Grid-0\.P\[MW\]:\n- the"
+                                                r" destination attribute does not exist"):
+            world.connect(source, grid, ("converged", "P[MW]"))
+        world.connect(source, grid, ("converged", "load:mv_urban"))  # a declared series
+    finally:
+        world.shutdown()
+
+
+def test_the_scenario_net_is_what_the_first_step_solves(tmp_path: Path) -> None:
+    """Issue 17: ``scenarios.scenario_net`` gives the net as the scenario runs it; with
+    the loads and the PV and wind of the first step set by hand, pandapower's own power
+    flow gives the voltages the idle run recorded (tap and capacitor positions included:
+    the network alone is up to 0.057 p.u. away)."""
+    import pandapower as pp
+
+    from powergrid.data import series_at_step
+    from powergrid.networks import build_network
+    from scenarios import get_config, scenario_net
+    from scenarios.run import run_scenario
+
+    config = get_config("ieee13", steps=1, policy="idle", split="test")
+    run_scenario(config, tmp_path, progress=False, plot=False)
+    recorded = pd.read_csv(tmp_path / "timeseries.csv").iloc[0]
+
+    def value(series: str) -> float:
+        return float(series_at_step(series, "test", config.dt_h)[0])
+
+    net = scenario_net("ieee13")
+    profile = value(config.load_profiles["*"])
+    net.load["p_mw"] *= profile
+    net.load["q_mvar"] *= profile
+    for name, series in config.profiles.items():
+        row = net.sgen.index[net.sgen["name"] == name][0]
+        net.sgen.at[row, "p_mw"] = net.sgen.at[row, "sn_mva"] * min(max(value(series), 0.), 1.)
+    pp.runpp(net, lightsim2grid=False, tolerance_mva=1e-10)
+    for bus, vm in zip(net.bus["name"], net.res_bus["vm_pu"], strict=True):
+        assert vm == pytest.approx(recorded[f"vm_pu:{bus}"], abs=1e-6), bus
+    # and the bare network is not that net (the reason for the helper)
+    bare = build_network("ieee13")
+    assert len(bare.sgen) < len(net.sgen) or len(bare.storage) < len(net.storage)
