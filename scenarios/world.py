@@ -124,8 +124,8 @@ async def build_world(world: Any, prepared: PreparedScenario, out_dir: Path | No
                       ("regulator_tap_pos", "settled_tap_pos"), time_shifted=step,
                       initial_data={"regulator_tap_pos": float("nan")}, transform=_Pick(k))
 
-    initial_grid = _initial_grid_outputs(prepared)
-    initial_devices = _initial_device_outputs(prepared.devices, cfg.seed)
+    initial_grid = initial_grid_outputs(prepared)
+    initial_devices = initial_device_outputs(prepared.devices, cfg.seed)
     for agent in cfg.agents:
         ent = agent_entities[agent.name]
         world.connect(feed, ent, *prepared.series)
@@ -247,7 +247,9 @@ class _Pick:
         return values[self.position] if isinstance(values, list) else values
 
 
-def _initial_grid_outputs(prepared: PreparedScenario) -> dict[str, Any]:
+def initial_grid_outputs(prepared: PreparedScenario) -> dict[str, Any]:
+    """The grid's ``state`` before its first step (every bus at 1 p.u., nothing flowing):
+    the initial data of the time-shifted grid -> agent connections."""
     net = prepared.net
     n_pcc = len(prepared.pccs)
     return {"converged": True, "vm_pu": [1.0] * len(net.bus), "va_degree": [0.0] * len(net.bus),
@@ -258,10 +260,10 @@ def _initial_grid_outputs(prepared: PreparedScenario) -> dict[str, Any]:
             "cost_terms": {}, "safety_terms": {}}
 
 
-def _initial_device_outputs(devices: list[Device], seed: int) -> dict[str, dict[str, Any]]:
-    # a device's "report" before its first step
-    """The devices' outputs before the first step (the devices federate draws the
-    same initial states from the same seed)."""
+def initial_device_outputs(devices: list[Device], seed: int) -> dict[str, dict[str, Any]]:
+    """Each device's ``report`` before its first step (the devices federate draws the
+    same initial states from the same seed): the initial data of the time-shifted
+    device -> agent connections."""
     initial = DeviceSet(devices)
     initial.reset(np.random.default_rng(seed))
     return {d.name: {"state": initial.state_of(d.name), "cost": 0.0, "safety": 0.0,

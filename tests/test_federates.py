@@ -133,6 +133,21 @@ def test_mosaik_csv_can_stand_in_for_the_feeds(tmp_path, reference_run):
     _columns_equal(pd.read_csv(tmp_path / "csv" / "timeseries.csv"), reference_run)
 
 
+def test_the_plain_mosaik_script_is_powergrid_run_bit_for_bit(tmp_path) -> None:
+    """Issue 17: ``examples/mosaik_ieee13.py`` (SIM_CONFIG, world.start, world.connect,
+    world.run) writes the very file ``powergrid run ieee13`` writes."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "mosaik_ieee13", Path(__file__).resolve().parents[1] / "examples" / "mosaik_ieee13.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    written = script.main(["--steps", "12", "--out", str(tmp_path / "script")])
+    run_scenario(get_config("ieee13", steps=12), tmp_path / "run", progress=False, plot=False)
+    assert written.read_bytes() == (tmp_path / "run" / "timeseries.csv").read_bytes()
+
+
 def test_devices_federate_as_a_subprocess(tmp_path, reference_run):
     config = get_config("ieee13", steps=12, placement={"devices": "cmd", "grid": "cmd"})
     run_scenario(config, tmp_path / "cmd", progress=False, plot=False)
