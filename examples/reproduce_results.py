@@ -8,8 +8,8 @@ trained models) is played through the same co-simulation over the same test days
 measured by the same code (:func:`scenarios.evaluate.evaluate`, as ``powergrid
 evaluate``). Written to ``--out`` (default ``docs/results``): ``<scenario>.json`` (every
 policy's figures, the learned policies' mean and spread over seeds, the commands and
-the date), ``results.md`` (the tables) and ``ppo_ieee13_learning_curves.png`` (mean
-episode cost over training, one line per seed, from each model's
+the date), ``results.md`` (the tables) and ``ppo_<scenario>_learning_curves.png``
+(mean episode cost over training, one line per seed, from each model's
 ``learning_curve.csv``). With ``--train`` each seed is trained by its recipe's script
 (hyperparameters in the script) into ``--models`` first; that takes 20-30 minutes per
 seed on a 2-core machine.
@@ -82,8 +82,8 @@ def summarise_seeds(results: dict[str, dict[str, float]], learned: list[str]
     return out
 
 
-def plot_curves(paths: list[Path], png: Path) -> None:
-    """Mean episode cost over environment steps, one line per seed."""
+def plot_curves(paths: list[Path], png: Path, title: str) -> None:
+    """Mean episode cost over training steps, one line per seed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -94,9 +94,9 @@ def plot_curves(paths: list[Path], png: Path) -> None:
         curve = pd.read_csv(path.parent / "learning_curve.csv")
         ax.plot(curve["timesteps"], curve["mean_episode_cost"], lw=1,
                 label=path.parent.name)
-    ax.set_xlabel("environment steps")
-    ax.set_ylabel("mean training-episode cost ($ per day)")
-    ax.set_title("PPO on IEEE 13, three training seeds")
+    ax.set_xlabel("training steps (an agent's step each)")
+    ax.set_ylabel("mean training-episode cost ($ per day and agent)")
+    ax.set_title(title)
     ax.legend()
     fig.tight_layout()
     fig.savefig(png, dpi=110)
@@ -111,7 +111,7 @@ def commit() -> str:
         return "unknown"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", action="store_true",
                         help="train every seed from scratch into --models first")
@@ -120,8 +120,10 @@ def main() -> int:
                              " with --train)")
     parser.add_argument("--scenario", action="append", choices=sorted(RESULTS),
                         help="only these scenarios (repeatable; default all)")
+    parser.add_argument("--days", type=int, default=None,
+                        help="test days (default: each scenario's, as in the README)")
     parser.add_argument("--out", default=str(ROOT / "docs" / "results"))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     models = Path(args.models or (ROOT / "results" / "models" if args.train
                                   else ROOT / "models"))
     out = Path(args.out)
@@ -133,20 +135,22 @@ def main() -> int:
             train(scenario, models)
         learned = model_paths(scenario, models)
         policies = ["idle", "rule", "oracle", *map(str, learned)]
-        results = evaluate(scenario, policies, days=spec["days"], load_policy=load_model)
+        days = args.days or spec["days"]
+        results = evaluate(scenario, policies, days=days, load_policy=load_model)
         rows = {(Path(p).parent.name if p in map(str, learned) else p): m
                 for p, m in results.items()}
         names = [Path(p).parent.name for p in map(str, learned)]
-        record = {"scenario": scenario, "days": spec["days"],
+        record = {"scenario": scenario, "days": days,
                   "date": datetime.date.today().isoformat(), "commit": commit(),
                   "command": "python examples/reproduce_results.py"
                              + (" --train" if args.train else ""),
                   "policies": rows, "learned_over_seeds": summarise_seeds(rows, names)}
         write_json_atomic(out / f"{scenario}.json", record)
-        tables.append(format_table(rows, scenario, spec["days"]))
+        tables.append(format_table(rows, scenario, days))
         if learned:
             name = spec["models"].removesuffix("_seed")
-            plot_curves(learned, out / f"{name}_learning_curves.png")
+            plot_curves(learned, out / f"{name}_learning_curves.png",
+                        f"PPO on {scenario}, {len(learned)} training seeds")
         print(tables[-1], "\n")
     (out / "results.md").write_text("\n\n".join(tables) + "\n")
     print(f"wrote {out}")

@@ -201,3 +201,27 @@ def test_the_shared_policy_recipe_trains_and_every_agent_plays_it_in_evaluate(
         from scenarios.prepare import prepare
 
         ModelPolicy(tmp_path / "model.zip", prepare(get_config("microgrids")))
+
+
+def test_one_command_writes_the_results_tables_from_the_committed_models(
+        tmp_path: Path) -> None:
+    """``examples/reproduce_results.py`` (here over one day) evaluates idle, rule, oracle
+    and every committed model, and keeps the figures as JSON, Markdown and a plot."""
+    pytest.importorskip("stable_baselines3", reason="needs stable-baselines3 and torch,"
+                        " the 'rl' extra: pip install -e \".[rl]\"")
+    import json
+
+    script = _example("reproduce_results")
+    assert script.main(["--scenario", "microgrids", "--days", "1", "--out",
+                        str(tmp_path)]) == 0
+    record = json.loads((tmp_path / "microgrids.json").read_text())
+    policies = record["policies"]
+    assert {"idle", "rule", "oracle", "ppo_microgrids_seed0", "ppo_microgrids_seed1",
+            "ppo_microgrids_seed2"} <= set(policies)
+    assert policies["oracle"]["recovered_share"] == pytest.approx(1.0)
+    assert policies["idle"]["recovered_share"] == pytest.approx(0.0)
+    over_seeds = record["learned_over_seeds"]["total_cost"]
+    costs = [policies[f"ppo_microgrids_seed{k}"]["total_cost"] for k in range(3)]
+    assert over_seeds["mean"] == pytest.approx(np.mean(costs))
+    assert "| oracle |" in (tmp_path / "results.md").read_text()
+    assert (tmp_path / "ppo_microgrids_learning_curves.png").stat().st_size > 0
