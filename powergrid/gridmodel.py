@@ -323,11 +323,6 @@ class GridModel:
         """``(table, row position)`` of the sgen/storage/trafo/shunt/switch named ``name``."""
         return _locate(self._elements, name)
 
-    def total_load_mw(self, values: Mapping[str, float], load_scale: float = 1.0) -> float:
-        """All loads' consumption (MW) at the series ``values`` (unprofiled loads at their
-        nominal value)."""
-        return float(load_demand_mw(self._load_p, self.load_groups, values, load_scale))
-
     def _plan(self, names: tuple[str, ...], tables: tuple[str, ...]
               ) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """``[(table, row positions, indices into names)]`` for ``names`` (cached: the
