@@ -300,6 +300,7 @@ class GridModel:
         self.pcc_names = [g.name for g in pccs]
         self.vm_min_pu, self.vm_max_pu = vm_min_pu, vm_max_pu
         self._elements = _element_index(net)
+        self._load_rows = {str(name): k for k, name in enumerate(net.load["name"])}
         self._load_p, self._load_q = self.model.load_p_mw, self.model.load_q_mvar
         self._plans: dict[tuple[str, ...], list[tuple[str, np.ndarray, np.ndarray]]] = {}
 
@@ -359,6 +360,28 @@ class GridModel:
         values = np.fromiter(positions.values(), dtype=float, count=len(names))
         for table, pos, k in self._plan(names, _POSITION_TABLES):
             self.model.set_positions(table, pos, values[k][None])
+
+    def set_loads(self, p_mw: Mapping[str, float], q_mvar: Mapping[str, float]) -> None:
+        """Set loads' P (MW) and Q (Mvar, consumed) by load name, replacing what their
+        profiles gave for this step (a load left out of one mapping keeps that value)."""
+        for values, column in ((p_mw, self._rows.load_p_mw), (q_mvar, self._rows.load_q_mvar)):
+            for name, value in values.items():
+                if name not in self._load_rows:
+                    raise ValueError(f"no load named {name!r} in the network")
+                column[0, self._load_rows[name]] = float(value)
+
+    def element_values(self, table: str) -> tuple[np.ndarray, np.ndarray]:
+        """P (MW) and Q (Mvar) now set on every element of ``table`` (``"load"``,
+        ``"sgen"`` or ``"storage"``, net order; storage and loads consume), views."""
+        return getattr(self._rows, f"{table}_p_mw")[0], getattr(self._rows, f"{table}_q_mvar")[0]
+
+    def ext_grid_pq(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every external grid's P (MW) and Q (Mvar) drawn from it in the last power flow."""
+        return self._rows.ext_grid_p_mw[0], self._rows.ext_grid_q_mvar[0]
+
+    def positions(self, table: str) -> np.ndarray:
+        """Every ``"shunt"``'s step or ``"switch"``'s state (1 closed) now set, net order."""
+        return {"shunt": self._rows.shunt_step, "switch": self._rows.switch_closed}[table][0]
 
     @property
     def tap_pos(self) -> np.ndarray:

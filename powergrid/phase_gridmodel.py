@@ -211,6 +211,30 @@ class ThreePhaseGridModel:
                                  " the three-phase model")
             self._positions[name] = value
 
+    def injection(self, name: str) -> tuple[float, float]:
+        """The P (MW) and Q (Mvar) now set on the sgen or storage unit ``name``."""
+        if name not in self.map.injections:
+            raise ValueError(f"element {name!r} is not an sgen or storage unit")
+        return self._inj_p.get(name, 0.0), self._inj_q.get(name, 0.0)
+
+    def position(self, name: str) -> float:
+        """The tap, capacitor step or switch state (1 closed) now set on ``name``; an
+        automatic regulator's: the tap of its last power flow."""
+        if name in self.regulator_names and self._last is not None:
+            return float(self._last.regulator_tap_pos[self.regulator_names.index(name)])
+        if name in self._positions:
+            return self._positions[name]
+        for table in self._initial.values():
+            if name in table:
+                return table[name]
+        raise ValueError(f"element {name!r} is not a tap, capacitor step or switch of the"
+                         " three-phase model")
+
+    def trafo_tap_pos(self) -> np.ndarray:
+        """Every balanced trafo's tap position (``trafo_names`` order; 0 without one)."""
+        return np.array([self.position(n) if n in self._initial["trafo"] else 0.0
+                         for n in self.trafo_names])
+
     # -- solve ---------------------------------------------------------------------
     def solve(self, price_per_mwh: float = 0.0, dt_h: float = 1.0,
               pcc_prices: Mapping[str, float] | None = None) -> GridResult:

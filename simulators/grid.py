@@ -20,6 +20,14 @@ from powergrid.gridmodel import BatchGridModel, GridModel, GridResult
 from powergrid.phase_gridmodel import ThreePhaseGridModel
 from powergrid.records import GridBatchState
 from simulators import run_federate
+from simulators.grid_entities import (
+    Element,
+    apply_inputs,
+    element_entities,
+    element_models,
+    element_outputs,
+    with_bus_injections,
+)
 
 META: Meta = {
     "api_version": "3.0",
@@ -62,6 +70,8 @@ META: Meta = {
             "params": ["grid_model", "series", "price", "load_scale"],
             "attrs": ["values", "injections", "resets", "state"],
         },
+        # a Grid's child entities, one per element of its net (simulators.grid_entities)
+        **element_models(),
     },
 }
 
@@ -171,6 +181,7 @@ class GridSim(mosaik_api_v3.Simulator):
         self.batches: dict[str, tuple[BatchGridModel, int, float]] = {}
         self.batch_state: dict[str, GridBatchState] = {}
         self.results: dict[str, GridResult] = {}
+        self.elements: dict[str, Element] = {}
         self.load_scale: dict[str, float] = {}
         self.price_series: dict[str, str | None] = {}
         self.step_size = 3600
@@ -215,6 +226,8 @@ class GridSim(mosaik_api_v3.Simulator):
 
                     net = pp.from_json_string(net_json)
                     restore_float_columns(net, net_floats or {})
+                if physics == "balanced":
+                    net = with_bus_injections(net)
                 pcc_devices = cast("list[Grid]", [device_from_config(c) for c in (pccs or [])])
                 regulator_devices = cast("list[Transformer]",
                                          [device_from_config(c) for c in (regulators or [])])
@@ -234,7 +247,10 @@ class GridSim(mosaik_api_v3.Simulator):
             self.load_scale[eid] = float(load_scale)
             self.price_series[eid] = price
             grid = self.models[eid]
-            entities.append({"eid": eid, "type": model, "extra_info": {
+            children, elements = element_entities(
+                eid, grid.solver.net if isinstance(grid, GridModel) else net)
+            self.elements.update(elements)
+            entities.append({"eid": eid, "type": model, "children": children, "extra_info": {
                 "bus_names": grid.bus_names, "line_names": grid.line_names,
                 "trafo_names": grid.trafo_names, "pcc_names": grid.pcc_names,
                 "regulator_names": grid.regulator_names,
@@ -266,13 +282,25 @@ class GridSim(mosaik_api_v3.Simulator):
             tariffs: dict[str, float] = {}
             for value in data.get("tariffs", {}).values():
                 tariffs.update(value or {})
+            children = {child: v for child, v in inputs.items()
+                        if child in self.elements and self.elements[child].grid == eid}
+            if children:
+                apply_inputs(grid, self.elements, children)
             self.results[eid] = grid.solve(price, self.dt_h, tariffs)
         return time + self.step_size
 
     def get_data(self, outputs: OutputRequest) -> OutputData:
-        return {eid: {attr: (self.batch_state[eid] if eid in self.batches
-                             else _output(self.results[eid], attr)) for attr in attrs}
-                for eid, attrs in outputs.items()}
+        data: OutputData = {}
+        for eid, attrs in outputs.items():
+            element = self.elements.get(eid)
+            if element is not None:
+                data[eid] = element_outputs(self.models[element.grid], self.results[element.grid],
+                                    element, attrs)
+            elif eid in self.batches:
+                data[eid] = dict.fromkeys(attrs, self.batch_state[eid])
+            else:
+                data[eid] = {attr: _output(self.results[eid], attr) for attr in attrs}
+        return data
 
 
 if __name__ == "__main__":
