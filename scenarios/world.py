@@ -247,6 +247,22 @@ class _Pick:
         return values[self.position] if isinstance(values, list) else values
 
 
+def load_feeds(prepared: PreparedScenario) -> dict[str, dict[str, Any]]:
+    """``{load name: LoadFeed params}`` for every profiled load of the scenario: a feeds
+    federate's ``LoadFeed`` entity made with them publishes that load's demand in MW and
+    Mvar, the values the grid's own profile wiring sets (its peak from the net, with
+    pandapower's ``scaling``; the scenario's ``load_scale``, split and start step)."""
+    from powergrid.solvers.base import effective_column
+
+    cfg, load = prepared.config, prepared.net.load
+    peak_p, peak_q = effective_column(load, "p_mw"), effective_column(load, "q_mvar")
+    row = {str(name): k for k, name in enumerate(load["name"])}
+    return {name: {"series": series, "p_mw": float(peak_p[row[name]]),
+                   "q_mvar": float(peak_q[row[name]]), "load_scale": cfg.load_scale,
+                   "split": cfg.split, "start_step": cfg.start_step}
+            for name, series in prepared.load_profiles.items()}
+
+
 def initial_grid_outputs(prepared: PreparedScenario) -> dict[str, Any]:
     """The grid's ``state`` before its first step (every bus at 1 p.u., nothing flowing):
     the initial data of the time-shifted grid -> agent connections."""

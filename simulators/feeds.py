@@ -19,6 +19,7 @@ import numpy as np
 from mosaik_api_v3.types import CreateResult, InputData, Meta, OutputData, OutputRequest
 
 from powergrid.data import Dataset, load_dataset, series_at_step
+from powergrid.gridmodel import scaled_load
 from simulators import pop_path_options, run_federate
 
 META: Meta = {
@@ -27,6 +28,12 @@ META: Meta = {
     "models": {
         # attrs are filled in by init() with the data set's series names
         "Feed": {"public": True, "params": ["split", "start_step"], "attrs": []},
+        # one load's demand in MW/Mvar: its series (p.u. of its peak) times its peak
+        # (params "p_mw", "q_mvar") times "load_scale", as the grid scales a profiled load
+        "LoadFeed": {"public": True,
+                     "params": ["series", "p_mw", "q_mvar", "load_scale", "split",
+                                "start_step"],
+                     "attrs": ["p_mw", "q_mvar"]},
         # N copies in one entity (batched environments, in-process): output "values" is an
         # (N, S) array of the series in "series" order; input "resets" [[copy, start], ...]
         "FeedBatch": {"public": True, "params": ["split", "series", "starts"],
@@ -68,6 +75,12 @@ class FeedsSim(mosaik_api_v3.Simulator):
     (index of the first value, in scenario steps); reading past the end of the
     split wraps around to its start.
 
+    ``LoadFeed`` params: ``series`` (a load series name, ``"load:mv_urban"``), ``p_mw``
+    and ``q_mvar`` (the load's peak, MW and Mvar), ``load_scale``, ``split``,
+    ``start_step``; outputs ``p_mw`` and ``q_mvar``: the load's demand in the step
+    (:func:`powergrid.gridmodel.scaled_load`), for a grid that takes loads in MW
+    (:func:`scenarios.world.load_feeds` makes one per profiled load of a scenario).
+
     ``allowed_data``: the data-set paths this federate may open (None: any, as for a
     federate in the process that configures it). A federate started as its own process
     (``python -m simulators.feeds [--data PATH ...] ...``) opens only the data sets its
@@ -81,6 +94,8 @@ class FeedsSim(mosaik_api_v3.Simulator):
                         else {os.path.realpath(p) for p in allowed_data})
         self.series: dict[tuple[str, str], np.ndarray] = {}
         self.entities: dict[str, tuple[str, int]] = {}
+        #: LoadFeed entities: (split, start step, series, peak P MW, peak Q Mvar, scale)
+        self.load_feeds: dict[str, tuple[str, int, str, float, float, float]] = {}
         self.batches: dict[str, _Clock] = {}
         self.path: str | None = None
         self.step_size = 3600
@@ -102,12 +117,26 @@ class FeedsSim(mosaik_api_v3.Simulator):
 
     # mosaik_api_v3 types create's model params as **model_params; a federate names its own
     def create(self, num: int, model: str, split: str = "train", start_step: int = 0,  # type: ignore[override]
-               series: list[str] | None = None, starts: list[int] | None = None
+               series: list[str] | str | None = None, starts: list[int] | None = None,
+               p_mw: float = 0.0, q_mvar: float = 0.0, load_scale: float = 1.0
                ) -> list[CreateResult]:
+        if model == "LoadFeed":
+            if not isinstance(series, str) or not series.startswith("load:"):
+                raise ValueError(f"LoadFeed: 'series' must name a load series"
+                                 f" ('load:<name>'), not {series!r}")
+            if series not in self.columns:
+                raise ValueError(f"LoadFeed: no series {series!r} in the data set")
+            created: list[CreateResult] = []
+            for _ in range(num):
+                eid = f"LoadFeed-{len(self.load_feeds)}"
+                self.load_feeds[eid] = (split, int(start_step), series, float(p_mw),
+                                        float(q_mvar), float(load_scale))
+                created.append({"eid": eid, "type": model})
+            return created
         if model == "FeedBatch":
             eid = f"FeedBatch-{len(self.batches)}"
             table = np.stack([series_at_step(c, split, self.step_h, self.path)
-                              for c in series or []], axis=1)
+                              for c in list(series or [])], axis=1)
             self.batches[eid] = _Clock(table, np.asarray(starts, dtype=np.int64))
             return [{"eid": eid, "type": model}]
         out: list[CreateResult] = []
@@ -130,16 +159,24 @@ class FeedsSim(mosaik_api_v3.Simulator):
             if eid in self.batches:
                 data[eid] = {"values": self.batches[eid].values()}
                 continue
+            if eid in self.load_feeds:
+                split, start, name, peak_p, peak_q, scale = self.load_feeds[eid]
+                value = self._value(split, start, name)
+                data[eid] = {attr: scaled_load(peak_p if attr == "p_mw" else peak_q, value,
+                                               scale) for attr in attrs}
+                continue
             split, start = self.entities[eid]
-            values = {}
-            for attr in attrs:
-                series = self.series.get((split, attr))
-                if series is None:  # resampled once per run: a step is an array lookup
-                    series = series_at_step(attr, split, self.step_h, self.path)
-                    self.series[(split, attr)] = series
-                values[attr] = float(series[(start + self.index) % len(series)])
-            data[eid] = values
+            data[eid] = {attr: self._value(split, start, attr) for attr in attrs}
         return data
+
+    def _value(self, split: str, start: int, name: str) -> float:
+        """The series ``name``'s value in this step (resampled once per run: then a step is
+        an array lookup)."""
+        series = self.series.get((split, name))
+        if series is None:
+            series = series_at_step(name, split, self.step_h, self.path)
+            self.series[(split, name)] = series
+        return float(series[(start + self.index) % len(series)])
 
 
 def pop_data_options(argv: Sequence[str]) -> tuple[list[str], list[str]]:

@@ -60,7 +60,7 @@ def positions(table, labels: Sequence[int] | np.ndarray) -> np.ndarray:
     return idx.astype(np.intp)
 
 
-def _effective(table, column: str) -> np.ndarray:
+def effective_column(table, column: str) -> np.ndarray:
     """``table[column] * table.scaling`` as float64 (a missing or nan scaling counts as 1)."""
     values = table[column].to_numpy(dtype=np.float64, copy=True)
     if "scaling" in table:
@@ -129,12 +129,12 @@ class PowerFlowSolver(ABC):
         self.converged = False
         net = self.net
         # -- state, with the scaling folded into the values once
-        self.load_p_mw = _effective(net.load, "p_mw")
-        self.load_q_mvar = _effective(net.load, "q_mvar")
-        self.sgen_p_mw = _effective(net.sgen, "p_mw")
-        self.sgen_q_mvar = _effective(net.sgen, "q_mvar")
-        self.storage_p_mw = _effective(net.storage, "p_mw")
-        self.storage_q_mvar = _effective(net.storage, "q_mvar")
+        self.load_p_mw = effective_column(net.load, "p_mw")
+        self.load_q_mvar = effective_column(net.load, "q_mvar")
+        self.sgen_p_mw = effective_column(net.sgen, "p_mw")
+        self.sgen_q_mvar = effective_column(net.sgen, "q_mvar")
+        self.storage_p_mw = effective_column(net.storage, "p_mw")
+        self.storage_q_mvar = effective_column(net.storage, "q_mvar")
         for table, p, q in (
             (net.load, self.load_p_mw, self.load_q_mvar),
             (net.sgen, self.sgen_p_mw, self.sgen_q_mvar),

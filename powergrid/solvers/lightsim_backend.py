@@ -26,7 +26,7 @@ from powergrid.solvers.base import (
     DEFAULT_MAX_ITERATION,
     DEFAULT_TOLERANCE_MVA,
     PowerFlowSolver,
-    _effective,
+    effective_column,
 )
 
 _UNSUPPORTED_TABLES = ("xward", "dcline", "svc", "tcsc", "ssc", "vsc", "vsc_stacked",
@@ -63,7 +63,7 @@ def _static(net: pp.pandapowerNet, options: dict) -> Static:
     v_ratio = (bus_vn[shunt_bus] / shunt_vn) ** 2
     slack_gen = net.gen["slack"].to_numpy(dtype=bool) if len(net.gen) else np.zeros(0, bool)
     eg, gen = net.ext_grid, net.gen
-    gen_p = _effective(gen, "p_mw") if len(gen) else np.zeros(0)
+    gen_p = effective_column(gen, "p_mw") if len(gen) else np.zeros(0)
     line, trafo = net.line, net.trafo
 
     def col(table, name, rows=slice(None)):
