@@ -133,18 +133,22 @@ def test_mosaik_csv_can_stand_in_for_the_feeds(tmp_path, reference_run):
     _columns_equal(pd.read_csv(tmp_path / "csv" / "timeseries.csv"), reference_run)
 
 
-def test_the_plain_mosaik_script_is_powergrid_run_bit_for_bit(tmp_path) -> None:
-    """Issue 17: ``examples/mosaik_ieee13.py`` (SIM_CONFIG, world.start, world.connect,
-    world.run) writes the very file ``powergrid run ieee13`` writes."""
+@pytest.mark.parametrize("scenario", ["ieee13", "microgrids"])
+def test_the_plain_mosaik_script_is_powergrid_run_bit_for_bit(scenario: str,
+                                                              tmp_path: Path) -> None:
+    """Issue 17: ``examples/mosaik_scenario.py`` (SIM_CONFIG, world.start, world.connect,
+    world.run) writes the very file ``powergrid run`` writes, for one agent (ieee13) and
+    for three with automatic regulators (microgrids)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
-        "mosaik_ieee13", Path(__file__).resolve().parents[1] / "examples" / "mosaik_ieee13.py")
+        "mosaik_scenario", Path(__file__).resolve().parents[1] / "examples" / "mosaik_scenario.py")
     assert spec is not None and spec.loader is not None
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    written = script.main(["--steps", "12", "--out", str(tmp_path / "script")])
-    run_scenario(get_config("ieee13", steps=12), tmp_path / "run", progress=False, plot=False)
+    written = script.main(["--scenario", scenario, "--steps", "12",
+                           "--out", str(tmp_path / "script")])
+    run_scenario(get_config(scenario, steps=12), tmp_path / "run", progress=False, plot=False)
     assert written.read_bytes() == (tmp_path / "run" / "timeseries.csv").read_bytes()
 
 
