@@ -248,7 +248,8 @@ class GridSim(mosaik_api_v3.Simulator):
             self.price_series[eid] = price
             grid = self.models[eid]
             children, elements = element_entities(
-                eid, grid.solver.net if isinstance(grid, GridModel) else net)
+                eid, grid.solver.net if isinstance(grid, GridModel) else net,
+                cast("list[Grid]", [device_from_config(c) for c in (pccs or [])]))
             self.elements.update(elements)
             entities.append({"eid": eid, "type": model, "children": children, "extra_info": {
                 "bus_names": grid.bus_names, "line_names": grid.line_names,

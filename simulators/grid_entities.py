@@ -20,6 +20,9 @@ model        inputs                                          outputs
 ``Shunt``    ``step``                                        ``step``
 ``Switch``   ``closed`` (1 closed, 0 open)                   ``closed``
 ``ExtGrid``  --                                              ``p_mw``, ``q_mvar`` (import)
+``Pcc``      --                                              ``p_mw``, ``q_mvar`` (import),
+                                                             ``cost`` ($ in the step),
+                                                             ``safety``
 ===========  ==============================================  =============================
 
 Entity ids are ``<grid eid>.<model>.<element name>`` (``Grid-0.Bus.675``); several
@@ -52,6 +55,7 @@ import numpy as np
 import pandapower as pp
 from mosaik_api_v3.types import CreateResult, ModelDescription
 
+from powergrid.devices import Grid
 from powergrid.gridmodel import GridModel, GridResult
 from powergrid.phase_gridmodel import ThreePhaseGridModel
 
@@ -69,6 +73,10 @@ ELEMENT_MODELS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], tuple[str
     "ExtGrid": ("ext_grid", ("bus",), (), ("p_mw", "q_mvar")),
 }
 
+#: a PCC (a :class:`~powergrid.devices.Grid` settled by the grid): its outputs
+PCC_OUTPUTS = ("p_mw", "q_mvar", "cost", "safety")
+_ELEMENT_MODEL = {"ext_grid": "ExtGrid", "trafo": "Trafo", "line": "Line"}
+
 #: the name prefix of the zero sgen added at every bus for the Bus entities' injections
 BUS_INJECTION_PREFIX = "bus-injection:"
 
@@ -78,9 +86,13 @@ _POSITION_ATTRS = ("tap_pos", "step", "closed")
 
 def element_models() -> dict[str, ModelDescription]:
     """The child models' META entries (not public: a Grid creates them)."""
-    return {model: {"public": False, "params": [], "any_inputs": False,
-                    "attrs": list(dict.fromkeys(inputs + outputs))}
-            for model, (_, _, inputs, outputs) in ELEMENT_MODELS.items()}
+    models: dict[str, ModelDescription] = {
+        model: {"public": False, "params": [], "any_inputs": False,
+                "attrs": list(dict.fromkeys(inputs + outputs))}
+        for model, (_, _, inputs, outputs) in ELEMENT_MODELS.items()}
+    models["Pcc"] = {"public": False, "params": [], "any_inputs": False,
+                     "attrs": list(PCC_OUTPUTS)}
+    return models
 
 
 def with_bus_injections(net: pp.pandapowerNet) -> pp.pandapowerNet:
@@ -102,10 +114,11 @@ class Element:
     pos: int
 
 
-def element_entities(grid_eid: str, net: pp.pandapowerNet) -> tuple[list[CreateResult],
-                                                                     dict[str, Element]]:
+def element_entities(grid_eid: str, net: pp.pandapowerNet, pccs: Iterable[Grid] = ()
+                     ) -> tuple[list[CreateResult], dict[str, Element]]:
     """The child entities of the grid ``grid_eid`` whose net is ``net`` (the bus-injection
-    sgens are not entities), and each one's :class:`Element` by entity id."""
+    sgens are not entities) and of its PCCs ``pccs`` (related to the element that
+    measures each), and each one's :class:`Element` by entity id."""
     bus_name = dict(zip(net.bus.index, (str(n) for n in net.bus["name"]), strict=True))
 
     def eid(model: str, name: str) -> str:
@@ -132,6 +145,13 @@ def element_entities(grid_eid: str, net: pp.pandapowerNet) -> tuple[list[CreateR
                 raise ValueError(f"grid {grid_eid}: two {table} elements named {name!r}")
             elements[child] = Element(grid_eid, model, name, pos)
             children.append({"eid": child, "type": model, "rel": rel})
+    for k, pcc in enumerate(pccs):
+        table = net[pcc.element]
+        row = pcc.write_to_net(net)  # the index of the measuring element (nothing written)
+        child = eid("Pcc", pcc.name)
+        elements[child] = Element(grid_eid, "Pcc", pcc.name, k)
+        children.append({"eid": child, "type": "Pcc", "rel": [
+            eid(_ELEMENT_MODEL[pcc.element], _name(table, row))]})
     return children, elements
 
 
@@ -203,6 +223,10 @@ def element_outputs(grid: GridModel | ThreePhaseGridModel, result: GridResult, e
 def _output(grid: GridModel | ThreePhaseGridModel, result: GridResult, element: Element,
             attr: str) -> Any:
     model, pos = element.model, element.pos
+    if model == "Pcc":
+        values = {"p_mw": result.pcc_p_mw, "q_mvar": result.pcc_q_mvar,
+                  "cost": result.pcc_cost, "safety": result.pcc_safety}[attr]
+        return float(values[pos])
     if model == "Bus":
         if attr not in ("vm_pu", "va_degree"):
             raise ValueError(f"{attr!r} is an input of Bus, not an output")

@@ -135,6 +135,7 @@ def test_the_entities_follow_the_topology() -> None:
             ("Bus", "bus"), ("Line", "line"), ("Trafo", "trafo"), ("Load", "load"),
             ("Sgen", "sgen"), ("Storage", "storage"), ("Shunt", "shunt"),
             ("Switch", "switch"), ("ExtGrid", "ext_grid")) if len(net[table])}
+        # no PCC was given to this Grid: no Pcc entity
         graph = world.entity_graph
         row = net.line.index[0]
         line = f"grid-0.Grid-0.Line.{net.line.at[row, 'name']}"
@@ -299,3 +300,45 @@ def test_loads_in_mw_and_element_inputs_reproduce_the_scenarios_grid(tmp_path: P
     worst = max(float(np.abs(voltages["pp2"][n] - recorded[f"vm_pu:{n}"])[steady].max())
                 for n in names)
     assert worst < 1e-6
+
+
+def test_the_pcc_and_trafo_entities_are_the_runs_bills_and_taps(tmp_path: Path) -> None:
+    """On the microgrids as ``powergrid run`` wires them, each ``Pcc`` entity's
+    ``p_mw`` and ``cost`` are the recorder's ``pcc_p_mw:<pcc>`` and ``pcc_cost:<pcc>``,
+    each automatic regulator's ``Trafo`` entity's ``tap_pos`` the tap it settled on in
+    the step (the recorder's ``tap_pos:<regulator>``); a Pcc entity is related to the
+    element that measures it."""
+    config = get_config("microgrids", steps=4)
+    prepared = prepare(config)
+    pccs = [p.name for p in prepared.pccs]
+
+    async def main() -> None:
+        sims = {**sim_config(config.placement),
+                "collector": {"python": "test_grid_entities:Collector"}}
+        world = AsyncWorld(sims, cache=False)
+        try:
+            ents = await build_world(world, prepared, tmp_path)
+            monitor = (await (await world.start("collector")).Monitor.create(1))[0]
+            child = {c.eid: c for c in ents.grid.children}
+            for name in pccs:
+                world.connect(child[f"Grid-0.Pcc.{name}"], monitor, "p_mw", "cost")
+            for regulator in prepared.regulators:
+                world.connect(child[f"Grid-0.Trafo.{regulator.name}"], monitor, "tap_pos")
+            related = set(world.entity_graph.neighbors("grid-0.Grid-0.Pcc.MG1.pcc"))
+            assert "grid-0.Grid-0.Trafo.MG1.sub" in related, related
+            await world.run(until=config.steps * config.step_s)
+        finally:
+            await world.shutdown()
+
+    asyncio.run(main())
+    seen = Collector.instances[-1].seen
+    recorded = pd.read_csv(tmp_path / "timeseries.csv", float_precision="round_trip")
+    for name in pccs:
+        np.testing.assert_array_equal(seen[f"Grid-0.Pcc.{name}:p_mw"],
+                                      recorded[f"pcc_p_mw:{name}"], err_msg=name)
+        np.testing.assert_array_equal(seen[f"Grid-0.Pcc.{name}:cost"],
+                                      recorded[f"pcc_cost:{name}"], err_msg=name)
+    for regulator in prepared.regulators:
+        np.testing.assert_array_equal(seen[f"Grid-0.Trafo.{regulator.name}:tap_pos"],
+                                      recorded[f"tap_pos:{regulator.name}"],
+                                      err_msg=regulator.name)
