@@ -82,8 +82,9 @@ async def build_world(world: Any, prepared: PreparedScenario, out_dir: Path | No
         # grid out of process solves bit-identically to the grid in process
         net_arg: dict[str, Any] = {"net_json": pp.to_json(prepared.net),
                                    "net_floats": net_float_columns(prepared.net)}
-    elif grid_model is not None:
-        net_arg = {"grid_model": grid_model}
+    elif grid_model is not None:  # an environment's: no element entities (they cost a
+        # few ms at every episode's world and the environment reads the bundled state)
+        net_arg = {"grid_model": grid_model, "elements": False}
     else:
         net_arg = {"net": prepared.net}
     grid = (await grid_sim.Grid.create(

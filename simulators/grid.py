@@ -36,7 +36,8 @@ META: Meta = {
         "Grid": {
             "public": True,
             "params": ["net", "net_json", "net_floats", "grid_model", "solver", "load_profiles",
-                       "load_scale", "pccs", "price", "regulators", "physics", "feeder"],
+                       "load_scale", "pccs", "price", "regulators", "physics", "feeder",
+                       "elements"],
             "attrs": [
                 # inputs (from device entities, keyed by the element name = source eid)
                 "p_mw", "q_mvar", "position",
@@ -167,7 +168,10 @@ class GridSim(mosaik_api_v3.Simulator):
     energy price); ``regulators`` (configs of the automatic Transformer devices, whose
     taps the grid settles within each power flow); ``physics`` (``"balanced"``, default,
     or ``"three_phase"``: the net is mapped onto ``feeder``'s OpenDSS circuit,
-    :class:`~powergrid.phase_gridmodel.ThreePhaseGridModel`; ``solver`` is not used).
+    :class:`~powergrid.phase_gridmodel.ThreePhaseGridModel`; ``solver`` is not used);
+    ``elements`` (default True: a child entity per element of the net and per PCC,
+    :mod:`simulators.grid_entities`; the environments, which build a world every
+    episode and read the bundled ``state``, pass False).
 
     Inputs: ``p_mw``/``q_mvar`` from sgen and storage devices and ``position``
     from tap changers, shunts and switches -- each source entity's eid is the
@@ -202,7 +206,7 @@ class GridSim(mosaik_api_v3.Simulator):
                price: str | None = None, grid_model: Any = None,
                series: list[str] | None = None,
                regulators: list[dict[str, Any]] | None = None, physics: str = "balanced",
-               feeder: str | None = None) -> list[CreateResult]:
+               feeder: str | None = None, elements: bool = True) -> list[CreateResult]:
         if model == "GridBatch":
             eid = f"GridBatch-{len(self.batches)}"
             grid_model.reset(np.arange(grid_model.n))
@@ -247,10 +251,12 @@ class GridSim(mosaik_api_v3.Simulator):
             self.load_scale[eid] = float(load_scale)
             self.price_series[eid] = price
             grid = self.models[eid]
-            children, elements = element_entities(
-                eid, grid.solver.net if isinstance(grid, GridModel) else net,
-                cast("list[Grid]", [device_from_config(c) for c in (pccs or [])]))
-            self.elements.update(elements)
+            children: list[CreateResult] = []
+            if elements:
+                children, by_eid = element_entities(
+                    eid, grid.solver.net if isinstance(grid, GridModel) else net,
+                    cast("list[Grid]", [device_from_config(c) for c in (pccs or [])]))
+                self.elements.update(by_eid)
             entities.append({"eid": eid, "type": model, "children": children, "extra_info": {
                 "bus_names": grid.bus_names, "line_names": grid.line_names,
                 "trafo_names": grid.trafo_names, "pcc_names": grid.pcc_names,

@@ -128,36 +128,38 @@ def element_entities(grid_eid: str, net: pp.pandapowerNet, pccs: Iterable[Grid] 
     elements: dict[str, Element] = {}
     for model, (table, bus_columns, _, _) in ELEMENT_MODELS.items():
         frame = net[table]
-        for pos, (index, row) in enumerate(frame.iterrows()):
-            name = str(row["name"]) if row.get("name") is not None else str(index)
+        names = _names(frame)
+        ends = [[eid("Bus", bus_name[b]) for b in frame[c].to_numpy()] for c in bus_columns]
+        if model == "Switch":
+            kinds = frame["et"].to_numpy()
+            line_names = dict(zip(net.line.index, _names(net.line), strict=True))
+            trafo_names = dict(zip(net.trafo.index, _names(net.trafo), strict=True))
+            ends.append([eid("Bus", bus_name[e]) if k == "b" else
+                         eid("Line", line_names[e]) if k == "l" else eid("Trafo", trafo_names[e])
+                         for k, e in zip(kinds, frame["element"].to_numpy(), strict=True)])
+        for pos, name in enumerate(names):
             if model == "Sgen" and name.startswith(BUS_INJECTION_PREFIX):
                 continue
-            rel = [eid("Bus", bus_name[row[c]]) for c in bus_columns]
-            if model == "Switch":
-                kind = str(row["et"])
-                target = (bus_name[row["element"]] if kind == "b" else
-                          _name(net.line if kind == "l" else net.trafo, row["element"]))
-                rel.append(eid({"b": "Bus", "l": "Line", "t": "Trafo"}[kind], target))
-            if model == "Bus":
-                name = bus_name[index]
             child = eid(model, name)
             if child in elements:
                 raise ValueError(f"grid {grid_eid}: two {table} elements named {name!r}")
             elements[child] = Element(grid_eid, model, name, pos)
-            children.append({"eid": child, "type": model, "rel": rel})
+            children.append({"eid": child, "type": model, "rel": [e[pos] for e in ends]})
     for k, pcc in enumerate(pccs):
         table = net[pcc.element]
         row = pcc.write_to_net(net)  # the index of the measuring element (nothing written)
         child = eid("Pcc", pcc.name)
         elements[child] = Element(grid_eid, "Pcc", pcc.name, k)
-        children.append({"eid": child, "type": "Pcc", "rel": [
-            eid(_ELEMENT_MODEL[pcc.element], _name(table, row))]})
+        measured = dict(zip(table.index, _names(table), strict=True))[row]
+        children.append({"eid": child, "type": "Pcc",
+                         "rel": [eid(_ELEMENT_MODEL[pcc.element], measured)]})
     return children, elements
 
 
-def _name(frame: Any, index: Any) -> str:
-    name = frame.at[index, "name"]
-    return str(index) if name is None else str(name)
+def _names(frame: Any) -> list[str]:
+    """Each row's name (its index where it has none), as text."""
+    return [str(i) if n is None or n != n else str(n)
+            for i, n in zip(frame.index, frame["name"].to_numpy(), strict=True)]
 
 
 def apply_inputs(grid: GridModel | ThreePhaseGridModel, elements: Mapping[str, Element],
