@@ -28,13 +28,16 @@ model        inputs                                          outputs
 Entity ids are ``<grid eid>.<model>.<element name>`` (``Grid-0.Bus.675``); several
 senders to one numeric input are summed, a position takes one sender.
 
-Units: MW, Mvar, p.u., degrees, percent of the rating; ``tap_pos`` and ``step`` are
-positions (``tap_min .. tap_max``, ``0 .. max_step``). Every value is the one of the
-step's power flow (``p_mw`` of an Sgen: what it was set to; of an ExtGrid: the
-solved exchange). A ``Load``'s ``p_mw`` replaces the value its profile would give for
-that step (send ``q_mvar`` too: an unsent one keeps the profile's); an ``Sgen``'s or
-``Storage``'s unsent ``q_mvar`` is 0, as when a device sends only P. An input to an
-element that the grid's own wiring also drives (a device named after it) wins.
+Units: MW, Mvar, p.u., degrees, percent of the rating; ``tap_pos``, ``step`` and
+``closed`` are integer positions (``tap_min .. tap_max``, ``0 .. max_step``, 0/1).
+Every value is the one of the step's power flow (``p_mw`` of an Sgen: what it was set
+to; of an ExtGrid: the solved exchange). A ``Load``'s ``p_mw`` replaces the value its
+profile would give for that step (send ``q_mvar`` too: an unsent one keeps the
+profile's); an ``Sgen``'s or ``Storage``'s unsent ``q_mvar`` is 0, as when a device
+sends only P. An input to an element that the grid's own wiring also drives (a device
+named after it) wins. The three-phase physics has the same entities (a bus's ``vm_pu``
+is its phase farthest from 1 p.u.); bus injections, Load inputs and the ExtGrid's
+outputs are the balanced physics' only.
 
 How these differ from mosaik-pandapower-2's (``Bus``, ``Load``, ``StaticGen``, ``Line``,
 ``ExternalGrid``): attribute names carry the unit the way the rest of this project does
@@ -258,7 +261,7 @@ def _trafo_taps(grid: GridModel | ThreePhaseGridModel) -> np.ndarray:
     return grid.trafo_tap_pos()
 
 
-def _position(grid: GridModel | ThreePhaseGridModel, element: Element) -> float:
+def _position(grid: GridModel | ThreePhaseGridModel, element: Element) -> int:
     if isinstance(grid, GridModel):
-        return float(grid.positions(element.model.lower())[element.pos])
-    return grid.position(element.name)
+        return round(float(grid.positions(element.model.lower())[element.pos]))
+    return round(grid.position(element.name))
