@@ -342,3 +342,29 @@ def test_the_pcc_and_trafo_entities_are_the_runs_bills_and_taps(tmp_path: Path) 
         np.testing.assert_array_equal(seen[f"Grid-0.Trafo.{regulator.name}:tap_pos"],
                                       recorded[f"tap_pos:{regulator.name}"],
                                       err_msg=regulator.name)
+
+
+def test_the_three_phase_grid_has_the_same_entities() -> None:
+    """On the OpenDSS physics each Bus entity's ``vm_pu`` is the grid's ``vm_pu`` list
+    entry for that bus (its phase farthest from 1 p.u.)."""
+    pytest.importorskip("opendssdirect", reason="the three_phase extra is not installed")
+    sims: dict[str, Any] = {"grid": {"python": "simulators.grid:GridSim"},
+                            "collector": {"python": "test_grid_entities:Collector"}}
+    world = mosaik.World(sims)
+    try:
+        grid = world.start("grid", step_size=STEP_S).Grid(
+            net=scenario_net("ieee13"), physics="three_phase", feeder="ieee13")
+        monitor = world.start("collector").Monitor()
+        world.connect(grid, monitor, "vm_pu")
+        buses = [c for c in grid.children if c.type == "Bus"]
+        for bus in buses:
+            world.connect(bus, monitor, "vm_pu")
+        world.run(until=STEP_S)
+        names = grid.extra_info["bus_names"]
+    finally:
+        world.shutdown()
+    seen = Collector.instances[-1].seen
+    listed = seen["Grid-0:vm_pu"][0]
+    assert len(buses) == len(names)
+    for k, name in enumerate(names):
+        assert seen[f"Grid-0.Bus.{name}:vm_pu"] == [listed[k]], name
