@@ -56,7 +56,7 @@ class Collector(mosaik_api_v3.Simulator):
     def __init__(self) -> None:
         super().__init__({"api_version": "3.0", "type": "time-based", "models": {
             "Monitor": {"public": True, "params": [], "attrs": [], "any_inputs": True}}})
-        self.seen: dict[str, list[float]] = {}
+        self.seen: dict[str, list[Any]] = {}
         Collector.instances.append(self)
 
     def create(self, num: int, model: str, **params: Any) -> list[CreateResult]:
