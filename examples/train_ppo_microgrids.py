@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float]]
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--price-forecast-steps", type=int, default=24)
     parser.add_argument("--safety-scale", type=float, default=1.0)
+    parser.add_argument("--reward-scope", choices=("agent", "system"), default="agent",
+                        help="each agent rewarded for its own zone's cost, or for a third"
+                             " of the system's (the feeder's bill and every device's cost)")
     parser.add_argument("--controls", choices=sorted(CONTROLS), default="p")
     parser.add_argument("--log-std-init", type=float, default=-1.0)
     parser.add_argument("--gamma", type=float, default=0.99)
@@ -77,6 +80,7 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float]]
                                "centralized": False, "agent_indicator": True,
                                "price_forecast_steps": args.price_forecast_steps,
                                "reward_baseline": "exogenous_bill",
+                               "reward_scope": args.reward_scope,
                                "safety_scale": args.safety_scale}
     envs = [microgrids_v0.parallel_env(dict(options)) for _ in range(args.num_envs)]
     inner = SharedPolicyVecEnv(envs)

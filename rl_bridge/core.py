@@ -22,6 +22,9 @@ from scenarios import get_config
 from scenarios.prepare import prepare
 from scenarios.zones import agent_roles
 
+#: cost terms that move money between agents (or to a coordinator), not out of the system
+_TRANSFERS = ("energy", "resale", "p2p")
+
 
 @dataclass
 class StepResult:
@@ -83,6 +86,12 @@ class BridgedScenario:
                               for a in config.agents}
         self.baseline = self.baselines.get(self.agents[0]) if len(self.agents) == 1 \
             else None
+        #: ``reward_scope="system"``: every agent's reward is computed from the system's
+        #: cost (the external PCCs' bills and every agent's devices), 1/n each, less (with
+        #: the baseline) the system's bill with no device acting
+        self.system_reward = options.get("reward_scope", "agent") == "system"
+        self.system_baseline = exogenous_bill(self.prepared) \
+            if self.system_reward and self.baselines else None
         self.observation_spaces = {a: observation_space(v) for a, v in self.views.items()}
         self.action_spaces = {a: action_space(s) for a, s in self.specs.items()}
         self.split = split
@@ -189,10 +198,13 @@ class BridgedScenario:
         self.k += 1
         infos: dict[str, dict[str, Any]] = {}
         o = self.options
+        accounts = {a: self.views[a].account(observations[a]) for a in self.agents}
+        shared = self._system_share(observations, accounts) if self.system_reward else None
         for a in self.agents:
-            cost_terms, safety_terms = self.views[a].account(observations[a])
+            cost_terms, safety_terms = accounts[a]
             cost, safety = sum(cost_terms.values()), sum(safety_terms.values())
-            self.pending[a] += reward(cost - baseline.get(a, 0.0), safety, o["reward_scale"],
+            relative = shared if shared is not None else cost - baseline.get(a, 0.0)
+            self.pending[a] += reward(relative, safety, o["reward_scale"],
                                       o["safety_scale"], o["max_penalty"])
             converged = bool(observations[a].grid.get("converged", True))
             infos[a] = {"converged": converged, "cost": float(cost), "safety": float(safety),
@@ -209,6 +221,22 @@ class BridgedScenario:
             self.pending[a] = 0.0
         return StepResult(self._vectors(observations, self.due), rewards,
                           {a: infos[a] for a in self.due}, done)
+
+    def _system_share(self, observations: dict[str, Any],
+                      accounts: dict[str, tuple[dict[str, float], dict[str, float]]]) -> float:
+        """Each agent's share ($) of the system's cost of the step just solved: the
+        external PCCs' bills (the grid's ``cost``, which no zone view masks) and every
+        agent's device costs (its cost terms but the bills and settlements it pays other
+        agents or collects: transfers inside the system), less the system's bill with no
+        device acting (with the ``exogenous_bill`` baseline), over the number of agents."""
+        grid = observations[self.agents[0]].grid
+        system = float(grid.get("cost") or 0.0)
+        for cost_terms, _ in accounts.values():
+            system += sum(v for term, v in cost_terms.items() if term not in _TRANSFERS)
+        if self.system_baseline is not None:
+            system -= float(self.system_baseline.bill_usd(self.data.values(
+                self.start + self.k - 1))[0])
+        return system / len(self.agents)
 
     def close(self) -> None:
         if self._bridge is not None:

@@ -134,6 +134,8 @@ class GridEnv(gym.Env):
     |                          |                    | (0-168) in the observation                 |
     | ``reward_baseline``      | ``"none"``         | ``"exogenous_bill"``: reward from the cost |
     |                          |                    | less the bill with no device acting        |
+    | ``reward_scope``         | ``"agent"``        | ``"system"``: of several agents, each is   |
+    |                          |                    | rewarded for 1/n of the system's cost      |
 
     A classic config dict is accepted as the first argument:
     ``GridEnv({"episode_length": 24, "train": True})``. With ``gym.make``,

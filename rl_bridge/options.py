@@ -32,9 +32,13 @@ ENV_DEFAULTS: dict[str, Any] = {
 LEARNABILITY_DEFAULTS: dict[str, Any] = {
     "price_forecast_steps": 0,
     "reward_baseline": "none",
+    "reward_scope": "agent",
 }
 #: values of ``reward_baseline``: the reward is computed from ``cost - baseline``
 REWARD_BASELINES = ("none", "exogenous_bill")
+#: values of ``reward_scope``: whose cost an agent's reward is computed from (``"agent"``:
+#: its own, over its zone; ``"system"``: the whole system's, each of n agents 1/n of it)
+REWARD_SCOPES = ("agent", "system")
 #: most prices ahead an observation may hold (a week of hourly steps)
 MAX_PRICE_FORECAST_STEPS = 168
 
@@ -53,9 +57,16 @@ def _check_reward_baseline(value: Any) -> None:
                          f" {', '.join(map(repr, REWARD_BASELINES))}, not {value!r}")
 
 
+def _check_reward_scope(value: Any) -> None:
+    if not isinstance(value, str) or value not in REWARD_SCOPES:
+        raise ValueError(f"reward_scope must be one of"
+                         f" {', '.join(map(repr, REWARD_SCOPES))}, not {value!r}")
+
+
 #: the options checked on merging (the others are checked where they are used)
 _OPTION_CHECKS = {"price_forecast_steps": _check_price_forecast_steps,
-                  "reward_baseline": _check_reward_baseline}
+                  "reward_baseline": _check_reward_baseline,
+                  "reward_scope": _check_reward_scope}
 
 
 def check_options(options: dict[str, Any]) -> None:

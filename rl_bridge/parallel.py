@@ -59,7 +59,11 @@ class MultiAgentGridEnv(ParallelEnv):
     the agent acts every 4 steps), ``agent_indicator`` (each observation ends with the
     agent's one-hot, for one shared policy), and the learnability options of GridEnv
     (``price_forecast_steps``; ``reward_baseline="exogenous_bill"``: each agent's
-    baseline is its own zone PCC's bill with no device acting). ``info`` per agent as in GridEnv,
+    baseline is its own zone PCC's bill with no device acting; ``reward_scope="system"``:
+    every agent's reward is computed from a 1/n share of the system's cost -- the
+    external PCCs' bills and every agent's device costs -- instead of its own zone's,
+    less with the baseline 1/n of the system's bill with no device acting; the ``cost``
+    in ``info`` stays the agent's own). ``info`` per agent as in GridEnv,
     plus the protocol's (``p2p_energy_mwh``, ``retail_price``, ...). With agents
     acting at different periods, each step's observations (and ``agents``) hold
     only the agents due to act; an agent's reward accumulates until it acts.

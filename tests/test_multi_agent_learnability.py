@@ -85,6 +85,43 @@ def test_each_agents_baseline_is_its_own_zones_bill_and_moves_only_its_reward() 
         relative.close()
 
 
+def test_the_system_scope_gives_every_agent_a_third_of_the_systems_cost() -> None:
+    """``reward_scope="system"``: each agent's reward is computed from the system's cost
+    (the feeder's bill, which no zone view masks, plus every agent's device costs; the
+    microgrids' own PCC bills are transfers inside the system), a third each; with the
+    baseline, less a third of the system's bill with no device acting. The costs in
+    ``info`` stay each agent's own."""
+    options = {"episode_length": 3, "train": False, "safety_scale": 0.0}
+    own = microgrids_v0.parallel_env(**options)
+    system = microgrids_v0.parallel_env(**options, reward_scope="system")
+    relative = microgrids_v0.parallel_env(**options, reward_scope="system",
+                                          reward_baseline="exogenous_bill")
+    envs = (own, system, relative)
+    try:
+        scale = system.scenario.options["reward_scale"]
+        rng = np.random.default_rng(5)
+        for env in envs:
+            env.reset(seed=4)
+        for _ in range(3):
+            actions = {a: _sample(own.action_space(a), rng) for a in own.agents}
+            (_, r_own, _, _, i_own), (_, r_sys, _, _, i_sys), (_, r_rel, _, _, _) = (
+                env.step(actions) for env in envs)
+            feeder_bill = float(system.scenario.last_observations["MG1"].grid["cost"])
+            devices = sum(v for mg in MICROGRIDS for term, v in i_sys[mg]["cost_terms"].items()
+                          if term != "energy")
+            for mg in MICROGRIDS:
+                assert r_sys[mg] == pytest.approx(-scale * (feeder_bill + devices) / 3,
+                                                  rel=1e-12)
+                assert i_sys[mg]["cost"] == i_own[mg]["cost"]
+            assert len({r_own[mg] for mg in MICROGRIDS}) == 3  # each its own, before
+            # the baseline is the same for every agent
+            lifted = {r_rel[mg] - r_sys[mg] for mg in MICROGRIDS}
+            assert max(lifted) - min(lifted) < 1e-9 and min(lifted) > 0
+    finally:
+        for env in envs:
+            env.close()
+
+
 def test_the_observation_carries_the_prices_ahead_and_the_agents_one_hot() -> None:
     env = microgrids_v0.parallel_env(episode_length=3, train=False, **OPTIONS)
     plain = microgrids_v0.parallel_env(episode_length=3, train=False, centralized=False)
@@ -121,15 +158,18 @@ def test_a_coordinator_has_no_zone_bill_to_be_relative_to() -> None:
 
 def test_the_options_keep_every_value_finite() -> None:
     rng = np.random.default_rng(5)
-    for load_scale in (0.3, 4.0):  # light (export), and power flows that fail
-        env = microgrids_v0.parallel_env(episode_length=3, load_scale=load_scale, **OPTIONS)
+    for load_scale, scope in ((0.3, "agent"), (4.0, "agent"), (4.0, "system")):
+        # light (export), and power flows that fail, each agent's reward or the system's
+        env = microgrids_v0.parallel_env(episode_length=3, load_scale=load_scale,
+                                         reward_scope=scope, **OPTIONS)
         try:
             obs, info = env.reset(seed=0)
             assert_finite("reset", obs=obs, info=info)
             for k in range(3):
                 obs, reward, _, _, info = env.step({a: _sample(env.action_space(a), rng)
                                                     for a in env.agents})
-                assert_finite(f"x{load_scale} step {k}", obs=obs, reward=reward, info=info)
+                assert_finite(f"x{load_scale} {scope} step {k}", obs=obs, reward=reward,
+                              info=info)
         finally:
             env.close()
 
