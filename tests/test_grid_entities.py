@@ -26,6 +26,7 @@ from powergrid.devices import device_to_config
 from scenarios import get_config, scenario_net
 from scenarios.federation import sim_config
 from scenarios.prepare import prepare
+from scenarios.run import run_scenario
 from scenarios.world import build_world, load_feeds
 
 STEP_S = 3600
@@ -210,29 +211,19 @@ def _first(net: Any, table: str, name: str) -> Any:
     return net[table].at[net[table].index[net[table]["name"] == name][0], "bus"]
 
 
-def _run_with_shadows(tmp_path: Path, steps: int) -> tuple[Any, dict[str, dict[str, np.ndarray]]]:
-    """ieee13 under the idle policy as ``powergrid run`` wires it, and in the same world
-    two more grids on the same inputs -- every load in MW from a ``LoadFeed`` entity of
-    the feeds federate, every PV's, wind turbine's, generator's and battery's P and Q
-    from its device entity:
-
-    * ``own``: this project's grid federate, each input sent to an element entity
-      (``Load``, ``Sgen``, ``Storage``), its regulator settled as in the scenario;
-    * ``pp2``: OFFIS's mosaik-pandapower-2, its net the scenario's with loads and
-      injections zeroed, each input sent to its element's bus (``P_load[MW]``, ...).
-
-    Returns the scenario and each shadow's bus voltages per step, by bus name."""
+def test_loads_in_mw_and_element_inputs_reproduce_the_scenarios_grid(tmp_path: Path) -> None:
+    """ieee13 under the idle policy as ``powergrid run`` wires it, and in the same world a
+    second grid of the project's driven only through its element entities: every
+    ``Load`` from a ``LoadFeed`` entity of the feeds federate (its demand in MW), every
+    ``Sgen`` and ``Storage`` from its device's P and Q, its regulator settled as in the
+    scenario. The second grid's bus voltages are the scenario's, bit for bit."""
+    steps = 24
     config = get_config("ieee13", steps=steps, policy="idle")
     prepared = prepare(config)
     net = scenario_net("ieee13")
-    bus_name = {str(i): str(n) for i, n in zip(net.bus.index, net.bus["name"], strict=True)}
-    zeroed = scenario_net("ieee13")
-    for table in ("load", "sgen", "storage"):
-        zeroed[table][["p_mw", "q_mvar"]] = 0.0
 
     async def main() -> None:
         sims = {**sim_config(config.placement),
-                "pp2": {"python": "mosaik_components.pandapower:Simulator"},
                 "own": {"python": "simulators.grid:GridSim"},
                 "loads": {"python": "simulators.feeds:FeedsSim"},
                 "collector": {"python": "test_grid_entities:Collector"}}
@@ -244,62 +235,27 @@ def _run_with_shadows(tmp_path: Path, steps: int) -> tuple[Any, dict[str, dict[s
             own = (await (await world.start("own", step_size=config.step_s)).Grid.create(
                 1, net=net, regulators=[device_to_config(r) for r in prepared.regulators])
             )[0]
-            pp2 = (await (await world.start("pp2", step_size=config.step_s)).Grid.create(
-                1, net=zeroed))[0]
-            own_of = {c.eid: c for c in own.children}
-            pp2_bus = {c.eid: c for c in pp2.children if c.type == "Bus"}
+            element = {c.eid: c for c in own.children}
             for name, params in load_feeds(prepared).items():
                 feed = (await loads.LoadFeed.create(1, **params))[0]
-                world.connect(feed, own_of[f"{own.eid}.Load.{name}"], "p_mw", "q_mvar")
-                world.connect(feed, pp2_bus[f"Bus-{_first(net, 'load', name)}"],
-                              ("p_mw", "P_load[MW]"), ("q_mvar", "Q_load[MVar]"))
-            for table, model, kind in (("sgen", "Sgen", "gen"), ("storage", "Storage", "load")):
+                world.connect(feed, element[f"{own.eid}.Load.{name}"], "p_mw", "q_mvar")
+            for table, model in (("sgen", "Sgen"), ("storage", "Storage")):
                 for name in map(str, net[table]["name"]):
-                    device = ents.devices[name]
-                    world.connect(device, own_of[f"{own.eid}.{model}.{name}"], "p_mw", "q_mvar")
-                    # storage charges positive: at its bus it is a load
-                    world.connect(device, pp2_bus[f"Bus-{_first(net, table, name)}"],
-                                  ("p_mw", f"P_{kind}[MW]"), ("q_mvar", f"Q_{kind}[MVar]"))
+                    world.connect(ents.devices[name], element[f"{own.eid}.{model}.{name}"],
+                                  "p_mw", "q_mvar")
             for child in own.children:
                 if child.type == "Bus":
                     world.connect(child, monitor, "vm_pu")
-            for bus in pp2_bus.values():
-                world.connect(bus, monitor, "Vm[pu]")
             await world.run(until=steps * config.step_s)
         finally:
             await world.shutdown()
 
     asyncio.run(main())
-    voltages: dict[str, dict[str, np.ndarray]] = {"own": {}, "pp2": {}}
-    for key, values in Collector.instances[-1].seen.items():
-        eid, attr = key.rsplit(":", 1)
-        if attr == "vm_pu":
-            voltages["own"][eid.rsplit(".", 1)[1]] = np.array(values)
-        else:
-            voltages["pp2"][bus_name[eid.split("-", 1)[1]]] = np.array(values)
-    return prepared, voltages
-
-
-def test_loads_in_mw_and_element_inputs_reproduce_the_scenarios_grid(tmp_path: Path) -> None:
-    """The feeds' ``LoadFeed`` (a load's demand in MW) and the devices' P and Q sent to
-    the element entities of a second grid give the scenario's power flow exactly; and
-    mosaik-pandapower-2 on the same inputs gives it within 1e-6 p.u. wherever the
-    scenario's automatic regulator (which mosaik-pandapower-2 does not have) sits at its
-    starting tap."""
-    pytest.importorskip("mosaik_components.pandapower",
-                        reason="mosaik-pandapower-2 (extra 'ecosystem') is not installed")
-    prepared, voltages = _run_with_shadows(tmp_path, 24)
+    seen = Collector.instances[-1].seen
     recorded = pd.read_csv(tmp_path / "timeseries.csv", float_precision="round_trip")
-    names = [str(n) for n in prepared.net.bus["name"]]
-    for name in names:
-        np.testing.assert_array_equal(voltages["own"][name], recorded[f"vm_pu:{name}"],
-                                      err_msg=name)
-    start_tap = float(prepared.net.trafo["tap_pos"][prepared.net.trafo["name"] == "reg1"].iloc[0])
-    steady = (recorded["tap_pos:reg1"] == start_tap).to_numpy()
-    assert steady.sum() >= 6, "the regulator moved in nearly every step"
-    worst = max(float(np.abs(voltages["pp2"][n] - recorded[f"vm_pu:{n}"])[steady].max())
-                for n in names)
-    assert worst < 1e-6
+    for name in map(str, net.bus["name"]):
+        np.testing.assert_array_equal(seen[f"Grid-0.Bus.{name}:vm_pu"],
+                                      recorded[f"vm_pu:{name}"], err_msg=name)
 
 
 def test_the_pcc_and_trafo_entities_are_the_runs_bills_and_taps(tmp_path: Path) -> None:
@@ -368,3 +324,56 @@ def test_the_three_phase_grid_has_the_same_entities() -> None:
     assert len(buses) == len(names)
     for k, name in enumerate(names):
         assert seen[f"Grid-0.Bus.{name}:vm_pu"] == [listed[k]], name
+
+
+def test_mosaik_pandapower_2_stands_in_for_the_grid(tmp_path: Path) -> None:
+    """The grid swapped out, as docs/swap_a_federate.md tells: a world of the project's
+    feeds and devices (no agent: every device at its idle setpoint) and OFFIS's
+    mosaik-pandapower-2 as the grid, each load's MW from a ``LoadFeed`` and each device's
+    P and Q sent to its element's bus; its voltages over a day are the idle run's
+    (``powergrid run ieee13 --policy idle``) within 1e-6 p.u."""
+    pytest.importorskip("mosaik_components.pandapower",
+                        reason="mosaik-pandapower-2 (extra 'ecosystem') is not installed")
+    steps = 24
+    config = get_config("ieee13", steps=steps, policy="idle")
+    run_scenario(config, tmp_path / "run", progress=False, plot=False)
+    recorded = pd.read_csv(tmp_path / "run" / "timeseries.csv", float_precision="round_trip")
+    prepared = prepare(config)
+    net = scenario_net("ieee13")
+    for table in ("load", "sgen", "storage"):  # they arrive by bus, in MW
+        net[table][["p_mw", "q_mvar"]] = 0.0
+    sims: dict[str, Any] = {"feeds": {"python": "simulators.feeds:FeedsSim"},
+                            "devices": {"python": "simulators.devices:DevicesSim"},
+                            "grid": {"python": "mosaik_components.pandapower:Simulator"},
+                            "collector": {"python": "test_grid_entities:Collector"}}
+    world = mosaik.World(sims)
+    try:
+        feeds = world.start("feeds", step_size=config.step_s)
+        devices = world.start("devices", step_size=config.step_s, seed=config.seed)
+        grid = world.start("grid", step_size=config.step_s).Grid(net=net)
+        monitor = world.start("collector").Monitor()
+        bus = {child.eid: child for child in grid.children if child.type == "Bus"}
+        feed = feeds.Feed(split=config.split, start_step=config.start_step)
+        for name, params in load_feeds(prepared).items():
+            world.connect(feeds.LoadFeed(**params), bus[f"Bus-{_first(net, 'load', name)}"],
+                          ("p_mw", "P_load[MW]"), ("q_mvar", "Q_load[MVar]"))
+        for device in prepared.devices:
+            config_ = device_to_config(device)
+            entity = getattr(devices, config_.pop("type"))(config=config_)
+            if device.name in config.profiles:
+                world.connect(feed, entity, (config.profiles[device.name], "profile"))
+            if device.ELEMENT in ("sgen", "storage"):
+                kind = "gen" if device.ELEMENT == "sgen" else "load"  # storage charges > 0
+                world.connect(entity, bus[f"Bus-{_first(net, device.ELEMENT, device.name)}"],
+                              ("p_mw", f"P_{kind}[MW]"), ("q_mvar", f"Q_{kind}[MVar]"))
+        for child in bus.values():
+            world.connect(child, monitor, "Vm[pu]")
+        world.run(until=steps * config.step_s)
+    finally:
+        world.shutdown()
+    seen = Collector.instances[-1].seen
+    assert len(recorded) == steps
+    for index, name in zip(net.bus.index, net.bus["name"], strict=True):
+        got = np.array(seen[f"Bus-{index}:Vm[pu]"])
+        np.testing.assert_allclose(got, recorded[f"vm_pu:{name}"], atol=1e-6, rtol=0,
+                                   err_msg=str(name))
