@@ -300,6 +300,9 @@ class GridModel:
         self.pcc_names = [g.name for g in pccs]
         self.vm_min_pu, self.vm_max_pu = vm_min_pu, vm_max_pu
         self._elements = _element_index(net)
+        #: the names of the sgens and storage units (what :meth:`set_injections` takes)
+        self.injection_names = frozenset(n for t in _INJECTION_TABLES
+                                         for n in self._elements.get(t, {}))
         self._load_rows = {str(name): k for k, name in enumerate(net.load["name"])}
         self._load_p, self._load_q = self.model.load_p_mw, self.model.load_q_mvar
         self._plans: dict[tuple[str, ...], list[tuple[str, np.ndarray, np.ndarray]]] = {}

@@ -189,6 +189,9 @@ def apply_inputs(grid: GridModel | ThreePhaseGridModel, elements: Mapping[str, E
                 (load_p if attr == "p_mw" else load_q)[element.name] = value
             elif element.model == "Bus":
                 name = f"{BUS_INJECTION_PREFIX}{element.name}"
+                if not isinstance(grid, GridModel) or name not in grid.injection_names:
+                    raise ValueError(f"{child}.{attr}: bus injections need a balanced Grid"
+                                     " made from 'net' or 'net_json'")
                 sign = 1.0 if "_gen_" in attr else -1.0
                 into = p if attr.startswith("p_") else q
                 into[name] = into.get(name, 0.0) + sign * value

@@ -377,3 +377,18 @@ def test_mosaik_pandapower_2_stands_in_for_the_grid(tmp_path: Path) -> None:
         got = np.array(seen[f"Bus-{index}:Vm[pu]"])
         np.testing.assert_allclose(got, recorded[f"vm_pu:{name}"], atol=1e-6, rtol=0,
                                    err_msg=str(name))
+
+
+def test_a_bus_injection_into_a_ready_grid_model_is_one_clear_line() -> None:
+    """A Grid handed a ready GridModel (the environments' path) has no bus-injection
+    sgens: a Bus input fails at the step with one line naming the entity."""
+    from powergrid.gridmodel import GridModel
+    from simulators.grid import GridSim
+
+    sim = GridSim()
+    sim.init("grid", step_size=STEP_S)
+    (grid,) = sim.create(1, "Grid", grid_model=GridModel(scenario_net("ieee13")))
+    with pytest.raises(ValueError, match=r"^Grid-0\.Bus\.675\.p_gen_mw: bus injections need"
+                                         r" a balanced Grid made from 'net'"):
+        sim.step(0, {"Grid-0.Bus.675": {"p_gen_mw": {"pv.PV_0": 0.1}}}, STEP_S)
+    assert grid["eid"] == "Grid-0"
