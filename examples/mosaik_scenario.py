@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> Path:
     series = list(scenario.series)  # "load:mv_urban", "price:synthetic", "solar:PV1", ...
     regulators = [r.name for r in scenario.regulators]  # the grid settles their taps
 
-    world = mosaik.World(SIM_CONFIG)
+    # no output cache, as powergrid run: with it, mosaik 3.6 warns at the time-shifted
+    # connections ("did not produce output on its persistent attribute state")
+    world = mosaik.World(SIM_CONFIG, cache=False)
     feeds = world.start("feeds", step_size=step)
     agents = world.start("agents", step_size=step, protocol=cfg.protocol,
                          protocol_params={"profiles": dict(cfg.profiles),
