@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -152,7 +153,12 @@ def main(argv: list[str] | None = None) -> int:
             plot_curves(learned, out / f"{name}_learning_curves.png",
                         f"PPO on {scenario}, {len(learned)} training seeds")
         print(tables[-1], "\n")
-    (out / "results.md").write_text("\n\n".join(tables) + "\n")
+    for scenario in sorted(set(RESULTS) - set(args.scenario or RESULTS)):
+        kept = out / f"{scenario}.json"  # a scenario not re-run keeps its table
+        if kept.exists():
+            record = json.loads(kept.read_text())
+            tables.append(format_table(record["policies"], scenario, record["days"]))
+    (out / "results.md").write_text("\n\n".join(sorted(tables)) + "\n")
     print(f"wrote {out}")
     return 0
 
