@@ -255,7 +255,9 @@ class GridSim(mosaik_api_v3.Simulator):
             if elements:
                 children, by_eid = element_entities(
                     eid, grid.solver.net if isinstance(grid, GridModel) else net,
-                    cast("list[Grid]", [device_from_config(c) for c in (pccs or [])]))
+                    cast("list[Grid]", [device_from_config(c) for c in (pccs or [])]),
+                    {"BusPhase": getattr(grid, "phase_names", []),
+                     "RegulatorUnit": getattr(grid, "regulator_unit_names", [])})
                 self.elements.update(by_eid)
             entities.append({"eid": eid, "type": model, "children": children, "extra_info": {
                 "bus_names": grid.bus_names, "line_names": grid.line_names,

@@ -25,6 +25,12 @@ model        inputs                                          outputs
                                                              ``safety``
 ===========  ==============================================  =============================
 
+The three-phase physics adds ``BusPhase`` entities (output ``vm_pu``, one per
+bus-phase of the circuit, ``Grid-0.BusPhase.675.a``, related to their Bus) and
+``RegulatorUnit`` entities (output ``tap_pos``, one per phase unit of a regulator bank,
+``Grid-0.RegulatorUnit.reg1.a``, related to its Trafo): the grid's per-phase lists
+``vm_phase_pu`` and ``regulator_unit_tap_pos`` per element.
+
 Entity ids are ``<grid eid>.<model>.<element name>`` (``Grid-0.Bus.675``); several
 senders to one numeric input are summed, a position takes one sender.
 
@@ -78,6 +84,8 @@ ELEMENT_MODELS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], tuple[str
 
 #: a PCC (a :class:`~powergrid.devices.Grid` settled by the grid): its outputs
 PCC_OUTPUTS = ("p_mw", "q_mvar", "cost", "safety")
+#: the three-phase physics' per-phase entities: model -> (its output, the parent model)
+PHASE_MODELS = {"BusPhase": ("vm_pu", "Bus"), "RegulatorUnit": ("tap_pos", "Trafo")}
 _ELEMENT_MODEL = {"ext_grid": "ExtGrid", "trafo": "Trafo", "line": "Line"}
 
 #: the name prefix of the zero sgen added at every bus for the Bus entities' injections
@@ -95,6 +103,9 @@ def element_models() -> dict[str, ModelDescription]:
         for model, (_, _, inputs, outputs) in ELEMENT_MODELS.items()}
     models["Pcc"] = {"public": False, "params": [], "any_inputs": False,
                      "attrs": list(PCC_OUTPUTS)}
+    for model, (attr, _) in PHASE_MODELS.items():
+        models[model] = {"public": False, "params": [], "any_inputs": False,
+                         "attrs": [attr]}
     return models
 
 
@@ -117,11 +128,14 @@ class Element:
     pos: int
 
 
-def element_entities(grid_eid: str, net: pp.pandapowerNet, pccs: Iterable[Grid] = ()
+def element_entities(grid_eid: str, net: pp.pandapowerNet, pccs: Iterable[Grid] = (),
+                     phases: Mapping[str, Iterable[str]] | None = None
                      ) -> tuple[list[CreateResult], dict[str, Element]]:
     """The child entities of the grid ``grid_eid`` whose net is ``net`` (the bus-injection
-    sgens are not entities) and of its PCCs ``pccs`` (related to the element that
-    measures each), and each one's :class:`Element` by entity id."""
+    sgens are not entities), of its PCCs ``pccs`` (related to the element that measures
+    each) and, three-phase, of ``phases`` (``{"BusPhase": phase names "<bus>.<phase>",
+    "RegulatorUnit": unit names "<regulator>.<phase>"}``, in the grid's list order); and
+    each one's :class:`Element` by entity id."""
     bus_name = dict(zip(net.bus.index, (str(n) for n in net.bus["name"]), strict=True))
 
     def eid(model: str, name: str) -> str:
@@ -156,6 +170,13 @@ def element_entities(grid_eid: str, net: pp.pandapowerNet, pccs: Iterable[Grid] 
         measured = dict(zip(table.index, _names(table), strict=True))[row]
         children.append({"eid": child, "type": "Pcc",
                          "rel": [eid(_ELEMENT_MODEL[pcc.element], measured)]})
+    for model, phase_names in (phases or {}).items():
+        parent_model = PHASE_MODELS[model][1]
+        for k, name in enumerate(phase_names):
+            child, parent = eid(model, name), eid(parent_model, name.rpartition(".")[0])
+            elements[child] = Element(grid_eid, model, name, k)
+            children.append({"eid": child, "type": model,
+                             "rel": [parent] if parent in elements else []})
     return children, elements
 
 
@@ -231,6 +252,10 @@ def element_outputs(grid: GridModel | ThreePhaseGridModel, result: GridResult, e
 def _output(grid: GridModel | ThreePhaseGridModel, result: GridResult, element: Element,
             attr: str) -> Any:
     model, pos = element.model, element.pos
+    if model == "BusPhase":
+        return float(result.vm_phase_pu[pos])
+    if model == "RegulatorUnit":
+        return int(result.regulator_unit_tap_pos[pos])
     if model == "Pcc":
         values = {"p_mw": result.pcc_p_mw, "q_mvar": result.pcc_q_mvar,
                   "cost": result.pcc_cost, "safety": result.pcc_safety}[attr]

@@ -300,9 +300,11 @@ def test_the_pcc_and_trafo_entities_are_the_runs_bills_and_taps(tmp_path: Path) 
                                       err_msg=regulator.name)
 
 
-def test_the_three_phase_grid_has_the_same_entities() -> None:
+def test_the_three_phase_grid_has_the_same_entities_and_one_per_phase() -> None:
     """On the OpenDSS physics each Bus entity's ``vm_pu`` is the grid's ``vm_pu`` list
-    entry for that bus (its phase farthest from 1 p.u.)."""
+    entry for that bus (its phase farthest from 1 p.u.); each ``BusPhase`` entity's the
+    ``vm_phase_pu`` entry of its bus-phase, each ``RegulatorUnit``'s ``tap_pos`` the
+    ``regulator_unit_tap_pos`` entry of its unit, related to their Bus and Trafo."""
     pytest.importorskip("opendssdirect", reason="the three_phase extra is not installed")
     sims: dict[str, Any] = {"grid": {"python": "simulators.grid:GridSim"},
                             "collector": {"python": "test_grid_entities:Collector"}}
@@ -311,19 +313,31 @@ def test_the_three_phase_grid_has_the_same_entities() -> None:
         grid = world.start("grid", step_size=STEP_S).Grid(
             net=scenario_net("ieee13"), physics="three_phase", feeder="ieee13")
         monitor = world.start("collector").Monitor()
-        world.connect(grid, monitor, "vm_pu")
-        buses = [c for c in grid.children if c.type == "Bus"]
-        for bus in buses:
-            world.connect(bus, monitor, "vm_pu")
+        world.connect(grid, monitor, "vm_pu", "vm_phase_pu", "regulator_unit_tap_pos")
+        kinds: dict[str, list[Any]] = {}
+        for child in grid.children:
+            kinds.setdefault(child.type, []).append(child)
+        for model, attr in (("Bus", "vm_pu"), ("BusPhase", "vm_pu"),
+                            ("RegulatorUnit", "tap_pos")):
+            for child in kinds[model]:
+                world.connect(child, monitor, attr)
+        related = set(world.entity_graph.neighbors("grid-0.Grid-0.BusPhase.675.a"))
+        assert "grid-0.Grid-0.Bus.675" in related
+        assert "grid-0.Grid-0.Trafo.reg1" in set(
+            world.entity_graph.neighbors("grid-0.Grid-0.RegulatorUnit.reg1.a"))
         world.run(until=STEP_S)
-        names = grid.extra_info["bus_names"]
+        info = grid.extra_info
     finally:
         world.shutdown()
     seen = Collector.instances[-1].seen
-    listed = seen["Grid-0:vm_pu"][0]
-    assert len(buses) == len(names)
-    for k, name in enumerate(names):
-        assert seen[f"Grid-0.Bus.{name}:vm_pu"] == [listed[k]], name
+    for names, listed, model, attr in (
+            (info["bus_names"], "vm_pu", "Bus", "vm_pu"),
+            (info["phase_names"], "vm_phase_pu", "BusPhase", "vm_pu"),
+            (info["regulator_unit_names"], "regulator_unit_tap_pos", "RegulatorUnit",
+             "tap_pos")):
+        assert len(kinds[model]) == len(names) > 0
+        for k, name in enumerate(names):
+            assert seen[f"Grid-0.{model}.{name}:{attr}"] == [seen[f"Grid-0:{listed}"][0][k]]
 
 
 def test_mosaik_pandapower_2_stands_in_for_the_grid(tmp_path: Path) -> None:
