@@ -61,13 +61,11 @@ from typing import Any
 
 import gymnasium as gym
 import torch
-from stable_baselines3 import PPO
-from stable_baselines3.common.vec_env import VecNormalize
 
 import powergrid  # noqa: F401 - registers the environment ids
 from rl_bridge.options import REWARD_BASELINES
-from rl_bridge.sb3 import HeldControls, SB3VecEnv, idle_relaxed_action, relaxed_names
-from rl_bridge.sb3_recipe import learn_and_save, start_near_idle, whole_action_model
+from rl_bridge.sb3 import SB3VecEnv, idle_relaxed_action, relaxed_names
+from rl_bridge.sb3_recipe import held_env, learn_and_save, recipe_ppo, whole_action_model
 
 #: the controls the agent explores with ``--controls``; the others are held idle
 CONTROLS: dict[str, tuple[str, ...] | None] = {
@@ -121,21 +119,13 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float]]
     base = vec.unwrapped if hasattr(vec, "unwrapped") else vec
     idle, names = idle_relaxed_action(base), relaxed_names(base)
     wanted = CONTROLS[args.controls]
-    keep = list(range(len(names))) if wanted is None else [names.index(n) for n in wanted]
-    held = inner if wanted is None else HeldControls(inner, keep, idle)
-    env = VecNormalize(held, norm_obs=True, norm_reward=not args.no_norm_reward,
-                       gamma=args.gamma)
-    env.seed(args.seed)
-    model = PPO("MlpPolicy", env, n_steps=args.n_steps, batch_size=args.batch_size,
-                n_epochs=args.n_epochs, learning_rate=args.learning_rate, gamma=args.gamma,
-                gae_lambda=0.95, ent_coef=args.ent_coef,
-                policy_kwargs={"net_arch": list(args.net_arch)}, seed=args.seed, device="cpu")
-    start_near_idle(model, idle[keep], args.log_std_init)
+    env, keep = held_env(inner, idle, names, wanted, not args.no_norm_reward, args.gamma,
+                         args.seed)
+    model = recipe_ppo(env, args, idle[keep], ent_coef=args.ent_coef)
     return learn_and_save(
         model, env, args.timesteps, out, options, vars(args),
         "PPO on powergrid/IEEE13-v0 (batched co-simulation)",
         None if wanted is None else lambda: whole_action_model(model, full_space, keep, idle))
-
 
 if __name__ == "__main__":
     main()

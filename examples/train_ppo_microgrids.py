@@ -38,12 +38,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from stable_baselines3 import PPO
-from stable_baselines3.common.vec_env import VecNormalize
 
 from rl_bridge import microgrids_v0
-from rl_bridge.sb3 import HeldControls, SharedPolicyVecEnv, idle_relaxed_action, relaxed_names
-from rl_bridge.sb3_recipe import learn_and_save, start_near_idle, whole_action_model
+from rl_bridge.sb3 import SharedPolicyVecEnv, idle_relaxed_action, relaxed_names
+from rl_bridge.sb3_recipe import held_env, learn_and_save, recipe_ppo, whole_action_model
 
 #: the controls the agents explore with ``--controls`` (by device and control, without
 #: the microgrid's prefix); the others are held idle
@@ -94,20 +92,12 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float]]
         np.testing.assert_allclose(idle_relaxed_action(envs[0], agent), idle)
     names = [n.split(".", 1)[1] for n in relaxed_names(envs[0], agents[0])]
     wanted = CONTROLS[args.controls]
-    keep = list(range(len(names))) if wanted is None else [names.index(n) for n in wanted]
-    held = inner if wanted is None else HeldControls(inner, keep, idle)
-    env = VecNormalize(held, norm_obs=True, norm_reward=True, gamma=args.gamma)
-    env.seed(args.seed)
-    model = PPO("MlpPolicy", env, n_steps=args.n_steps, batch_size=args.batch_size,
-                n_epochs=args.n_epochs, learning_rate=args.learning_rate, gamma=args.gamma,
-                gae_lambda=0.95, policy_kwargs={"net_arch": list(args.net_arch)},
-                seed=args.seed, device="cpu")
-    start_near_idle(model, idle[keep], args.log_std_init)
+    env, keep = held_env(inner, idle, names, wanted, True, args.gamma, args.seed)
+    model = recipe_ppo(env, args, idle[keep])
     return learn_and_save(
         model, env, args.timesteps, out, options, vars(args),
         "PPO, one policy shared by the microgrids' agents",
         None if wanted is None else lambda: whole_action_model(model, full_space, keep, idle))
-
 
 if __name__ == "__main__":
     main()

@@ -30,12 +30,11 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3 import SAC
-from stable_baselines3.common.vec_env import VecNormalize
 
 import powergrid  # noqa: F401 - registers the environment ids
 from rl_bridge.options import REWARD_BASELINES
-from rl_bridge.sb3 import HeldControls, SB3VecEnv, idle_relaxed_action, relaxed_names
-from rl_bridge.sb3_recipe import learn_and_save
+from rl_bridge.sb3 import SB3VecEnv, idle_relaxed_action, relaxed_names
+from rl_bridge.sb3_recipe import held_env, learn_and_save
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_ppo_ieee13 import CONTROLS  # noqa: E402
@@ -109,10 +108,7 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float]]
     full_space = inner.action_space
     idle, names = idle_relaxed_action(base), relaxed_names(base)
     wanted = CONTROLS[args.controls]
-    keep = list(range(len(names))) if wanted is None else [names.index(n) for n in wanted]
-    held = inner if wanted is None else HeldControls(inner, keep, idle)
-    env = VecNormalize(held, norm_obs=True, norm_reward=False, gamma=args.gamma)
-    env.seed(args.seed)
+    env, keep = held_env(inner, idle, names, wanted, False, args.gamma, args.seed)
     model = SAC("MlpPolicy", env, learning_rate=args.learning_rate,
                 buffer_size=args.buffer_size, batch_size=args.batch_size, gamma=args.gamma,
                 train_freq=1, gradient_steps=args.gradient_steps,

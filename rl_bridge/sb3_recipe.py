@@ -20,13 +20,42 @@ from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.vec_env import VecNormalize
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from tqdm import tqdm
 
 from powergrid.plots import plot_learning_curve
 from rl_bridge.policies import save_env_options
+from rl_bridge.sb3 import HeldControls
 
 Row = tuple[int, float, float, float]
+
+
+def held_env(inner: VecEnv, idle: np.ndarray, names: Sequence[str],
+             wanted: Sequence[str] | None, norm_reward: bool, gamma: float, seed: int
+             ) -> tuple[VecNormalize, list[int]]:
+    """A recipe's training env: ``inner`` with every control but ``wanted`` (by relaxed
+    name; None: all) held at its ``idle`` value (:class:`~rl_bridge.sb3.HeldControls`),
+    observations (and with ``norm_reward`` rewards, discounted by ``gamma``) normalised,
+    seeded; and the positions of the controls it explores."""
+    keep = list(range(len(names))) if wanted is None else [list(names).index(n)
+                                                            for n in wanted]
+    held = inner if wanted is None else HeldControls(inner, keep, idle)
+    env = VecNormalize(held, norm_obs=True, norm_reward=norm_reward, gamma=gamma)
+    env.seed(seed)
+    return env, keep
+
+
+def recipe_ppo(env: VecNormalize, args: Any, idle: np.ndarray, ent_coef: float = 0.0) -> PPO:
+    """The recipes' PPO on ``env``, its hyperparameters from the script's ``args``
+    (``n_steps``, ``batch_size``, ``n_epochs``, ``learning_rate``, ``gamma``, ``net_arch``,
+    ``seed``; GAE lambda 0.95), starting at ``idle`` with std ``exp(args.log_std_init)``
+    (:func:`start_near_idle`)."""
+    model = PPO("MlpPolicy", env, n_steps=args.n_steps, batch_size=args.batch_size,
+                n_epochs=args.n_epochs, learning_rate=args.learning_rate, gamma=args.gamma,
+                gae_lambda=0.95, ent_coef=ent_coef,
+                policy_kwargs={"net_arch": list(args.net_arch)}, seed=args.seed, device="cpu")
+    start_near_idle(model, idle, args.log_std_init)
+    return model
 
 
 def start_near_idle(model: PPO, idle: np.ndarray, log_std: float) -> None:
