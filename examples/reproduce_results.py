@@ -112,6 +112,13 @@ def commit() -> str:
         return "unknown"
 
 
+def baselines_first(rows: dict[str, Any]) -> dict[str, Any]:
+    """``rows`` (policy -> figures) with idle, rule and oracle first, as the tables show
+    them (a JSON file keeps its keys sorted)."""
+    order = [p for p in ("idle", "rule", "oracle") if p in rows]
+    return {p: rows[p] for p in order + sorted(set(rows) - set(order))}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", action="store_true",
@@ -157,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         kept = out / f"{scenario}.json"  # a scenario not re-run keeps its table
         if kept.exists():
             record = json.loads(kept.read_text())
-            tables.append(format_table(record["policies"], scenario, record["days"]))
+            tables.append(format_table(baselines_first(record["policies"]), scenario,
+                                       record["days"]))
     (out / "results.md").write_text("\n\n".join(sorted(tables)) + "\n")
     print(f"wrote {out}")
     return 0
