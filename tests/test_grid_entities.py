@@ -168,7 +168,7 @@ def test_mosaik_hdf5_records_the_bus_entities(tmp_path: Path) -> None:
     (it refused the grid's list outputs: no HDF5 type for a Python list); read back, the
     series are the voltages the project's recorder wrote, and the relations it stores are
     the lines' and trafos' ends."""
-    h5py = pytest.importorskip("h5py")
+    h5py = pytest.importorskip("h5py", reason="h5py (extra 'ecosystem') is not installed")
     pytest.importorskip("mosaik_hdf5", reason="mosaik-hdf5 (extra 'ecosystem') is not"
                         " installed")
     config = get_config("ieee13", steps=6, policy="rule")
