@@ -218,6 +218,14 @@ class GridSim(mosaik_api_v3.Simulator):
             raise ValueError("Grid needs exactly one of 'net', 'net_json' and 'grid_model'")
         if ready is not None and num != 1:
             raise ValueError("a ready GridModel serves exactly one Grid entity")
+        if net_json is not None:
+            import pandapower as pp
+
+            net = pp.from_json_string(net_json)
+            restore_float_columns(net, net_floats or {})
+        if net is not None and physics == "balanced":  # once: every copy gets the same net
+            net = with_bus_injections(net)
+        pcc_devices = cast("list[Grid]", [device_from_config(c) for c in (pccs or [])])
         entities: list[CreateResult] = []
         for _ in range(num):
             eid = f"Grid-{len(self.models)}"
@@ -225,14 +233,6 @@ class GridSim(mosaik_api_v3.Simulator):
                 ready.reset()
                 self.models[eid] = ready
             else:
-                if net_json is not None:
-                    import pandapower as pp
-
-                    net = pp.from_json_string(net_json)
-                    restore_float_columns(net, net_floats or {})
-                if physics == "balanced":
-                    net = with_bus_injections(net)
-                pcc_devices = cast("list[Grid]", [device_from_config(c) for c in (pccs or [])])
                 regulator_devices = cast("list[Transformer]",
                                          [device_from_config(c) for c in (regulators or [])])
                 if physics == "three_phase":
@@ -255,7 +255,7 @@ class GridSim(mosaik_api_v3.Simulator):
             if elements:
                 children, by_eid = element_entities(
                     eid, grid.solver.net if isinstance(grid, GridModel) else net,
-                    cast("list[Grid]", [device_from_config(c) for c in (pccs or [])]),
+                    pcc_devices,
                     {"BusPhase": getattr(grid, "phase_names", []),
                      "RegulatorUnit": getattr(grid, "regulator_unit_names", [])})
                 self.elements.update(by_eid)
