@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float]]
     parser.add_argument("--log-std-init", type=float, default=0.0)
     parser.add_argument("--gamma", type=float, default=0.99)
     parser.add_argument("--learning-rate", type=float, default=5e-4)
+    parser.add_argument("--lr-schedule", choices=("constant", "linear"), default="constant",
+                        help="linear: the learning rate falls to 0 over the training")
     parser.add_argument("--n-steps", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--n-epochs", type=int, default=10)

@@ -169,7 +169,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         return model_policies(path, prepared)
 
     results = evaluate(args.scenario, args.policy, days=args.days, out_dir=args.out,
-                       load_policy=load_model)
+                       load_policy=load_model,
+                       **({} if args.physics is None else {"physics": args.physics}))
     print(format_table(results, args.scenario, args.days))
     if args.json:
         write_json_atomic(args.json, results)
@@ -182,6 +183,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     bench(quick=args.quick, json_path=args.json)
     return 0
+
+
+def _physics_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--physics", default=None, metavar="{balanced,three_phase}",
+                   help="the grid's physics: the balanced model (default) or the feeder's"
+                        " three-phase OpenDSS circuit (ieee13, ieee34; the 'three_phase'"
+                        " extra)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -199,10 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="seed (default 0)")
     p.add_argument("--solver", choices=["lightsim2grid", "pandapower"], default=None,
                    help="power-flow backend (default lightsim2grid)")
-    p.add_argument("--physics", default=None, metavar="{balanced,three_phase}",
-                   help="the grid's physics: the balanced model (default) or the feeder's"
-                        " three-phase OpenDSS circuit (ieee13, ieee34; the 'three_phase'"
-                        " extra)")
+    _physics_option(p)
     p.add_argument("--dataset", default=None, help="data set file (CSV or classic pickle)")
     p.add_argument("--out", default=None, help="output folder (default results/SCENARIO)")
     p.add_argument("--protocol", default=None,
@@ -231,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", action="append", required=True,
                    help="idle, rule, oracle or a trained model's path (repeatable)")
     p.add_argument("--days", type=int, default=7, help="consecutive test days (default 7)")
+    _physics_option(p)
     p.add_argument("--json", default=None, help="also write {policy: {...}} as JSON")
     p.add_argument("--out", default=None, help="keep each policy's run in this folder")
     p.set_defaults(func=_cmd_evaluate)

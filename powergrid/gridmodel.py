@@ -449,6 +449,24 @@ class BatchResult:
                          fallback=self.fallback, regulator_tap_pos=self.regulator_tap_pos)
 
 
+def initial_batch_state(n: int, n_bus: int, n_line: int, n_trafo: int, n_pcc: int,
+                        n_regulator: int) -> GridBatchState:
+    """What the agents see of ``n`` copies before their first solve (a fresh episode):
+    every bus at 1 p.u., nothing loaded, flowing or billed, no settled tap yet (nan)."""
+    return GridBatchState(
+        converged=np.ones(n, dtype=bool), vm_pu=np.ones((n, n_bus)),
+        va_degree=np.zeros((n, n_bus)), line_loading_percent=np.zeros((n, n_line)),
+        trafo_loading_percent=np.zeros((n, n_trafo)),
+        pcc_p_mw=np.zeros((n, n_pcc)), pcc_q_mvar=np.zeros((n, n_pcc)),
+        pcc_cost=np.zeros((n, n_pcc)), pcc_safety=np.zeros((n, n_pcc)),
+        energy_cost=np.zeros(n),
+        safety_terms={t: np.zeros(n) for t in ("voltage", "line_loading", "trafo_loading",
+                                               "pcc_rating", "nonconvergence",
+                                               "unsupplied_load")},
+        fallback=np.zeros(n, dtype=bool),
+        regulator_tap_pos=np.full((n, n_regulator), np.nan))
+
+
 class BatchGridModel:
     """N copies of one network, solved together by :class:`~powergrid.solvers.batched.
     BatchedSolver`, with the loads, injections and positions of every copy as arrays.
@@ -509,20 +527,8 @@ class BatchGridModel:
 
     def initial_state(self, n: int) -> GridBatchState:
         """The batch state of ``n`` copies before their first solve (a fresh episode)."""
-        first = self._placeholder(n)
-        n_pcc = len(self._pcc_where)
-        return GridBatchState(
-            converged=np.ones(n, dtype=bool), vm_pu=first["vm_pu"],
-            va_degree=first["va_degree"], line_loading_percent=first["line_loading_percent"],
-            trafo_loading_percent=first["trafo_loading_percent"],
-            pcc_p_mw=first["pcc_p_mw"], pcc_q_mvar=first["pcc_q_mvar"],
-            pcc_cost=np.zeros((n, n_pcc)), pcc_safety=np.zeros((n, n_pcc)),
-            energy_cost=np.zeros(n),
-            safety_terms={t: np.zeros(n) for t in ("voltage", "line_loading", "trafo_loading",
-                                                   "pcc_rating", "nonconvergence",
-                                                   "unsupplied_load")},
-            fallback=np.zeros(n, dtype=bool),
-            regulator_tap_pos=np.full((n, len(self.regulator_names)), np.nan))
+        return initial_batch_state(n, self.n_bus, self.n_line, self.n_trafo,
+                                   len(self._pcc_where), len(self.regulator_names))
 
     def reset(self, copies: np.ndarray) -> None:
         """Copies ``copies`` start over: the solver's state and the last results."""

@@ -12,7 +12,9 @@ series an agent observes. From an :class:`~powergrid.policies.Observation`
   loading of its lines and transformers, a failed power flow).
 
 Feature layout, in order: device features (:meth:`Device.observation_spec`),
-bus voltages (p.u., in [0, 2]; 0 = not energised), line and transformer
+bus voltages (p.u., in [0, 2]; 0 = not energised; with three-phase physics each bus's
+phase farthest from 1 p.u.), then with three-phase physics the voltage of every
+bus-phase (``vm_pu.<phase>:<bus>``, the same bounds), line and transformer
 loadings (per unit, in [0, 10]), PCC active power (per unit of ``pcc_scale_mw``,
 in [-10, 10]), the series values of the coming step (bounds from the data
 set), the price of the ``forecast_steps`` steps after it (day-ahead prices, scaled
@@ -48,10 +50,11 @@ from powergrid.safety import (
 VM_BOUNDS = (0.0, 2.0)
 #: the grid's safety terms that every agent carries whatever it observes
 #: the grid's per-element lists an agent's account reads
-_ACCOUNTED_LISTS = ("pcc_cost", "pcc_safety", "vm_pu", "line_loading_percent",
+_ACCOUNTED_LISTS = ("pcc_cost", "pcc_safety", "vm_pu", "vm_phase_pu", "line_loading_percent",
                     "trafo_loading_percent")
 _ZERO = np.zeros(1)
-_GRID_KEYS = ("vm_pu", "line_loading_percent", "trafo_loading_percent", "pcc_p_mw")
+_GRID_KEYS = ("vm_pu", "vm_phase_pu", "line_loading_percent", "trafo_loading_percent",
+              "pcc_p_mw")
 
 
 def time_features(hour_of_day: np.ndarray, day_of_year: np.ndarray) -> np.ndarray:
@@ -118,6 +121,23 @@ def message_feature_name(key: str, scale: float) -> str:
     return f"message.{key}"
 
 
+def phase_positions(phase_names: Sequence[str], bus_names: Sequence[str] | None
+                    ) -> np.ndarray:
+    """Positions in ``phase_names`` (the three-phase grid's ``"<bus>.<phase>"``) of the
+    phases of ``bus_names`` (None: every bus-phase), in ``phase_names`` order."""
+    if bus_names is None:
+        return np.arange(len(phase_names), dtype=np.intp)
+    wanted = {str(b) for b in bus_names}
+    return np.array([k for k, n in enumerate(phase_names) if n.rpartition(".")[0] in wanted],
+                    dtype=np.intp)
+
+
+def phase_feature_name(phase_name: str) -> str:
+    """``vm_pu.a:675`` for the bus-phase ``675.a`` (the ``timeseries.csv`` column)."""
+    bus, _, phase = phase_name.rpartition(".")
+    return f"vm_pu.{phase}:{bus}"
+
+
 def _element_names(names: Sequence[str] | None, positions: np.ndarray) -> list[str]:
     if names is None:
         return [str(p) for p in positions]
@@ -136,6 +156,10 @@ class AgentView:
     are divided by ``price_scale`` ($/MWh) before bounding. ``forecast_series`` (one of
     the series, the price) is observed ``forecast_steps`` steps ahead too, its values
     passed to :meth:`vector` / :meth:`vectors` by the caller (the view loads no data).
+    With three-phase physics ``phase_positions`` index the grid's ``vm_phase_pu`` (named
+    by ``phase_names``, ``"<bus>.<phase>"``): the bus-phases observed, and
+    ``charged_phase_positions`` those whose voltage the agent answers for (instead of
+    its buses' ``vm_pu``: every phase, not only each bus's worst).
     """
 
     devices: Sequence[Device]
@@ -163,6 +187,9 @@ class AgentView:
     line_names: Sequence[str] | None = None
     trafo_names: Sequence[str] | None = None
     pcc_names: Sequence[str] | None = None
+    phase_positions: np.ndarray = field(default_factory=lambda: np.zeros(0, np.intp))
+    charged_phase_positions: np.ndarray | None = None
+    phase_names: Sequence[str] | None = None
     names: list[str] = field(init=False)
     _features: list[tuple[str, Feature]] = field(init=False)
     #: (term, columns of the grid's array) -> the agent is charged for every column
@@ -190,12 +217,20 @@ class AgentView:
         self.charged_trafo_positions = np.asarray(
             self.trafo_positions if self.charged_trafo_positions is None
             else self.charged_trafo_positions, dtype=np.intp)
+        self.phase_positions = np.asarray(self.phase_positions, dtype=np.intp)
+        if self.charged_phase_positions is not None:
+            self.charged_phase_positions = np.asarray(self.charged_phase_positions,
+                                                      dtype=np.intp)
+        if len(self.phase_positions) and self.phase_names is None:
+            raise ValueError("phase_positions need phase_names (the grid's bus-phases)")
         self._features = [(d.name, f) for d in self.devices for f in d.observation_spec()]
         self.series = list(self.series_bounds)
         self._check_forecast()
         self.names = ([device_feature_name(f) for _, f in self._features]
                       + [f"vm_pu:{n}" for n in _element_names(self.bus_names,
                                                               self.bus_positions)]
+                      + [phase_feature_name(str((self.phase_names or [])[p]))
+                         for p in self.phase_positions]
                       + [f"line_loading_pu:{n}" for n in _element_names(self.line_names,
                                                                         self.line_positions)]
                       + [f"trafo_loading_pu:{n}"
@@ -248,7 +283,8 @@ class AgentView:
     def _bounds(self) -> tuple[np.ndarray, np.ndarray]:
         lows: list[float] = [f.low for _, f in self._features]
         highs: list[float] = [f.high for _, f in self._features]
-        for count, (lo, hi) in ((len(self.bus_positions), VM_BOUNDS),
+        for count, (lo, hi) in ((len(self.bus_positions) + len(self.phase_positions),
+                                 VM_BOUNDS),
                                 (len(self.line_positions) + len(self.trafo_positions),
                                  LOADING_BOUNDS),
                                 (len(self.pcc_positions), PCC_BOUNDS)):
@@ -295,7 +331,7 @@ class AgentView:
 
         ``device_features`` ``(N, F)`` unclipped feature values in :meth:`Device.
         observation_spec` order (see :attr:`features`); ``grid`` the grid's list
-        outputs as ``(N, n)`` arrays (``vm_pu``, ``line_loading_percent``,
+        outputs as ``(N, n)`` arrays (``vm_pu``, ``vm_phase_pu``, ``line_loading_percent``,
         ``trafo_loading_percent``, ``pcc_p_mw``); ``series`` ``(N, S)`` raw values of
         :attr:`series`; ``messages`` ``(N, M)``; ``calendar`` ``(N, 4)`` from
         :func:`time_features`; ``forecast`` ``(N, forecast_steps)`` raw values of
@@ -306,6 +342,7 @@ class AgentView:
         n = device_features.shape[0]
         parts = [device_features]
         for key, pos, scale in (("vm_pu", self.bus_positions, 1.0),
+                                ("vm_phase_pu", self.phase_positions, 1.0),
                                 ("line_loading_percent", self.line_positions, 100.0),
                                 ("trafo_loading_percent", self.trafo_positions, 100.0),
                                 ("pcc_p_mw", self.pcc_positions, self.pcc_scale_mw)):
@@ -392,7 +429,10 @@ class AgentView:
         terms = grid.get("safety_terms") or {}
         # an agent charged for every bus, line and transformer of the network: the grid's
         # own sums of the same terms (powergrid.gridmodel.settle), not a second evaluation
-        for term, key, pos in (("voltage", "vm_pu", buses),
+        phases = self.charged_phase_positions
+        voltage_key, voltage_pos = ("vm_pu", buses) if phases is None else ("vm_phase_pu",
+                                                                           phases)
+        for term, key, pos in (("voltage", voltage_key, voltage_pos),
                                ("line_loading", "line_loading_percent", lines),
                                ("trafo_loading", "trafo_loading_percent", trafos)):
             same_band = term != "voltage" or (self.vm_min_pu, self.vm_max_pu) == (VM_MIN_PU,

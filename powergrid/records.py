@@ -41,6 +41,8 @@ class GridBatchState(TypedDict):
     safety_terms: dict[str, np.ndarray]  # term -> (N,)
     fallback: np.ndarray               # (N,) bool: solved by the single-copy backend
     regulator_tap_pos: np.ndarray      # (N, n_regulator) settled taps (nan: none yet)
+    #: three-phase physics only: every bus-phase's voltage, (N, n_phase) p.u.
+    vm_phase_pu: NotRequired[np.ndarray]
 
 
 class DeviceBatchReport(TypedDict):

@@ -27,6 +27,7 @@ from typing import Any
 from mosaik import AsyncWorld
 
 from powergrid.gridmodel import GridModel
+from powergrid.phase_gridmodel import ThreePhaseGridModel
 from powergrid.policies import Observation
 from scenarios.federation import mosaik_config, sim_config
 from scenarios.prepare import PreparedScenario
@@ -82,6 +83,9 @@ class CoSimBridge:
 
     def _grid_model(self, prepared: PreparedScenario) -> Any:
         cfg = prepared.config
+        if cfg.physics == "three_phase":
+            return ThreePhaseGridModel(prepared.net, cfg.network, prepared.load_profiles,
+                                       prepared.pccs, regulators=prepared.regulators)
         return GridModel(prepared.net, cfg.solver, prepared.load_profiles, prepared.pccs,
                          regulators=prepared.regulators)
 

@@ -28,6 +28,7 @@ import numpy as np
 from powergrid.devices.batch import DeviceBatch, grid_layout
 from powergrid.gridmodel import BatchGridModel
 from powergrid.observation import time_features
+from powergrid.phase_batch import ThreePhaseBatchGridModel
 from powergrid.records import LearnerDecision, LearnerOffer
 from powergrid.rewards import reward
 from rl_bridge.bridge import ConcurrentUseError, CoSimBridge
@@ -56,8 +57,15 @@ class BatchBridge(CoSimBridge):
         self.seeds: list[int] = []
         super().__init__(prepared)
 
-    def _grid_model(self, prepared: PreparedScenario) -> BatchGridModel:
+    def _grid_model(self, prepared: PreparedScenario
+                    ) -> BatchGridModel | ThreePhaseBatchGridModel:
         injecting, positional = grid_layout(prepared.devices)
+        cfg = prepared.config
+        if cfg.physics == "three_phase":  # each copy its own OpenDSS circuit, in turn
+            return ThreePhaseBatchGridModel(prepared.net, cfg.network, self.n_copies,
+                                            prepared.series, prepared.load_profiles,
+                                            prepared.pccs, injecting, positional,
+                                            regulators=prepared.regulators)
         return BatchGridModel(prepared.net, self.n_copies, prepared.series,
                               prepared.load_profiles, prepared.pccs, injecting, positional,
                               regulators=prepared.regulators, solver=self.solver_name)

@@ -52,7 +52,9 @@ class BridgedScenario:
         split = "train" if options["train"] else "test"
         periods = scenario_overrides.pop("agent_periods", None) or {}
         config = get_config(scenario, split=split, dataset=options["dataset_path"],
-                            solver=options["solver"], load_scale=float(options["load_scale"]),
+                            solver=options["solver"],
+                            physics=options.get("physics", "balanced"),
+                            load_scale=float(options["load_scale"]),
                             **scenario_overrides)
         unknown = sorted(set(periods) - {a.name for a in config.agents})
         if unknown:
@@ -60,11 +62,12 @@ class BridgedScenario:
         config = config.with_(agents=[replace(a, period_steps=int(periods.get(a.name,
                                                                             a.period_steps)))
                                       for a in config.agents])
-        if config.physics != "balanced":
-            raise ValueError("the environments solve the balanced physics only (three-phase"
-                             " observations and actions are still to come: issue 18)")
         self.config = config
         self.prepared = prepare(config)
+        self._bridge: CoSimBridge | None = None
+        #: with three-phase physics, the grid's bus-phases (observed per phase)
+        phase_names = (list(self.bridge.grid_model.phase_names)
+                       if config.physics == "three_phase" else None)
         self.agents = [a.name for a in config.agents]
         by_name = {d.name: d for d in self.prepared.devices}
         coordination = make_coordination(config.protocol, agent_roles(self.prepared),
@@ -74,7 +77,8 @@ class BridgedScenario:
                      ActionSpec.concat([by_name[d].action_spec() for d in a.devices]))
             for a in config.agents}
         forecast_steps = int(options.get("price_forecast_steps", 0))
-        self.views = {a.name: build_view(self.prepared, a, scope, forecast_steps)
+        self.views = {a.name: build_view(self.prepared, a, scope, forecast_steps,
+                                         phase_names)
                       for a in config.agents}
         #: the split's series (rows wrapping), for the prices ahead
         self.data = ScenarioSeries(self.prepared)
@@ -97,7 +101,6 @@ class BridgedScenario:
         self.split = split
         self.set_episode_length(options["episode_length"])
         self.hours, self.days = step_calendar(split, config.dt_h, options["dataset_path"])
-        self._bridge: CoSimBridge | None = None
         self.test_episode = 0
         self.start = 0
         self.k = 0

@@ -20,6 +20,7 @@ ENV_DEFAULTS: dict[str, Any] = {
     "train": True,
     "dataset_path": None,
     "solver": "lightsim2grid",
+    "physics": "balanced",
     "reward_scale": DEFAULT_REWARD_SCALE,
     "safety_scale": DEFAULT_SAFETY_SCALE,
     "max_penalty": DEFAULT_MAX_PENALTY,

@@ -24,7 +24,7 @@ from powergrid.policies import Observation
 from rl_bridge.exogenous import ScenarioSeries
 from rl_bridge.options import LEARNABILITY_DEFAULTS, env_options
 from rl_bridge.spaces import action_space, split_action, with_agent_indicator
-from rl_bridge.views import build_view
+from rl_bridge.views import build_view, circuit_phase_names
 from rl_bridge.wrappers import from_relaxed
 from scenarios.prepare import PreparedScenario
 
@@ -123,9 +123,18 @@ class ModelPolicy:
         self.agent = cfg.agents[names.index(agent) if agent is not None else 0]
         self.indicator = ((names.index(self.agent.name), len(names))
                           if self.options["agent_indicator"] else None)
+        trained, playing = self.options["physics"], cfg.physics
+        if trained == "three_phase" and playing != "three_phase":
+            raise ValueError(f"model {zip_path} observes the voltage of every bus-phase"
+                             f" (trained with physics 'three_phase'); this run's physics is"
+                             f" {playing!r}")
+        # a model trained on the balanced physics plays on three-phase physics as it
+        # learned: each bus's voltage (there its phase farthest from 1 p.u.), no phases
         self.view = build_view(prepared, self.agent,
                                "all" if self.options["centralized"] else "zone",
-                               int(self.options["price_forecast_steps"]))
+                               int(self.options["price_forecast_steps"]),
+                               circuit_phase_names(prepared) if trained == "three_phase"
+                               else None)
         self._check_observation_size(zip_path)
         self.data = ScenarioSeries(prepared)
         by_name = {d.name: d for d in prepared.devices}

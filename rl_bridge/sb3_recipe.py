@@ -49,9 +49,14 @@ def recipe_ppo(env: VecNormalize, args: Any, idle: np.ndarray, ent_coef: float =
     """The recipes' PPO on ``env``, its hyperparameters from the script's ``args``
     (``n_steps``, ``batch_size``, ``n_epochs``, ``learning_rate``, ``gamma``, ``net_arch``,
     ``seed``; GAE lambda 0.95), starting at ``idle`` with std ``exp(args.log_std_init)``
-    (:func:`start_near_idle`)."""
+    (:func:`start_near_idle`). With ``args.lr_schedule == "linear"`` the learning rate
+    falls linearly from ``learning_rate`` to 0 over the training."""
+    rate = float(args.learning_rate)
+    schedule: Any = rate
+    if getattr(args, "lr_schedule", "constant") == "linear":
+        schedule = lambda remaining: rate * remaining  # noqa: E731 (SB3 takes a callable)
     model = PPO("MlpPolicy", env, n_steps=args.n_steps, batch_size=args.batch_size,
-                n_epochs=args.n_epochs, learning_rate=args.learning_rate, gamma=args.gamma,
+                n_epochs=args.n_epochs, learning_rate=schedule, gamma=args.gamma,
                 gae_lambda=0.95, ent_coef=ent_coef,
                 policy_kwargs={"net_arch": list(args.net_arch)}, seed=args.seed, device="cpu")
     start_near_idle(model, idle, args.log_std_init)

@@ -10,11 +10,12 @@ in, those buses, the lines and transformers between them and the PCCs named
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
 from powergrid.data import load_dataset
-from powergrid.observation import AgentView
+from powergrid.observation import AgentView, phase_positions
 from powergrid.zones import pcc_in_zone, whole_network, zone
 from scenarios.config import AgentConfig
 from scenarios.prepare import PreparedScenario
@@ -30,6 +31,16 @@ def series_bounds(column: str, path: str | None) -> tuple[float, float]:
     return float(values.min()), float(values.max())
 
 
+def circuit_phase_names(prepared: PreparedScenario) -> list[str]:
+    """The bus-phases (``"<bus>.<phase>"``, the grid's ``vm_phase_pu`` order) of a
+    scenario with three-phase physics: the nodes of its feeder's OpenDSS circuit."""
+    from powergrid.phase_gridmodel import ThreePhaseGridModel
+
+    cfg = prepared.config
+    return list(ThreePhaseGridModel(prepared.net, cfg.network, prepared.load_profiles,
+                                    prepared.pccs, regulators=prepared.regulators).phase_names)
+
+
 def agent_zone(prepared: PreparedScenario, agent: AgentConfig) -> str:
     """The zone of the buses an agent's devices sit on (one zone per agent), or the
     zone a coordinator is given."""
@@ -41,10 +52,14 @@ def agent_zone(prepared: PreparedScenario, agent: AgentConfig) -> str:
 
 
 def build_view(prepared: PreparedScenario, agent: AgentConfig, scope: str = "all",
-               price_forecast_steps: int = 0) -> AgentView:
+               price_forecast_steps: int = 0,
+               phase_names: list[str] | None = None) -> AgentView:
     """The :class:`AgentView` of ``agent`` with ``scope`` ``"all"`` or ``"zone"``, observing
     the scenario's price ``price_forecast_steps`` steps ahead too (the caller passes those
-    prices to :meth:`AgentView.vector`).
+    prices to :meth:`AgentView.vector`). With three-phase physics, ``phase_names`` (the
+    grid's bus-phases, ``"<bus>.<phase>"``): the agent observes and answers for the
+    voltage of every phase of its buses (of the whole circuit, with its extra nodes,
+    when it sees the whole network).
 
     ``scope`` sets what the agent *observes*. What it is *charged for* does not depend
     on it: in a scenario with several agents, each agent answers for its own zone (the
@@ -85,6 +100,14 @@ def build_view(prepared: PreparedScenario, agent: AgentConfig, scope: str = "all
                            dtype=np.intp)
     features = () if agent.coordinator else PROTOCOLS[cfg.protocol].FEATURES
     by_name = {d.name: d for d in prepared.devices}
+    bus_names = [str(n) for n in net.bus["name"]]
+    phases: dict[str, Any] = {}
+    if phase_names is not None:
+        def bus_phases(buses: Any) -> np.ndarray:
+            return phase_positions(phase_names, None if buses is everything.buses else
+                                   [bus_names[int(b)] for b in buses])
+        phases = {"phase_names": phase_names, "phase_positions": bus_phases(seen.buses),
+                  "charged_phase_positions": bus_phases(charged.buses)}
     return AgentView(
         devices=[by_name[d] for d in seen.devices], bus_positions=seen.buses,
         line_positions=seen.lines,
@@ -97,6 +120,6 @@ def build_view(prepared: PreparedScenario, agent: AgentConfig, scope: str = "all
         charged_devices=[by_name[d] for d in charged.devices],
         charged_bus_positions=charged.buses,
         charged_line_positions=charged.lines, charged_trafo_positions=charged.trafos,
-        bus_names=[str(n) for n in net.bus["name"]], line_names=[str(n) for n in net.line["name"]],
+        bus_names=bus_names, line_names=[str(n) for n in net.line["name"]],
         trafo_names=[str(n) for n in net.trafo["name"]],
-        pcc_names=[p.name for p in prepared.pccs])
+        pcc_names=[p.name for p in prepared.pccs], **phases)

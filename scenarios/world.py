@@ -125,7 +125,8 @@ async def build_world(world: Any, prepared: PreparedScenario, out_dir: Path | No
                       ("regulator_tap_pos", "settled_tap_pos"), time_shifted=step,
                       initial_data={"regulator_tap_pos": float("nan")}, transform=_Pick(k))
 
-    initial_grid = initial_grid_outputs(prepared)
+    initial_grid = initial_grid_outputs(prepared,
+                                        len(_phase_names(grid).get("phase_names", [])))
     initial_devices = initial_device_outputs(prepared.devices, cfg.seed)
     for agent in cfg.agents:
         ent = agent_entities[agent.name]
@@ -264,9 +265,10 @@ def load_feeds(prepared: PreparedScenario) -> dict[str, dict[str, Any]]:
             for name, series in prepared.load_profiles.items()}
 
 
-def initial_grid_outputs(prepared: PreparedScenario) -> dict[str, Any]:
-    """The grid's ``state`` before its first step (every bus at 1 p.u., nothing flowing):
-    the initial data of the time-shifted grid -> agent connections."""
+def initial_grid_outputs(prepared: PreparedScenario, n_phase: int = 0) -> dict[str, Any]:
+    """The grid's ``state`` before its first step (every bus at 1 p.u., nothing flowing;
+    with three-phase physics its ``n_phase`` bus-phases too): the initial data of the
+    time-shifted grid -> agent connections."""
     net = prepared.net
     n_pcc = len(prepared.pccs)
     return {"converged": True, "vm_pu": [1.0] * len(net.bus), "va_degree": [0.0] * len(net.bus),
@@ -274,7 +276,8 @@ def initial_grid_outputs(prepared: PreparedScenario) -> dict[str, Any]:
             "trafo_loading_percent": [0.0] * len(net.trafo), "pcc_p_mw": [0.0] * n_pcc,
             "pcc_q_mvar": [0.0] * n_pcc, "pcc_cost": [0.0] * n_pcc,
             "pcc_safety": [0.0] * n_pcc, "cost": 0.0, "safety": 0.0,
-            "cost_terms": {}, "safety_terms": {}}
+            "cost_terms": {}, "safety_terms": {},
+            **({"vm_phase_pu": [1.0] * n_phase} if n_phase else {})}
 
 
 def initial_device_outputs(devices: list[Device], seed: int) -> dict[str, dict[str, Any]]:

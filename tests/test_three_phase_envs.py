@@ -1,0 +1,147 @@
+"""The environments on three-phase physics (issue 18): ``physics="three_phase"``.
+
+Each path -- the single env (one copy of the batched world), the vector env, the
+PettingZoo parallel env (one entity per device) and ``powergrid run --physics
+three_phase`` -- solves the feeder's OpenDSS circuit with
+:class:`powergrid.phase_gridmodel.ThreePhaseGridModel`; on the same seed and actions they
+must give the same voltage of every bus-phase (the observation's ``vm_pu.<phase>:<bus>``
+block is the ``timeseries.csv`` column of that name), the same cost and the same safety.
+Skipped without OpenDSSDirect.py (the ``three_phase`` extra).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_paths_agree import Replay, _actions
+
+from powergrid.safety import voltage_violation
+from rl_bridge.env import GridEnv
+from rl_bridge.parallel import MultiAgentGridEnv
+from rl_bridge.vector import GridVectorEnv
+from scenarios import get_config
+from scenarios.run import run_scenario
+
+pytest.importorskip("opendssdirect", reason="the 'three_phase' extra")
+
+STEPS = 12
+#: every path solves with the same engine and the same model: agreement to rounding
+TOL = 1e-9
+
+
+def _phase_columns(names: list[str]) -> list[int]:
+    return [k for k, n in enumerate(names) if n.startswith("vm_pu.")]
+
+
+def _idle(env: GridEnv) -> dict[str, np.ndarray]:
+    """No intervention: each device's idle action, in the env's Dict action."""
+    by_name = {d.name: d for d in env.scenario.prepared.devices}
+    cont: list[float] = []
+    disc: list[int] = []
+    for name in env.scenario.config.agents[0].devices:
+        c, d = by_name[name].idle_action({})
+        cont += c
+        disc += d
+    return {"continuous": np.array(cont, dtype=np.float32), "discrete": np.array(disc)}
+
+
+@pytest.mark.parametrize("scenario", ["ieee13", "ieee34"])
+def test_every_path_gives_the_same_bus_phase_voltages(scenario: str, tmp_path: Path) -> None:
+    options = {"episode_length": STEPS, "train": False, "physics": "three_phase"}
+    env = GridEnv(scenario=scenario, **options)
+    venv = GridVectorEnv(1, scenario=scenario, **options)
+    penv = MultiAgentGridEnv(scenario=scenario, **options)
+    try:
+        names = list(env.observation_names)
+        assert names == list(penv.scenario.views[penv.possible_agents[0]].names)
+        cols = _phase_columns(names)
+        # every node of the circuit: the 41 of IEEE 13, the 138 of IEEE 34 (the
+        # distributed loads' mid-line nodes among them), each named as its CSV column
+        assert len(cols) == {"ieee13": 41, "ieee34": 138}[scenario]
+        actions = _actions(env.action_space, np.random.default_rng(11), STEPS)
+        o_single, _ = env.reset(seed=2)
+        o_vector, _ = venv.reset(seed=2)
+        o_parallel, _ = penv.reset(seed=2)
+        agent = penv.possible_agents[0]
+        np.testing.assert_array_equal(o_single, o_vector[0])
+        np.testing.assert_array_equal(o_single, o_parallel[agent])
+        single: list[tuple[np.ndarray, dict[str, Any]]] = []
+        for k, action in enumerate(actions):
+            o_single, r_single, _, _, info = env.step(action)
+            o_vector, r_vector, _, _, i_vector = venv.step(
+                {key: v[None] for key, v in action.items()} if isinstance(action, dict)
+                else action[None])
+            if k == STEPS - 1:
+                o_vector = i_vector["final_obs"][0][None]
+            o_par, r_par, _, _, i_par = penv.step({agent: action})
+            assert np.isfinite(r_single) and np.isfinite(o_single).all()
+            np.testing.assert_allclose(o_vector[0], o_single, atol=TOL, err_msg=f"step {k}")
+            np.testing.assert_allclose(o_par[agent], o_single, atol=TOL, err_msg=f"step {k}")
+            assert float(r_vector[0]) == pytest.approx(r_single, rel=1e-9, abs=1e-9)
+            assert r_par[agent] == pytest.approx(r_single, rel=1e-9, abs=1e-9)
+            assert i_par[agent]["cost"] == pytest.approx(info["cost"], rel=1e-9)
+            single.append((o_single, info))
+        spec = env.scenario.specs[env.agent]
+    finally:
+        env.close()
+        venv.close()
+        penv.close()
+
+    config = get_config(scenario, split="test", start_step=0, steps=STEPS,
+                        physics="three_phase")
+    run_scenario(config, tmp_path, progress=False, plot=False,
+                 policies={agent: Replay(spec, actions, agent)})
+    df = pd.read_csv(tmp_path / "timeseries.csv")
+    csv = [names[k] for k in cols]
+    for k, (obs, info) in enumerate(single):
+        assert df["cost"].iloc[k] == pytest.approx(info["cost"], rel=1e-9, abs=1e-12), k
+        np.testing.assert_allclose(obs[cols], df[csv].iloc[k].to_numpy(), atol=TOL,
+                                   err_msg=f"step {k}")
+
+
+def test_the_voltage_safety_is_over_every_bus_phase() -> None:
+    """At 1.6 x the loads (an evening peak above the feeder's rating) phases a and c of
+    the laterals sag below 0.95 p.u.: the agent's voltage term is the violation summed
+    over every bus-phase it observes, more than over each bus's worst phase alone."""
+    env = GridEnv(episode_length=24, train=False, physics="three_phase", load_scale=1.6)
+    try:
+        names = env.observation_names
+        cols = _phase_columns(names)
+        buses = [k for k, n in enumerate(names) if n.startswith("vm_pu:")]
+        env.reset(seed=0)
+        idle = _idle(env)
+        seen_more = False
+        for _ in range(24):
+            obs, reward, _, _, info = env.step(idle)
+            assert np.isfinite(reward)
+            per_phase = float(voltage_violation(obs[cols].astype(float)).sum())
+            assert info["safety_terms"]["voltage"] == pytest.approx(per_phase, abs=1e-6)
+            per_bus = float(voltage_violation(obs[buses].astype(float)).sum())
+            seen_more |= per_phase > per_bus + 1e-6
+        assert seen_more
+    finally:
+        env.close()
+
+
+def test_a_battery_moves_the_phases_of_its_bus() -> None:
+    """The battery at 675 (a balanced three-phase injection) discharging at full power
+    (``p_mw < 0``) against charging at full power lifts each phase of 675."""
+    def phases_after(p_fraction: float) -> np.ndarray:
+        env = GridEnv(episode_length=4, train=False, physics="three_phase")
+        try:
+            names = env.observation_names
+            action = _idle(env)
+            k = env.spec_names.index("ess1.p_mw")
+            action["continuous"][k] = env.action_space["continuous"].high[k] * p_fraction
+            env.reset(seed=0)
+            obs, *_ = env.step(action)
+            return np.array([obs[names.index(f"vm_pu.{ph}:675")] for ph in "abc"])
+        finally:
+            env.close()
+
+    lifted = phases_after(-1.0) - phases_after(1.0)
+    assert (lifted > 0.002).all(), lifted
