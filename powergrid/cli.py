@@ -142,17 +142,25 @@ def _cmd_draw(args: argparse.Namespace) -> int:
     from scenarios import get_config
     from scenarios.prepare import prepare
 
-    prepared = prepare(get_config(args.scenario))
+    physics = {} if args.physics is None else {"physics": args.physics}
+    prepared = prepare(get_config(args.scenario, **physics))
+    line_phases = None
+    title = prepared.config.description
+    if prepared.config.physics == "three_phase":
+        from powergrid.phase_mapping import line_phases as phases_of_lines
+
+        line_phases = phases_of_lines(prepared.net, prepared.config.network)
+        title += " (three-phase: line width by phases)"
     vm_min = None
     if args.results:
         from powergrid.results import read_timeseries
 
         df = read_timeseries(Path(args.results) / "timeseries.csv")
-        vm = df[[c for c in df.columns if c.startswith("vm_pu:")]]
+        vm = df[[c for c in df.columns if c.startswith("vm_pu:")]]  # (a bus's worst phase)
         vm = vm.where(vm > 0.0)
         vm_min = {c[len("vm_pu:"):]: float(v) for c, v in vm.min().items()}
     out = Path(args.out or f"{args.scenario}.png")
-    draw_network(prepared.net, out, title=prepared.config.description, vm_min_pu=vm_min)
+    draw_network(prepared.net, out, title=title, vm_min_pu=vm_min, line_phases=line_phases)
     print(f"wrote {out}")
     return 0
 
@@ -230,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario")
     p.add_argument("--out", default=None, help="PNG file (default SCENARIO.png)")
     p.add_argument("--results", default=None, help="a run's folder: colour buses by min voltage")
+    _physics_option(p)
     p.set_defaults(func=_cmd_draw)
     p = sub.add_parser("evaluate", help="policies over test-period days, one table")
     p.add_argument("scenario")

@@ -232,3 +232,20 @@ def phase_mapping(net: pp.pandapowerNet, feeder: Feeder) -> PhaseMapping:
         line_names=[str(n) for n in net.line["name"]], line_segments=line_segments,
         line_rated_a=line_rated, trafo_names=[str(n) for n in net.trafo["name"]],
         trafo_elements=trafo_elements, trafo_rated_a=trafo_rated)
+
+
+def line_phases(net: pp.pandapowerNet, feeder: Feeder | str) -> list[str]:
+    """Per ``net.line`` row, the phases of that line on the three-phase ``feeder`` (a
+    :class:`Feeder` or its name): ``"abc"``, ``"ac"``, ``"c"``, ... -- those both of its
+    ends have (:meth:`Feeder.bus_phases`); a ValueError names a line not on it."""
+    from powergrid.networks.three_phase import FEEDERS
+
+    feeder = FEEDERS[feeder] if isinstance(feeder, str) else feeder
+    phases = feeder.bus_phases()
+    out = []
+    for name in net.line["name"]:
+        f, _, t = str(name).partition("-")
+        if f not in phases or t not in phases:
+            raise ValueError(f"line {name!r} is not on the three-phase {feeder.name} feeder")
+        out.append("".join(p for p in "abc" if p in phases[f] and p in phases[t]))
+    return out

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from powergrid.results import PHASE_VOLTAGE_PREFIXES
 from powergrid.safety import VM_MAX_PU, VM_MIN_PU
 
 
@@ -52,13 +53,25 @@ def _dates(time_s: Any, split: str, dataset: str | None) -> Any:
     return pd.to_datetime(stamps[np.clip(rows, 0, len(stamps) - 1)])
 
 
+def voltage_envelopes(columns: Sequence[str]) -> dict[str, list[str]]:
+    """The voltage columns of a ``timeseries.csv`` the overview draws one envelope each
+    of: with three-phase physics ``{"phase a": [vm_pu.a:...], "phase b": ..., ...}`` (a
+    bus's ``vm_pu:<bus>`` is its worst phase, which would hide a low phase under a high
+    one), else ``{"": [vm_pu:<bus>, ...]}``."""
+    phases = {f"phase {prefix[6]}": [str(c) for c in columns if str(c).startswith(prefix)]
+              for prefix in PHASE_VOLTAGE_PREFIXES}
+    return {k: v for k, v in phases.items() if v} or {
+        "": [str(c) for c in columns if str(c).startswith("vm_pu:")]}
+
+
 def plot_overview(timeseries_csv: str | os.PathLike[str], out_png: str | os.PathLike[str],
                   title: str = "", *, scenario: str | None = None, policy: str | None = None,
                   seed: int | None = None, split: str | None = None,
                   dataset: str | None = None) -> Path:
     """The panels a grid engineer looks at first, against the data's calendar time.
 
-    1. voltage envelope: min and max over energised buses, with the 0.95-1.05 band;
+    1. voltage envelope: min and max over energised buses, with the 0.95-1.05 band (with
+       three-phase physics one envelope per phase, over the buses that have it);
     2. power at each PCC (MW) and the energy price ($/MWh, right axis);
     3. state of charge of the batteries (one panel per agent when several agents'
        batteries would overlap), battery power dashed on the right axis;
@@ -84,8 +97,7 @@ def plot_overview(timeseries_csv: str | os.PathLike[str], out_png: str | os.Path
     dated = x is not None
     if not dated:
         x = (df["time"] - (df["time"].iloc[0] if len(df) else 0)) / 3600.0
-    vm = df[[c for c in df.columns if c.startswith("vm_pu:")]].to_numpy(float)
-    vm = np.where(vm > 0.0, vm, np.nan)
+    envelopes = voltage_envelopes(df.columns)
     socs = [c for c in df.columns if c.startswith("soc:")]
     groups: dict[str, list[str]] = {}
     for c in socs:
@@ -98,11 +110,18 @@ def plot_overview(timeseries_csv: str | os.PathLike[str], out_png: str | os.Path
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
     ax = axes[0]
-    if vm.size and np.isfinite(vm).any():
+    for (label, columns), colour in zip(envelopes.items(),
+                                        ("tab:blue", "tab:orange", "tab:purple"), strict=False):
+        vm = df[columns].to_numpy(float)
+        vm = np.where(vm > 0.0, vm, np.nan)
+        if not (vm.size and np.isfinite(vm).any()):
+            continue
         lo, hi = np.nanmin(vm, axis=1), np.nanmax(vm, axis=1)
-        ax.fill_between(x, lo, hi, color="tab:blue", alpha=0.3, label="range over buses")
-        ax.plot(x, lo, color="tab:blue", lw=1, label="lowest bus")
-        ax.plot(x, hi, color="tab:blue", lw=1, ls="--", label="highest bus")
+        ax.fill_between(x, lo, hi, color=colour, alpha=0.25,
+                        label=f"{label}: lowest to highest bus (dashed)" if label
+                        else "range over buses")
+        ax.plot(x, lo, color=colour, lw=1, label=None if label else "lowest bus")
+        ax.plot(x, hi, color=colour, lw=1, ls="--", label=None if label else "highest bus")
     ax.axhspan(VM_MIN_PU, VM_MAX_PU, color="tab:green", alpha=0.08)
     ax.axhline(VM_MIN_PU, color="tab:red", ls=":", lw=0.9,
                label=f"limits {VM_MIN_PU:g}-{VM_MAX_PU:g} p.u.")
@@ -218,19 +237,32 @@ def _tree_layout(net: Any) -> np.ndarray:
     return xy
 
 
-def _draw_static(ax: Any, net: Any, xy: np.ndarray, dynamic_lines: Sequence[int] = ()
-                 ) -> dict[int, Any]:
+#: line width in the diagram by the number of a line's phases (three-phase physics)
+_PHASE_WIDTHS = {1: 0.6, 2: 1.2, 3: 2.2}
+
+
+def _draw_static(ax: Any, net: Any, xy: np.ndarray, dynamic_lines: Sequence[int] = (),
+                 line_phases: Sequence[str] | None = None) -> dict[int, Any]:
     """Lines, transformers (double circles), bus-bus switches, devices marked by type
     and bus names on ``ax``; returns the line artists of ``dynamic_lines`` (row
-    positions of ``net.line``) so a caller can restyle them (switch states)."""
+    positions of ``net.line``) so a caller can restyle them (switch states). With
+    ``line_phases`` (per ``net.line`` row, ``"abc"``, ``"ac"``, ``"c"``, ...) a line's
+    width tells its number of phases and a line of fewer than three is labelled with
+    them."""
     from matplotlib.patches import Circle
 
     pos = {b: k for k, b in enumerate(net.bus.index)}
     dynamic: dict[int, Any] = {}
     for k, (_, line) in enumerate(net.line.iterrows()):
         a, b = xy[pos[line.from_bus]], xy[pos[line.to_bus]]
-        (artist,) = ax.plot([a[0], b[0]], [a[1], b[1]], color="black", lw=1.2,
+        phases = line_phases[k] if line_phases is not None else "abc"
+        (artist,) = ax.plot([a[0], b[0]], [a[1], b[1]], color="black",
+                            lw=_PHASE_WIDTHS.get(len(phases), 1.2),
                             ls="-" if line.in_service else ":")
+        if line_phases is not None and len(phases) < 3:
+            mid = (a + b) / 2
+            ax.annotate(phases, tuple(mid), textcoords="offset points", xytext=(-10, -3),
+                        fontsize=7, color="tab:red")
         if k in dynamic_lines:
             dynamic[k] = artist
     for _, tr in net.trafo.iterrows():
@@ -271,10 +303,13 @@ def _draw_static(ax: Any, net: Any, xy: np.ndarray, dynamic_lines: Sequence[int]
 
 
 def draw_network(net: Any, out_png: str | os.PathLike[str], title: str = "",
-                 vm_min_pu: Mapping[str, float] | None = None) -> Path:
+                 vm_min_pu: Mapping[str, float] | None = None,
+                 line_phases: Sequence[str] | None = None) -> Path:
     """Single-line diagram: lines, transformers (double circles), switches,
     devices marked by type, bus names; buses coloured by ``vm_min_pu``
-    (``{bus name: minimum voltage of a run}``) when given."""
+    (``{bus name: minimum voltage of a run}``) when given; with ``line_phases`` (per
+    ``net.line`` row, the phases of the three-phase circuit's line) the lines' phases
+    (width: three, two or one; a label on those with fewer than three)."""
     plt = _pyplot()
     xy = bus_xy(net)
     fig, ax = plt.subplots(figsize=(10, 8))
@@ -285,7 +320,7 @@ def draw_network(net: Any, out_png: str | os.PathLike[str], title: str = "",
         fig.colorbar(sc, ax=ax, label="minimum voltage of the run (p.u.)")
     else:
         ax.scatter(xy[:, 0], xy[:, 1], color="tab:gray", s=40, zorder=3)
-    _draw_static(ax, net, xy)
+    _draw_static(ax, net, xy, line_phases=line_phases)
     ax.set_title(title or net.name or "network")
     fig.tight_layout()
     out = Path(out_png)

@@ -206,3 +206,37 @@ def test_idle_costs_agree_between_the_physics(opendss: Any, tmp_path: Path) -> N
         assert summary["completed"] and summary["nonconverged_steps"] == 0
         totals[physics] = summary["total_cost"]
     assert totals["three_phase"] == pytest.approx(totals["balanced"], rel=0.03)
+
+
+def test_overview_draws_an_envelope_per_phase(cli_run: Path) -> None:
+    """The overview's voltage panel: one envelope per phase over the buses that have
+    it (the per-bus worst phase would hide phase c's sag under phase b's rise)."""
+    from powergrid.plots import voltage_envelopes
+
+    columns = list(pd.read_csv(cli_run / "timeseries.csv", nrows=1).columns)
+    envelopes = voltage_envelopes(columns)
+    assert list(envelopes) == ["phase a", "phase b", "phase c"]
+    assert "vm_pu.c:611" in envelopes["phase c"] and "vm_pu.c:611" not in envelopes["phase a"]
+    assert "vm_pu.a:652" in envelopes["phase a"]
+    balanced = voltage_envelopes(["time", "vm_pu:650", "vm_pu:675", "cost"])
+    assert balanced == {"": ["vm_pu:650", "vm_pu:675"]}
+
+
+def test_draw_shows_each_lines_phases(opendss: Any, tmp_path: Path) -> None:
+    """``powergrid draw ieee13 --physics three_phase``: the IEEE 13 laterals with their
+    published phasing (Kersting, "Radial distribution test feeders", IEEE 13 node
+    feeder line segment data: 632-645 and 645-646 config 603 (c, b), 671-684 config 604
+    (a, c), 684-611 config 605 (c), 684-652 config 607 (a), the rest three-phase)."""
+    from powergrid.phase_mapping import line_phases
+
+    net = prepare(get_config("ieee13")).net
+    phases = dict(zip(net.line["name"], line_phases(net, "ieee13"), strict=True))
+    assert phases == {"632-645": "bc", "645-646": "bc", "671-684": "ac", "684-611": "c",
+                      "684-652": "a", "632-633": "abc", "RG60-632": "abc", "632-671": "abc",
+                      "671-680": "abc", "692-675": "abc"}
+    out = tmp_path / "ieee13.png"
+    proc = subprocess.run([sys.executable, "-m", "powergrid.cli", "draw", "ieee13",
+                           "--physics", "three_phase", "--out", str(out)],
+                          capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert out.stat().st_size > 10_000
