@@ -11,6 +11,9 @@ vector-env rows use subprocesses, as Gymnasium's AsyncVectorEnv does). Rows:
 * ``federates``: where an IEEE 13 step goes;
 * ``vector``: AsyncVectorEnv with 1 and 2 copies;
 * ``batched``: the batched IEEE 13 env (one world, N copies) for N = 1, 16, 64, 256;
+* ``three_phase``: the single-agent env of each feeder with a three-phase model
+  (``physics="three_phase"``, OpenDSS), skipped with a note without the
+  ``three_phase`` extra;
 * ``peak memory`` of the process.
 """
 
@@ -187,6 +190,24 @@ def batched_rate(num_envs: int, steps: int) -> float:
         env.close()
 
 
+def three_phase_rates(steps: int, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Steps/s of the single-agent env on three-phase physics, per feeder with a
+    three-phase model; ``{"skipped": why}`` without OpenDSSDirect.py."""
+    try:
+        import opendssdirect  # noqa: F401
+    except ImportError:
+        return {"skipped": "OpenDSSDirect.py not installed (pip install -e '.[three_phase]')"}
+    from powergrid.networks.three_phase import FEEDERS
+
+    rates: dict[str, Any] = {}
+    for scenario in sorted(FEEDERS):
+        log(f"{scenario}, three-phase physics ...")
+        rates[scenario] = _closing(
+            cast("Callable[[], Any]", lambda s=scenario: _single(s, physics="three_phase")),
+            _run_single, steps)
+    return rates
+
+
 def _bus_count(scenario: str) -> int:
     from scenarios import get_config
     from scenarios.prepare import prepare
@@ -238,6 +259,7 @@ def run_bench(quick: bool = False, log: Callable[[str], None] = print) -> dict[s
     results["batched"] = [{"num_envs": n_envs, "steps_per_s": batched_rate(n_envs,
                                                                           n["batch_steps"])}
                           for n_envs in BATCH_SIZES]
+    results["three_phase"] = three_phase_rates(n["scale_steps"], log)
     results["peak_memory_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     return results
 
@@ -254,6 +276,8 @@ TARGETS = (
     ("AsyncVectorEnv 2 copies >= 1.6x one copy", lambda r: r["vector"]["ratio"] >= 1.6),
     ("batched IEEE 13, N = 256 >= 50,000 steps/s",
      lambda r: r["batched"][-1]["steps_per_s"] >= 50_000),
+    ("IEEE 13 three-phase single agent >= 300 steps/s",
+     lambda r: r.get("three_phase", {}).get("ieee13", 0.0) >= 300),
 )
 
 
@@ -281,6 +305,10 @@ def format_table(r: dict[str, Any]) -> str:
               f" {s['us_per_step']:,.0f} |" for s in r["scaling"]]
     lines += ["", "| batched IEEE 13 (one world, N copies) | env steps/s |", "|---|---|"]
     lines += [f"| N = {b['num_envs']} | {b['steps_per_s']:,.0f} |" for b in r["batched"]]
+    three = r.get("three_phase", {})
+    lines += ["", "| single agent, three-phase physics (OpenDSS) | env steps/s |", "|---|---|"]
+    lines += ([f"| skipped: {three['skipped']} | |"] if "skipped" in three else
+              [f"| {scenario} | {rate:,.0f} |" for scenario, rate in three.items()])
     lines += ["", "| where an IEEE 13 step goes | us/step |", "|---|---|"]
     lines += [f"| {k} | {v:,.0f} |" for k, v in r["federates_us_per_step"].items()]
     lines += ["", "| target | met |", "|---|---|"]
