@@ -60,9 +60,9 @@ def energy_balance_mwh(df: pd.DataFrame, prepared: PreparedScenario) -> tuple[fl
     cfg = prepared.config
     net = prepared.net
     load_p = (net.load.p_mw * net.load.scaling).where(net.load.in_service, 0.0).to_numpy(float)
+    series = set(prepared.load_profiles.values())
     demand = load_demand_mw(load_p, load_groups(net, prepared.load_profiles),
-                            {s: df[s].to_numpy(float) for s in set(prepared.load_profiles.values())},
-                            cfg.load_scale)
+                            {s: df[s].to_numpy(float) for s in series}, cfg.load_scale)
     net_injection = np.zeros(len(df))
     for device in prepared.devices:
         column = f"p_mw:{device.name}"

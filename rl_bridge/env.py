@@ -85,7 +85,9 @@ class GridEnv(gym.Env):
 
     ``Box`` (float32), finite bounds, every feature clipped into them: device
     states (SOC, powers per unit of rating, positions as a fraction of their
-    range), every bus voltage (p.u.), line and transformer loadings (per unit),
+    range), every bus voltage (p.u.; with ``physics="three_phase"`` each bus's phase
+    farthest from 1 p.u., then every bus-phase's, ``vm_pu.<phase>:<bus>``), line and
+    transformer loadings (per unit),
     PCC power (per unit of total nominal load), the load / PV / wind / price
     values of the coming step (price in $/100 MWh), with ``price_forecast_steps=N``
     the price of the N steps after it (``price_usd_per_100mwh:<name>+1`` .. ``+N``,
@@ -97,7 +99,8 @@ class GridEnv(gym.Env):
 
     ``-reward_scale * cost - min(safety_scale * safety, max_penalty)``, cost in $
     (device costs and the energy bill at the PCC), safety the sum of the safety
-    terms (device limits, voltages outside 0.95-1.05 p.u., overloads, and 1 for a
+    terms (device limits, voltages outside 0.95-1.05 p.u. -- every bus-phase's with
+    three-phase physics --, overloads, and 1 for a
     power flow that did not converge). ``info`` holds ``converged``, ``cost``,
     ``safety``, ``cost_terms``, ``safety_terms``, ``time`` (s) and
     ``clipped_setpoints`` (continuous values of the action outside its Box).
@@ -126,6 +129,9 @@ class GridEnv(gym.Env):
     |                          |                    | test days (wrapping at the end)            |
     | ``dataset_path``         | None               | a data set in CSV or classic pickle layout |
     | ``solver``               | ``"lightsim2grid"``| or ``"pandapower"`` (the reference)        |
+    | ``physics``              | ``"balanced"``     | ``"three_phase"``: the feeder's OpenDSS    |
+    |                          |                    | circuit (ieee13, ieee34; the               |
+    |                          |                    | ``three_phase`` extra)                     |
     | ``reward_scale``         | 0.01               | per $                                      |
     | ``safety_scale``         | 100                | per unit of safety                         |
     | ``max_penalty``          | 100                | cap of the safety penalty per step         |

@@ -98,7 +98,8 @@ As :class:`rl_bridge.parallel.MultiAgentGridEnv`: ``centralized``, ``share_rewar
 coordinator), ``protocol`` (``none``, ``price_signal``, ``setpoint``, ``p2p``, ``consensus``),
 ``message_broker``, ``render_mode`` (``None``, ``"rgb_array"``, ``"human"``) and the
 options every environment takes (``episode_length``, ``train``, ``dataset_path``,
-``solver``, ``reward_scale``, ``safety_scale``, ``max_penalty``, ``load_scale``).
+``solver``, ``physics``, ``reward_scale``, ``safety_scale``, ``max_penalty``,
+``load_scale``; the microgrids scenario has no three-phase model yet).
 
 ## Rendering
 

@@ -31,8 +31,10 @@ Spaces, reward and options are those of :class:`rl_bridge.env.GridEnv`, batched:
 |                          |                 | holds the baseline                           |
 
 and every other :class:`~rl_bridge.env.GridEnv` argument (``episode_length``,
-``train``, ``dataset_path``, ``solver``, ``reward_scale``, ``safety_scale``,
-``max_penalty``, ``load_scale``) with its default and meaning.
+``train``, ``dataset_path``, ``solver``, ``physics``, ``reward_scale``,
+``safety_scale``, ``max_penalty``, ``load_scale``) with its default and meaning (with
+``physics="three_phase"`` each copy solves its own OpenDSS circuit in turn:
+:class:`powergrid.phase_batch.ThreePhaseBatchGridModel`).
 
 Bad actions are handled as in GridEnv, for the whole batch at once and before the
 world sees any of it (:func:`rl_bridge.spaces.check_batch`):
