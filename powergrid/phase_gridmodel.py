@@ -110,6 +110,9 @@ class ThreePhaseGridModel:
             raise ValueError(f"regulators {unknown}: no regulator bank of that name on the"
                              f" three-phase {feeder.name} feeder")
         self.regulator_names = [r.name for r in regulators]
+        #: each regulator unit by its device name, ``<bank>.<phase>`` -> its position
+        self._unit = {f"{bank}.{phase}": k for bank, ks in m.regulator_banks.items()
+                      for phase, k in zip("abc", ks, strict=True)}
         self._automatic = np.zeros(len(units), dtype=bool)
         for r in regulators:
             self._automatic[list(m.regulator_banks[r.name])] = True
@@ -188,7 +191,8 @@ class ThreePhaseGridModel:
 
     def set_positions(self, positions: Mapping[str, float]) -> None:
         """Set OLTC taps, off-load taps, capacitor steps and switch states (1 closed) by
-        element name; an automatic regulator bank's taps are the engine's, not set."""
+        element name, a regulator unit's tap by ``<bank>.<phase>``; an automatic
+        regulator bank's taps are the engine's, not set."""
         s, m = self.solver, self.map
         for name, value in positions.items():
             if self._positions.get(name) == value:
@@ -200,6 +204,11 @@ class ThreePhaseGridModel:
                 if not self._automatic[m.regulator_banks[name][0]]:
                     taps = s.regulator_taps()
                     taps[list(m.regulator_banks[name])] = round(value)
+                    s.set_regulator_taps(taps.tolist())
+            elif name in self._unit:  # one phase unit of a bank (its own device)
+                if not self._automatic[self._unit[name]]:
+                    taps = s.regulator_taps()
+                    taps[self._unit[name]] = round(value)
                     s.set_regulator_taps(taps.tolist())
             elif name in m.tap_windings:
                 w = m.tap_windings[name]
@@ -224,6 +233,8 @@ class ThreePhaseGridModel:
             return float(self._last.regulator_tap_pos[self.regulator_names.index(name)])
         if name in self._positions:
             return self._positions[name]
+        if name in self._unit:
+            return float(self.solver.regulator_taps()[self._unit[name]])
         for table in self._initial.values():
             if name in table:
                 return table[name]

@@ -139,12 +139,23 @@ class RulePolicy:
 
     ``price`` names the price series; ``steps_per_day`` sets the length of the
     trailing price window (and the step length); ``vm_low_pu``/``vm_high_pu``
-    the voltages at which capacitor banks and tap changers act.
+    the voltages at which capacitor banks and tap changers act. With three-phase
+    physics, ``phase_names`` (the grid's bus-phases, ``"<bus>.<phase>"``, the order of
+    its ``vm_phase_pu``): a regulator's phase unit (a Transformer with a ``bank``, named
+    ``<bank>.<phase>``) acts on the voltages of its own phase.
     """
 
     def __init__(self, devices: Sequence[Device], spec: ActionSpec, price: str | None = None,
-                 steps_per_day: int = 24, vm_low_pu: float = 0.96, vm_high_pu: float = 1.04):
+                 steps_per_day: int = 24, vm_low_pu: float = 0.96, vm_high_pu: float = 1.04,
+                 phase_names: Sequence[str] | None = None):
         self.devices, self.spec, self.price = list(devices), spec, price
+        #: a phase unit's positions in the grid's ``vm_phase_pu``, by device name
+        self._phase_of: dict[str, np.ndarray] = {
+            d.name: np.array([k for k, n in enumerate(phase_names or ())
+                              if n.rpartition(".")[2] == d.name.rpartition(".")[2]],
+                             dtype=np.intp)
+            for d in devices if isinstance(d, Transformer) and d.bank is not None
+            and phase_names}
         self.history: deque[float] = deque(maxlen=max(steps_per_day, 2))
         self.dt_h = 24.0 / steps_per_day
         self.vm_low, self.vm_high = vm_low_pu, vm_high_pu
@@ -180,9 +191,20 @@ class RulePolicy:
                 c.append(float(np.clip(self._continuous(dev, control, price, cheap, dear),
                                        lo, hi)))
             if dev.discrete_controls():
-                d.append(self._discrete(dev, int(holds[k]), price, vm))
+                d.append(self._discrete(dev, int(holds[k]), price,
+                                        self._phase_vm(obs, dev.name, vm)))
                 k += 1
         return np.array(c, dtype=float), np.array(d, dtype=np.int64)
+
+    def _phase_vm(self, obs: Observation, name: str, vm: np.ndarray) -> np.ndarray:
+        """The energised voltages device ``name`` acts on: its phase's for a regulator's
+        phase unit (three-phase physics), else every bus's ``vm``."""
+        positions = self._phase_of.get(name)
+        phases = obs.grid.get("vm_phase_pu")
+        if positions is None or not len(positions) or not phases:
+            return vm
+        mine = np.asarray(phases, dtype=float)[positions]
+        return mine[mine > 0.0] if (mine > 0.0).any() else vm
 
     def _continuous(self, dev: Device, control: str, price: float, cheap: float,
                     dear: float) -> float:
@@ -247,5 +269,6 @@ def make_policy(name: str, devices: Sequence[Device], spec: ActionSpec, **kwargs
         return RandomPolicy(devices, spec, seed=kwargs.get("seed"))
     if name == "rule":
         return RulePolicy(devices, spec, price=kwargs.get("price"),
-                          steps_per_day=kwargs.get("steps_per_day", 24))
+                          steps_per_day=kwargs.get("steps_per_day", 24),
+                          phase_names=kwargs.get("phase_names"))
     return IdlePolicy(devices, spec)

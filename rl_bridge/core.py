@@ -62,8 +62,10 @@ class BridgedScenario:
         config = config.with_(agents=[replace(a, period_steps=int(periods.get(a.name,
                                                                             a.period_steps)))
                                       for a in config.agents])
-        self.config = config
         self.prepared = prepare(config)
+        # the prepared config: with three-phase physics its regulators may be a device
+        # per phase unit (scenarios.prepare.per_phase_regulators)
+        config = self.config = self.prepared.config
         self._bridge: CoSimBridge | None = None
         #: with three-phase physics, the grid's bus-phases (observed per phase)
         phase_names = (list(self.bridge.grid_model.phase_names)

@@ -11,6 +11,7 @@ action into setpoints. A model without ``<path>.env.json`` was trained with the 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 from collections.abc import Mapping
@@ -26,7 +27,7 @@ from rl_bridge.options import LEARNABILITY_DEFAULTS, env_options
 from rl_bridge.spaces import action_space, split_action, with_agent_indicator
 from rl_bridge.views import build_view, circuit_phase_names
 from rl_bridge.wrappers import from_relaxed
-from scenarios.prepare import PreparedScenario
+from scenarios.prepare import PreparedScenario, collapse_units
 
 
 def model_zip(path: str | Path) -> Path:
@@ -129,19 +130,41 @@ class ModelPolicy:
                              f" (trained with physics 'three_phase'); this run's physics is"
                              f" {playing!r}")
         # a model trained on the balanced physics plays on three-phase physics as it
-        # learned: each bus's voltage (there its phase farthest from 1 p.u.), no phases
-        self.view = build_view(prepared, self.agent,
+        # learned: each bus's voltage (there its phase farthest from 1 p.u.), no phases,
+        # one tap per regulator bank (the run's agent may have a device per phase unit:
+        # each unit gets its bank's tap, and the bank is observed as its first unit)
+        banks = prepared.unit_banks if trained != "three_phase" else {}
+        learned = collapse_units(prepared) if banks else prepared
+        model_agent = next(a for a in learned.config.agents if a.name == self.agent.name)
+        #: {bank: its first unit} (the units the model moves together)
+        self._bank_units = {b: u for u, b in reversed(list(banks.items()))}
+        self.view = build_view(learned, model_agent,
                                "all" if self.options["centralized"] else "zone",
                                int(self.options["price_forecast_steps"]),
                                circuit_phase_names(prepared) if trained == "three_phase"
                                else None)
         self._check_observation_size(zip_path)
         self.data = ScenarioSeries(prepared)
-        by_name = {d.name: d for d in prepared.devices}
         from powergrid.devices import ActionSpec
 
-        self.spec = ActionSpec.concat([by_name[d].action_spec() for d in self.agent.devices])
-        self.space = action_space(self.spec)
+        def spec_of(scenario: PreparedScenario, devices: list[str]) -> ActionSpec:
+            by_name = {d.name: d for d in scenario.devices}
+            return ActionSpec.concat([by_name[d].action_spec() for d in devices])
+
+        self.spec = spec_of(prepared, self.agent.devices)
+        self.model_spec = model_spec = spec_of(learned, model_agent.devices)
+
+        def source(name: str) -> str:  # "reg1.a.position" -> "reg1.position"
+            device, _, control = name.rpartition(".")
+            return f"{banks.get(device, device)}.{control}"
+
+        #: the run's controls' positions among the model's (None: the same controls)
+        self._from_model: tuple[np.ndarray, np.ndarray] | None = None if not banks else (
+            np.array([model_spec.names_c.index(source(n)) for n in self.spec.names_c],
+                     dtype=np.intp),
+            np.array([model_spec.names_d.index(source(n)) for n in self.spec.names_d],
+                     dtype=np.intp))
+        self.space = action_space(model_spec)
         self.hours, self.days = step_calendar(cfg.split, cfg.dt_h, cfg.dataset)
         self.start, self.step_s = cfg.start_step, cfg.step_s
 
@@ -161,6 +184,10 @@ class ModelPolicy:
         k = (self.start + int(obs.time_s) // self.step_s) % len(self.hours)
         n_ahead = self.view.forecast_steps
         ahead = self.data.prices_ahead(k, n_ahead)[0] if n_ahead else None
+        if self._bank_units:
+            obs = dataclasses.replace(obs, devices={
+                **obs.devices, **{bank: obs.devices.get(unit, {})
+                                  for bank, unit in self._bank_units.items()}})
         vec = self.view.vector(obs, self.hours[k], self.days[k], ahead)
         if self.indicator is not None:
             vec = with_agent_indicator(vec, *self.indicator)
@@ -169,7 +196,10 @@ class ModelPolicy:
                           -self.clip_obs, self.clip_obs).astype(np.float32)
         action, _ = self.model.predict(vec, deterministic=True)
         physical: Any = from_relaxed(self.space, np.asarray(action))
-        return split_action(self.agent.name, self.spec, physical)
+        c, d = split_action(self.agent.name, self.model_spec, physical)
+        if self._from_model is not None:
+            c, d = c[self._from_model[0]], d[self._from_model[1]]
+        return c, d
 
 
 def model_policies(path: str | Path, prepared: PreparedScenario) -> Any:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 import warnings
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, cast
 
 import numpy as np
 import pandapower as pp
@@ -37,6 +37,13 @@ class PreparedScenario:
         """The automatic tap changers: the grid settles them within each power flow."""
         return [d for d in self.devices if isinstance(d, Transformer) and d.automatic]
 
+    @property
+    def unit_banks(self) -> dict[str, str]:
+        """``{phase unit device: its bank}`` of the regulators an agent sets a tap per
+        phase of (three-phase physics, :func:`per_phase_regulators`)."""
+        return {d.name: d.bank for d in self.devices
+                if isinstance(d, Transformer) and d.bank is not None}
+
 
 def prepare(config: ScenarioConfig) -> PreparedScenario:
     """Build the net, write the devices into it and check that everything fits.
@@ -48,6 +55,7 @@ def prepare(config: ScenarioConfig) -> PreparedScenario:
     """
     if config.physics == "three_phase":
         require_opendss()
+        config = per_phase_regulators(config)
     dataset = load_dataset(config.dataset)
     if config.dataset is not None:
         config = series_for_dataset(config, dataset)
@@ -88,6 +96,55 @@ def prepare(config: ScenarioConfig) -> PreparedScenario:
         raise ValueError(f"series {missing} not in the data set"
                          f" ({config.dataset or 'default'}); it has {sorted(available)}")
     return PreparedScenario(config, net, devices, pccs, load_profiles, series, bus_names)
+
+
+def per_phase_regulators(config: ScenarioConfig) -> ScenarioConfig:
+    """With three-phase physics, each agent-controlled Transformer device on a regulator
+    bank of the feeder (three single-phase units, a tap each) becomes one device per
+    unit, ``<name>.<phase>`` (``bank=<name>``), in its agent's device list in its
+    place: the agent sets a tap per phase (a discrete action entry each). Automatic
+    banks stay one device (the published per-phase controllers move their units)."""
+    from powergrid.networks.three_phase import FEEDERS
+
+    banks = {bank.name for bank in FEEDERS[config.network].regulators}
+    units: dict[str, list[str]] = {}
+    devices: list[dict[str, Any]] = []
+    for device in config.devices:
+        automatic = device.get("vm_set_pu") is not None and not device.get("controllable",
+                                                                           True)
+        if device.get("type") == "Transformer" and device.get("name") in banks \
+                and not automatic and device.get("bank") is None:
+            name = str(device["name"])
+            units[name] = [f"{name}.{phase}" for phase in "abc"]
+            devices += [{**device, "name": unit, "bank": name} for unit in units[name]]
+        else:
+            devices.append(device)
+    if not units:
+        return config
+    agents = [replace(a, devices=[u for d in a.devices for u in units.get(d, [d])])
+              for a in config.agents]
+    return config.with_(devices=devices, agents=agents)
+
+
+def collapse_units(prepared: PreparedScenario) -> PreparedScenario:
+    """``prepared`` with one device per regulator bank again where
+    :func:`per_phase_regulators` made one per phase unit (the bank's device: its first
+    unit's parameters under the bank's name): the devices as a model trained on the
+    balanced physics knows them. ``prepared`` itself when it has no units."""
+    banks = prepared.unit_banks
+    if not banks:
+        return prepared
+    devices: list[Device] = []
+    for device in prepared.devices:
+        if device.name not in banks:
+            devices.append(device)
+        elif banks[device.name] not in {d.name for d in devices}:
+            devices.append(replace(cast(Transformer, device), name=banks[device.name],
+                                   bank=None))
+    agents = [replace(a, devices=list(dict.fromkeys(banks.get(d, d) for d in a.devices)))
+              for a in prepared.config.agents]
+    return replace(prepared, devices=devices, config=prepared.config.with_(agents=agents),
+                   cache={})
 
 
 def require_opendss() -> None:
@@ -139,7 +196,7 @@ def _warn_fixed_regulators(net: pp.pandapowerNet, devices: list[Device]) -> None
         return
     regulators = trafo.index[(trafo.vn_hv_kv == trafo.vn_lv_kv)
                              & trafo.tap_changer_type.apply(lambda v: isinstance(v, str))]
-    controlled = {d.name for d in devices if isinstance(d, Transformer)}
+    controlled = {d.transformer for d in devices if isinstance(d, Transformer)}
     fixed = [str(n) for n in trafo.loc[regulators, "name"] if str(n) not in controlled]
     if fixed:
         warnings.warn(f"regulator(s) {fixed} have no Transformer device: their taps stay"

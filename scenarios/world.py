@@ -101,13 +101,15 @@ async def build_world(world: Any, prepared: PreparedScenario, out_dir: Path | No
             1, config=config))[0]
     by_name = {d.name: d for d in prepared.devices}
     agent_entities: dict[str, Any] = {}
+    # three-phase physics: the bus-phases of the grid's vm_phase_pu (the rule's phase units)
+    phases = {k: v for k, v in _phase_names(grid).items() if k == "phase_names"}
     for agent in cfg.agents:
         policy = (policies or {}).get(agent.name, cfg.policy or agent.policy)
         agent_entities[agent.name] = (await agents_sim.Agent.create(
             1, name=agent.name, devices=[device_to_config(by_name[d]) for d in agent.devices],
             policy=policy, seed=cfg.seed, price=cfg.price, steps_per_day=cfg.steps_per_day,
             period_steps=agent.period_steps, coordinator=agent.coordinator,
-            **agent_zone_facts(prepared, agent)))[0]
+            **agent_zone_facts(prepared, agent), **phases))[0]
 
     load_series = sorted(set(prepared.load_profiles.values()))
     world.connect(feed, grid, *load_series, *([cfg.price] if cfg.price else []))

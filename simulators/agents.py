@@ -46,7 +46,7 @@ META: Meta = {
             "public": True,
             "params": ["name", "devices", "policy", "seed", "price", "steps_per_day",
                        "period_steps", "coordinator", "zone_devices", "load_mw", "load_series",
-                       "pcc", "sell_discount", "bus_positions"],
+                       "pcc", "sell_discount", "bus_positions", "phase_names"],
             "attrs": ["setpoints", "outbox", "tariffs", "settlement", "coordination"],
             "any_inputs": True,
         },
@@ -171,8 +171,8 @@ class AgentsSim(mosaik_api_v3.Simulator):
                period_steps: int = 1, coordinator: bool = False,
                zone_devices: list[dict[str, Any]] | None = None, load_mw: float = 0.0,
                load_series: str | None = None, pcc: str | None = None,
-               sell_discount: float = 1.0, bus_positions: list[int] | None = None
-               ) -> list[CreateResult]:
+               sell_discount: float = 1.0, bus_positions: list[int] | None = None,
+               phase_names: list[str] | None = None) -> list[CreateResult]:
         if num != 1:
             raise ValueError("create agents one at a time (each has its own name)")
         if name in self.agents:
@@ -185,7 +185,8 @@ class AgentsSim(mosaik_api_v3.Simulator):
         spec = ActionSpec.concat([d.action_spec() for d in devs])
         self.price = price
         self._pending.append((name, policy, {"seed": seed, "price": price,
-                                             "steps_per_day": steps_per_day}))
+                                             "steps_per_day": steps_per_day,
+                                             "phase_names": phase_names}))
         self.agents[name] = AgentEntity(name, devs, policy, spec, role, period_steps)
         return [{"eid": name, "type": model}]
 

@@ -145,3 +145,46 @@ def test_a_battery_moves_the_phases_of_its_bus() -> None:
 
     lifted = phases_after(-1.0) - phases_after(1.0)
     assert (lifted > 0.002).all(), lifted
+
+
+def test_the_agent_sets_a_tap_per_phase() -> None:
+    """On three-phase physics the IEEE 13 regulator bank is a device per phase unit
+    (``reg1.a``, ``reg1.b``, ``reg1.c``; a discrete action entry each): four taps up
+    on phase c alone lift phase c at 675 by about 4 x 0.625 % and leave phase a
+    (nearly: the lines couple the phases) where it was."""
+    def phases_after(c_taps_up: int) -> np.ndarray:
+        env = GridEnv(episode_length=4, train=False, physics="three_phase")
+        try:
+            assert [n for n in env.spec_names if n.startswith("reg1")] == [
+                "reg1.a.position", "reg1.b.position", "reg1.c.position"]
+            action = _idle(env)
+            k = env.spec_names.index("reg1.c.position") - len(action["continuous"])
+            action["discrete"][k] += c_taps_up
+            env.reset(seed=0)
+            obs, *_ = env.step(action)
+            names = env.observation_names
+            return np.array([obs[names.index(f"vm_pu.{ph}:675")] for ph in "abc"])
+        finally:
+            env.close()
+
+    lifted = phases_after(4) - phases_after(0)
+    assert lifted[2] == pytest.approx(0.025, abs=0.006)
+    assert abs(lifted[0]) < 0.25 * lifted[2]
+
+
+def test_a_model_trained_on_balanced_physics_moves_the_units_together(
+        tmp_path: Path) -> None:
+    """The committed IEEE 13 model (trained on the balanced physics: one tap for the
+    bank) plays on three-phase physics: each unit gets the bank's tap, and the model
+    observes the bank as its first unit."""
+    pytest.importorskip("stable_baselines3", reason="the 'rl' extra")
+    from powergrid.cli import main
+
+    model = Path(__file__).resolve().parents[1] / "models" / "ppo_ieee13_seed0" / "model.zip"
+    assert main(["evaluate", "ieee13", "--policy", str(model), "--days", "1", "--physics",
+                 "three_phase", "--out", str(tmp_path)]) == 0
+    df = pd.read_csv(tmp_path / "model" / "timeseries.csv")
+    assert len(df) == 24 and np.isfinite(df["cost"]).all()
+    assert (df["tap_pos:reg1.a"] == df["tap_pos:reg1.b"]).all()
+    assert (df["tap_pos:reg1.a"] == df["tap_pos:reg1.c"]).all()
+    assert (df["tap_pos.b:reg1"] == df["tap_pos:reg1.b"]).all()

@@ -116,9 +116,12 @@ def test_cli_run_writes_a_column_per_bus_phase_and_no_nan(cli_run: Path) -> None
         worst = values[np.arange(len(df)), np.abs(values - 1.0).argmax(axis=1)]
         np.testing.assert_array_equal(df[f"vm_pu:{bus}"].to_numpy(), worst)
     assert {"tap_pos.a:reg1", "tap_pos.b:reg1", "tap_pos.c:reg1"} <= set(df.columns)
-    # the agent moves the bank's three units together
-    assert (df["tap_pos.a:reg1"] == df["tap_pos:reg1"]).all()
-    assert (df["tap_pos.c:reg1"] == df["tap_pos:reg1"]).all()
+    # the agent sets a tap per phase unit (a device each, reg1.a/b/c); the grid's unit
+    # columns are those taps, and the rule moves each unit on its own phase's voltages:
+    # phase b (high at 671-692) sits below phase c (low at 675, 611) by the day's end
+    for phase in "abc":
+        assert (df[f"tap_pos.{phase}:reg1"] == df[f"tap_pos:reg1.{phase}"]).all()
+    assert (df["tap_pos:reg1.b"] < df["tap_pos:reg1.c"]).any()
     assert (cli_run / "overview.png").stat().st_size > 0
 
 
@@ -132,13 +135,15 @@ def test_cli_run_summary_is_over_bus_phases(cli_run: Path) -> None:
 
 
 def test_cli_run_shows_the_unbalance_at_675(cli_run: Path) -> None:
-    """675 (unequal phase loads 485 / 68 / 290 kW) has its phases apart every hour (by
-    0.025-0.13 p.u. in this day), where the balanced model has one voltage; at the
-    evening peak lightly loaded phase b is the highest."""
+    """675 (unequal phase loads 485 / 68 / 290 kW) has its phases apart every hour,
+    where the balanced model has one voltage: by 0.016-0.072 p.u. in this day under the
+    rule, which sets a tap per phase (with the three taps held together, as the idle
+    policy does, 0.025-0.13 p.u.); at the evening peak lightly loaded phase b is the
+    highest."""
     df = pd.read_csv(cli_run / "timeseries.csv")
     vm = df[[f"vm_pu.{ph}:675" for ph in "abc"]].to_numpy()
     spread = vm.max(axis=1) - vm.min(axis=1)
-    assert spread.min() > 0.02 and spread.max() > 0.1
+    assert spread.min() > 0.01 and spread.max() > 0.05
     peak = int(df["load:mv_urban"].idxmax())
     assert vm[peak].argmax() == 1
 

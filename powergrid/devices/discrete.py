@@ -193,6 +193,9 @@ class Transformer(PositionDevice):
     ``regulated_bus``         --     the bus whose voltage is regulated (default: the
                                      transformer's LV bus)
     ``max_tap_change``        --     largest automatic move per step, in taps
+    ``bank``                  --     three-phase physics: the regulator bank this device
+                                     is one phase unit of (its name ``<bank>.<phase>``,
+                                     a tap of its own); None: the transformer ``name``
     ========================  =====  ===================================================
 
     Automatic control, as a line regulator's controller does it, is settled
@@ -214,6 +217,7 @@ class Transformer(PositionDevice):
     vm_deadband_pu: float = 0.01
     regulated_bus: str | None = None
     max_tap_change: int = 2
+    bank: str | None = None
 
     ELEMENT: ClassVar[str] = "trafo"
 
@@ -244,8 +248,14 @@ class Transformer(PositionDevice):
     def initial_position(self) -> int:
         return self.tap_init
 
+    @property
+    def transformer(self) -> str:
+        """The name of the transformer in ``net.trafo`` the taps are on (a phase unit's:
+        its bank's)."""
+        return self.bank if self.bank is not None else self.name
+
     def write_to_net(self, net: Any) -> int:
-        idx = require_element(net, "trafo", self.name, self.name)
+        idx = require_element(net, "trafo", self.transformer, self.name)
         table = net.trafo
         if not isinstance(table.at[idx, "tap_changer_type"], str):
             table.at[idx, "tap_changer_type"] = "Ratio"  # pandapower >= 3 ignores taps otherwise
