@@ -5,6 +5,10 @@ vector-env rows use subprocesses, as Gymnasium's AsyncVectorEnv does). Rows:
 
 * ``ieee13`` single-agent env through the co-simulation, fast backend, and the
   same with ``solver="pandapower"`` (one runpp per step) and the ratio;
+* ``grid2op``: the reference, Grid2Op with its ``LightSimBackend`` on
+  ``l2rpn_case14_sandbox`` (``test=True``), do-nothing actions, in the same process
+  right after the IEEE 13 row, and the IEEE 13 env's ratio to it; skipped with a note
+  without the ``bench`` extra;
 * ``microgrids`` with all agents acting, centralized and distributed;
 * ``reset``: median time of an episode reset;
 * ``scaling``: steps/s and time per step against bus count;
@@ -190,6 +194,33 @@ def batched_rate(num_envs: int, steps: int) -> float:
         env.close()
 
 
+def grid2op_rate(steps: int) -> dict[str, Any]:
+    """Grid2Op's env steps/s with its lightsim2grid backend on ``l2rpn_case14_sandbox``
+    (the package's test copy), do-nothing actions, resets at episode end included, after
+    a warm-up; ``{"skipped": why}`` without grid2op."""
+    try:
+        import grid2op
+        from lightsim2grid import LightSimBackend
+    except ImportError:
+        return {"skipped": "grid2op not installed (pip install -e '.[bench]')"}
+    env = grid2op.make("l2rpn_case14_sandbox", test=True, backend=LightSimBackend())
+    try:
+        env.seed(0)
+        env.reset()
+        nothing = env.action_space({})
+        for _ in range(24):
+            env.step(nothing)
+        env.reset()
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            if env.step(nothing)[2]:
+                env.reset()
+        return {"steps_per_s": steps / (time.perf_counter() - t0),
+                "version": str(grid2op.__version__)}
+    finally:
+        env.close()
+
+
 def three_phase_rates(steps: int, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Steps/s of the single-agent env on three-phase physics, per feeder with a
     three-phase model; ``{"skipped": why}`` without OpenDSSDirect.py."""
@@ -228,6 +259,10 @@ def run_bench(quick: bool = False, log: Callable[[str], None] = print) -> dict[s
     slow = _closing(lambda: _single("ieee13", solver="pandapower"), _run_single, n["pp_steps"])
     results["ieee13"] = {"fast_steps_per_s": fast, "pandapower_steps_per_s": slow,
                          "speedup": fast / slow}
+    log("Grid2Op + LightSimBackend, l2rpn_case14_sandbox ...")
+    results["grid2op"] = grid2op_rate(n["steps"])
+    if "steps_per_s" in results["grid2op"]:
+        results["grid2op"]["ieee13_ratio"] = fast / results["grid2op"]["steps_per_s"]
     log("microgrids, all agents acting ...")
     results["microgrids"] = {
         "centralized_steps_per_s": _closing(lambda: _multi(centralized=True), run_multi,
@@ -265,6 +300,8 @@ def run_bench(quick: bool = False, log: Callable[[str], None] = print) -> dict[s
 
 
 TARGETS = (
+    ("IEEE 13 single agent >= 1.0x Grid2Op + LightSimBackend",
+     lambda r: r.get("grid2op", {}).get("ieee13_ratio", 0.0) >= 1.0),
     ("IEEE 13 single agent >= 2,000 steps/s", lambda r: r["ieee13"]["fast_steps_per_s"] >= 2000),
     ("IEEE 13 >= 40x solver='pandapower'", lambda r: r["ieee13"]["speedup"] >= 40),
     ("microgrids >= 600 parallel steps/s",
@@ -281,6 +318,13 @@ TARGETS = (
 )
 
 
+def _grid2op_row(g2o: dict[str, Any]) -> str:
+    if "steps_per_s" not in g2o:
+        return f"| Grid2Op + LightSimBackend, case 14 | skipped: {g2o.get('skipped', '?')} |"
+    return (f"| Grid2Op {g2o['version']} + LightSimBackend, case 14 (do nothing) |"
+            f" {g2o['steps_per_s']:,.0f} steps/s (IEEE 13 env: {g2o['ieee13_ratio']:.2f}x) |")
+
+
 def format_table(r: dict[str, Any]) -> str:
     """The results as the table ``powergrid bench`` prints."""
     lines = [f"powergrid bench{' --quick' if r['quick'] else ''}: {r['machine']['cpu_count']}"
@@ -291,6 +335,7 @@ def format_table(r: dict[str, Any]) -> str:
               f"| IEEE 13 env, solver='pandapower' | {i13['pandapower_steps_per_s']:,.1f}"
               f" steps/s |",
               f"| speed-up | {i13['speedup']:,.1f}x |",
+              _grid2op_row(r.get("grid2op", {})),
               f"| microgrids, 3 agents, centralized | "
               f"{r['microgrids']['centralized_steps_per_s']:,.0f} steps/s |",
               f"| microgrids, 3 agents, distributed (p2p) | "
