@@ -22,9 +22,10 @@ What differs from the balanced model, and how it is reported:
   from the taps it held (the device's ``vm_set_pu``, deadband and ``max_tap_change``
   are the balanced model's stand-in for that controller and are not used here);
   ``regulator_tap_pos`` reports each such bank's mean unit tap, rounded (what its
-  device books the wear of); ``regulator_unit_tap_pos`` every unit's. Any other bank
-  (agent-controlled, or without a device) holds the position it is sent on all three
-  units;
+  device books the wear of); ``regulator_unit_tap_pos`` every unit's. A unit set by
+  its own device (``<bank>.<phase>``, :func:`scenarios.prepare.per_phase_regulators`)
+  holds the tap it is sent; any other bank (without a device, or a position sent to
+  the bank) holds it on all three units;
 * line loading: the largest phase current over the balanced line's rating
   (``max_i_ka``); transformer loading: the largest phase current at either winding over
   its rated current there (the balanced ``sn_mva``), in %;
