@@ -102,6 +102,9 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float]]
     parser.add_argument("--net-arch", type=int, nargs="+", default=[128, 128])
     parser.add_argument("--no-norm-reward", action="store_true")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--physics", choices=("balanced", "three_phase"), default="balanced",
+                        help="three_phase: train on the feeder's OpenDSS circuit (observing"
+                             " every bus-phase; the 'three_phase' extra)")
     parser.add_argument("--out", default="results/ppo_ieee13")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -112,6 +115,8 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float]]
                                "reward_baseline": args.reward_baseline}
     if args.safety_scale != 100.0:
         options["safety_scale"] = args.safety_scale
+    if args.physics != "balanced":
+        options["physics"] = args.physics
     vec = gym.make_vec("powergrid/IEEE13-v0", num_envs=args.num_envs,
                        vectorization_mode="vector_entry_point", **options)
     inner = SB3VecEnv(vec)

@@ -188,3 +188,36 @@ def test_a_model_trained_on_balanced_physics_moves_the_units_together(
     assert (df["tap_pos:reg1.a"] == df["tap_pos:reg1.b"]).all()
     assert (df["tap_pos:reg1.a"] == df["tap_pos:reg1.c"]).all()
     assert (df["tap_pos.b:reg1"] == df["tap_pos:reg1.b"]).all()
+
+
+def test_a_model_trained_on_three_phase_physics_evaluates_there(tmp_path: Path) -> None:
+    """``examples/train_ppo_ieee13.py --physics three_phase`` trains on the circuit (a
+    few thousand steps: a test that the chain works, not a learning result); its
+    ``model.env.json`` says so, ``powergrid evaluate --physics three_phase`` plays it
+    observing every bus-phase, and refuses it on the balanced physics, naming why."""
+    pytest.importorskip("stable_baselines3", reason="the 'rl' extra")
+    import json
+    import subprocess
+    import sys
+
+    from test_baselines import _example
+
+    train = _example("train_ppo_ieee13")
+    rows = train.main(["--timesteps", "2048", "--num-envs", "4", "--physics", "three_phase",
+                       "--out", str(tmp_path)])
+    assert rows and all(np.isfinite(r[1]) for r in rows)
+    assert json.loads((tmp_path / "model.env.json").read_text())["physics"] == "three_phase"
+    from powergrid.cli import main
+
+    model = str(tmp_path / "model.zip")
+    assert main(["evaluate", "ieee13", "--policy", model, "--policy", "idle", "--days", "1",
+                 "--physics", "three_phase", "--out", str(tmp_path / "runs")]) == 0
+    played = pd.read_csv(tmp_path / "runs" / "model" / "timeseries.csv")
+    idle = pd.read_csv(tmp_path / "runs" / "idle" / "timeseries.csv")
+    assert not np.allclose(played["p_mw:ess1"], idle["p_mw:ess1"])  # its battery moved
+    proc = subprocess.run([sys.executable, "-m", "powergrid.cli", "evaluate", "ieee13",
+                           "--policy", model, "--days", "1"], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 2
+    assert "trained with physics 'three_phase'" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
