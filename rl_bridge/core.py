@@ -17,7 +17,7 @@ from rl_bridge.bridge import CoSimBridge
 from rl_bridge.episodes import EpisodeStarts
 from rl_bridge.exogenous import ScenarioSeries, exogenous_bill
 from rl_bridge.spaces import action_space, check_joint_action, observation_space
-from rl_bridge.views import build_view
+from rl_bridge.views import build_view, circuit_phase_names
 from scenarios import get_config
 from scenarios.prepare import prepare
 from scenarios.zones import agent_roles
@@ -68,7 +68,7 @@ class BridgedScenario:
         config = self.config = self.prepared.config
         self._bridge: CoSimBridge | None = None
         #: with three-phase physics, the grid's bus-phases (observed per phase)
-        phase_names = (list(self.bridge.grid_model.phase_names)
+        phase_names = (circuit_phase_names(self.prepared)
                        if config.physics == "three_phase" else None)
         self.agents = [a.name for a in config.agents]
         by_name = {d.name: d for d in self.prepared.devices}

@@ -33,12 +33,17 @@ def series_bounds(column: str, path: str | None) -> tuple[float, float]:
 
 def circuit_phase_names(prepared: PreparedScenario) -> list[str]:
     """The bus-phases (``"<bus>.<phase>"``, the grid's ``vm_phase_pu`` order) of a
-    scenario with three-phase physics: the nodes of its feeder's OpenDSS circuit."""
-    from powergrid.phase_gridmodel import ThreePhaseGridModel
+    scenario with three-phase physics: the nodes of its feeder's OpenDSS circuit (built
+    once per prepared scenario to read them)."""
+    key = ("circuit_phase_names", "")
+    if key not in prepared.cache:
+        from powergrid.phase_gridmodel import ThreePhaseGridModel
 
-    cfg = prepared.config
-    return list(ThreePhaseGridModel(prepared.net, cfg.network, prepared.load_profiles,
-                                    prepared.pccs, regulators=prepared.regulators).phase_names)
+        cfg = prepared.config
+        prepared.cache[key] = list(ThreePhaseGridModel(
+            prepared.net, cfg.network, prepared.load_profiles, prepared.pccs,
+            regulators=prepared.regulators).phase_names)
+    return list(prepared.cache[key])
 
 
 def agent_zone(prepared: PreparedScenario, agent: AgentConfig) -> str:
