@@ -40,7 +40,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandapower as pp
 
-from powergrid.devices.discrete import Transformer
+from powergrid.devices.discrete import Transformer, phase_unit_name
 from powergrid.devices.grid import Grid, GridFleet
 from powergrid.gridmodel import GridResult, scaled_load, settle
 from powergrid.networks.three_phase import FEEDERS, Feeder
@@ -105,14 +105,15 @@ class ThreePhaseGridModel:
                                               if n.rpartition(".")[0] == b)]
                                     for b in m.load_bus], dtype=np.intp)
         units = feeder.regulator_units
-        self.regulator_unit_names = [f"{u[:-1]}.{u[-1]}" for u in units]
+        self.regulator_unit_names = [phase_unit_name(u[:-1], u[-1]) for u in units]
         unknown = [r.name for r in regulators if r.name not in m.regulator_banks]
         if unknown:
             raise ValueError(f"regulators {unknown}: no regulator bank of that name on the"
                              f" three-phase {feeder.name} feeder")
         self.regulator_names = [r.name for r in regulators]
         #: each regulator unit by its device name, ``<bank>.<phase>`` -> its position
-        self._unit = {f"{bank}.{phase}": k for bank, ks in m.regulator_banks.items()
+        self._unit = {phase_unit_name(bank, phase): k
+                      for bank, ks in m.regulator_banks.items()
                       for phase, k in zip("abc", ks, strict=True)}
         self._automatic = np.zeros(len(units), dtype=bool)
         for r in regulators:
@@ -201,15 +202,12 @@ class ThreePhaseGridModel:
             if name in m.shunts:
                 units = m.shunts[name]
                 s.set_capacitors({unit: k < round(value) for k, unit in enumerate(units)})
-            elif name in m.regulator_banks:
-                if not self._automatic[m.regulator_banks[name][0]]:
+            elif name in m.regulator_banks or name in self._unit:
+                # a bank (all its units) or one phase unit of it (its own device)
+                rows = list(m.regulator_banks.get(name, (self._unit.get(name, -1),)))
+                if not self._automatic[rows[0]]:
                     taps = s.regulator_taps()
-                    taps[list(m.regulator_banks[name])] = round(value)
-                    s.set_regulator_taps(taps.tolist())
-            elif name in self._unit:  # one phase unit of a bank (its own device)
-                if not self._automatic[self._unit[name]]:
-                    taps = s.regulator_taps()
-                    taps[self._unit[name]] = round(value)
+                    taps[rows] = round(value)
                     s.set_regulator_taps(taps.tolist())
             elif name in m.tap_windings:
                 w = m.tap_windings[name]

@@ -152,9 +152,8 @@ class RulePolicy:
         #: a phase unit's positions in the grid's ``vm_phase_pu``, by device name
         self._phase_of: dict[str, np.ndarray] = {
             d.name: np.array([k for k, n in enumerate(phase_names or ())
-                              if n.rpartition(".")[2] == d.name.rpartition(".")[2]],
-                             dtype=np.intp)
-            for d in devices if isinstance(d, Transformer) and d.bank is not None
+                              if n.rpartition(".")[2] == d.phase], dtype=np.intp)
+            for d in devices if isinstance(d, Transformer) and d.phase is not None
             and phase_names}
         self.history: deque[float] = deque(maxlen=max(steps_per_day, 2))
         self.dt_h = 24.0 / steps_per_day

@@ -13,7 +13,7 @@ import pandapower as pp
 
 from powergrid.data import KINDS, Dataset, load_dataset
 from powergrid.devices import RES, Device, DeviceSet, Grid, device_from_config
-from powergrid.devices.discrete import Transformer
+from powergrid.devices.discrete import Transformer, phase_unit_name
 from powergrid.networks import build_network
 from scenarios.config import ScenarioConfig
 
@@ -110,12 +110,11 @@ def per_phase_regulators(config: ScenarioConfig) -> ScenarioConfig:
     units: dict[str, list[str]] = {}
     devices: list[dict[str, Any]] = []
     for device in config.devices:
-        automatic = device.get("vm_set_pu") is not None and not device.get("controllable",
-                                                                           True)
-        if device.get("type") == "Transformer" and device.get("name") in banks \
-                and not automatic and device.get("bank") is None:
-            name = str(device["name"])
-            units[name] = [f"{name}.{phase}" for phase in "abc"]
+        built = device_from_config(device)
+        if isinstance(built, Transformer) and built.name in banks and not built.automatic \
+                and built.bank is None:
+            name = built.name
+            units[name] = [phase_unit_name(name, phase) for phase in "abc"]
             devices += [{**device, "name": unit, "bank": name} for unit in units[name]]
         else:
             devices.append(device)

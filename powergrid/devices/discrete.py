@@ -249,6 +249,11 @@ class Transformer(PositionDevice):
         return self.tap_init
 
     @property
+    def phase(self) -> str | None:
+        """The phase (``"a"``, ``"b"``, ``"c"``) of a bank's phase unit; None otherwise."""
+        return self.name.rpartition(".")[2] if self.bank is not None else None
+
+    @property
     def transformer(self) -> str:
         """The name of the transformer in ``net.trafo`` the taps are on (a phase unit's:
         its bank's)."""
@@ -269,6 +274,12 @@ class Transformer(PositionDevice):
                               ("tap_pos", self.tap_init), ("tap_neutral", 0)):
             table.at[idx, column] = value
         return idx
+
+
+def phase_unit_name(bank: str, phase: str) -> str:
+    """The name of regulator bank ``bank``'s unit on ``phase``: ``"reg1.a"`` (its device's,
+    :attr:`Transformer.phase`, and the three-phase model's unit)."""
+    return f"{bank}.{phase}"
 
 
 class TransformerFleet(PositionFleet):
