@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from rl_bridge import microgrids_v0
+from rl_bridge.options import REWARD_SCOPES
 from rl_bridge.sb3 import SharedPolicyVecEnv, idle_relaxed_action, relaxed_names
 from rl_bridge.sb3_recipe import held_env, learn_and_save, recipe_ppo, whole_action_model
 
@@ -61,9 +62,11 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float]]
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--price-forecast-steps", type=int, default=24)
     parser.add_argument("--safety-scale", type=float, default=1.0)
-    parser.add_argument("--reward-scope", choices=("agent", "system"), default="agent",
-                        help="each agent rewarded for its own zone's cost, or for a third"
-                             " of the system's (the feeder's bill and every device's cost)")
+    parser.add_argument("--reward-scope", choices=REWARD_SCOPES, default="agent",
+                        help="each agent rewarded for its own zone's cost, for a third"
+                             " of the system's (the feeder's bill and every device's cost),"
+                             " or for its contribution to it (its own, its zone's exchange"
+                             " at the price both ways)")
     parser.add_argument("--controls", choices=sorted(CONTROLS), default="p")
     parser.add_argument("--log-std-init", type=float, default=0.0)
     parser.add_argument("--gamma", type=float, default=0.99)

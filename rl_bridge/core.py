@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from powergrid.costs import energy_cost
 from powergrid.data import step_calendar
 from powergrid.devices import ActionSpec
 from powergrid.exogenous_bill import ExogenousBill
@@ -86,16 +87,24 @@ class BridgedScenario:
         self.data = ScenarioSeries(self.prepared)
         #: per agent, the bill of a step with no device acting, when the reward is
         #: relative to it (``baseline``: the single agent's)
+        scope = options.get("reward_scope", "agent")
+        #: ``reward_scope="contribution"``: an agent's reward is computed from what its
+        #: zone moves in the system's cost: its devices' costs and its zone's exchange
+        #: valued at the energy price both ways (:meth:`_contribution`)
+        self.contribution_reward = scope == "contribution"
+        #: per PCC (the grid's order): a bill inside the system, not at its border
+        self.internal_pcc = np.array([g.internal for g in self.prepared.pccs], dtype=bool)
         self.baselines: dict[str, ExogenousBill] = {}
         if options.get("reward_baseline", "none") == "exogenous_bill":
-            self.baselines = {a.name: exogenous_bill(self.prepared, a)
+            self.baselines = {a.name: exogenous_bill(self.prepared, a,
+                                                     at_price=self.contribution_reward)
                               for a in config.agents}
         self.baseline = self.baselines.get(self.agents[0]) if len(self.agents) == 1 \
             else None
         #: ``reward_scope="system"``: every agent's reward is computed from the system's
         #: cost (the external PCCs' bills and every agent's devices), 1/n each, less (with
         #: the baseline) the system's bill with no device acting
-        self.system_reward = options.get("reward_scope", "agent") == "system"
+        self.system_reward = scope == "system"
         self.system_baseline = exogenous_bill(self.prepared) \
             if self.system_reward and self.baselines else None
         self.observation_spaces = {a: observation_space(v) for a, v in self.views.items()}
@@ -208,7 +217,9 @@ class BridgedScenario:
         for a in self.agents:
             cost_terms, safety_terms = accounts[a]
             cost, safety = sum(cost_terms.values()), sum(safety_terms.values())
-            relative = shared if shared is not None else cost - baseline.get(a, 0.0)
+            own = self._contribution(observations[a], a, cost_terms) \
+                if self.contribution_reward else cost
+            relative = shared if shared is not None else own - baseline.get(a, 0.0)
             self.pending[a] += reward(relative, safety, o["reward_scale"],
                                       o["safety_scale"], o["max_penalty"])
             converged = bool(observations[a].grid.get("converged", True))
@@ -226,6 +237,25 @@ class BridgedScenario:
             self.pending[a] = 0.0
         return StepResult(self._vectors(observations, self.due), rewards,
                           {a: infos[a] for a in self.due}, done)
+
+    def _contribution(self, observation: Any, agent: str, cost_terms: dict[str, float]
+                      ) -> float:
+        """What agent ``agent``'s zone moved in the system's cost over the step just
+        solved, in $ (feeder losses aside): its devices' costs (the cost terms but the
+        transfers between agents) plus its PCCs' exchange, an external PCC at its own
+        bill, an internal one at the energy price both ways (a MWh a microgrid exports
+        saves the rest of the system a MWh it would import at the full price, where the
+        microgrid's own bill credits it at ``price * sell_discount``)."""
+        grid = observation.grid
+        positions = self.views[agent].billed_pcc_positions
+        assert positions is not None  # set by AgentView.__post_init__
+        p_mw = np.asarray(grid.get("pcc_p_mw") or [], dtype=float)[positions]
+        bill = np.asarray(grid.get("pcc_cost") or [], dtype=float)[positions]
+        price = float(self.data.values(self.start + self.k - 1)[self.config.price][0])
+        exchange = np.where(self.internal_pcc[positions],
+                            energy_cost(p_mw, price, 1.0, self.config.dt_h), bill)
+        return float(exchange.sum()) + sum(v for term, v in cost_terms.items()
+                                           if term not in _TRANSFERS)
 
     def _system_share(self, observations: dict[str, Any],
                       accounts: dict[str, tuple[dict[str, float], dict[str, float]]]) -> float:

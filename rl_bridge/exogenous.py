@@ -7,6 +7,8 @@ Rows are steps of the split and wrap at its end, as the feeds federate's do.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -49,12 +51,13 @@ class ScenarioSeries:
         return column[ahead % len(column)]
 
 
-def exogenous_bill(prepared: PreparedScenario, agent: AgentConfig | None = None
-                   ) -> ExogenousBill:
+def exogenous_bill(prepared: PreparedScenario, agent: AgentConfig | None = None,
+                   at_price: bool = False) -> ExogenousBill:
     """The :class:`~powergrid.exogenous_bill.ExogenousBill` of a prepared scenario (its
     external PCC, every load and RES unit), or of ``agent``'s zone in a scenario with
     several agents (its zone's PCC, the loads and RES units on its buses: the part of
-    the agent's own bill that no device of it decides)."""
+    the agent's own bill that no device of it decides). ``at_price``: an internal PCC's
+    export is valued at the full price (the ``"contribution"`` reward scope)."""
     cfg = prepared.config
     pcc, buses = None, None
     if agent is not None and len(cfg.agents) > 1:
@@ -68,6 +71,8 @@ def exogenous_bill(prepared: PreparedScenario, agent: AgentConfig | None = None
         zone_rows = facts["bus_positions"]
         pcc = facts["pcc"]
         buses = [str(prepared.net.bus["name"].iloc[int(r)]) for r in zone_rows]
-    return ExogenousBill(prepared.net, prepared.devices, prepared.pccs, cfg.profiles,
+    pccs = [replace(g, sell_discount=1.0) if at_price and g.internal else g
+            for g in prepared.pccs]
+    return ExogenousBill(prepared.net, prepared.devices, pccs, cfg.profiles,
                          prepared.load_profiles, cfg.price, cfg.load_scale, cfg.dt_h,
                          pcc=pcc, zone_buses=buses)

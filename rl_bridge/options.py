@@ -38,8 +38,10 @@ LEARNABILITY_DEFAULTS: dict[str, Any] = {
 #: values of ``reward_baseline``: the reward is computed from ``cost - baseline``
 REWARD_BASELINES = ("none", "exogenous_bill")
 #: values of ``reward_scope``: whose cost an agent's reward is computed from (``"agent"``:
-#: its own, over its zone; ``"system"``: the whole system's, each of n agents 1/n of it)
-REWARD_SCOPES = ("agent", "system")
+#: its own, over its zone; ``"system"``: the whole system's, each of n agents 1/n of it;
+#: ``"contribution"``: its own, its zone's exchange valued as the system values it -- at
+#: the price both ways -- instead of as its PCC bills it)
+REWARD_SCOPES = ("agent", "system", "contribution")
 #: most prices ahead an observation may hold (a week of hourly steps)
 MAX_PRICE_FORECAST_STEPS = 168
 
