@@ -257,7 +257,7 @@ def three_phase_rates(steps: int, log: Callable[[str], None] = print) -> dict[st
     try:
         import opendssdirect  # noqa: F401
     except ImportError:
-        return {"skipped": "OpenDSSDirect.py not installed (pip install -e '.[three_phase]')"}
+        return {"skipped": "OpenDSSDirect.py not installed (pip install -e '.[three-phase]')"}
     from powergrid.networks.three_phase import FEEDERS
 
     rates: dict[str, Any] = {}

@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float]]
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--physics", choices=("balanced", "three_phase"), default="balanced",
                         help="three_phase: train on the feeder's OpenDSS circuit (observing"
-                             " every bus-phase; the 'three_phase' extra)")
+                             " every bus-phase; the 'three-phase' extra)")
     parser.add_argument("--out", default="results/ppo_ieee13")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)

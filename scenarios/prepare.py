@@ -151,7 +151,7 @@ def require_opendss() -> None:
     three-phase physics solves with, is installed."""
     if importlib.util.find_spec("opendssdirect") is None:
         raise ValueError("physics 'three_phase' needs OpenDSSDirect.py (the OpenDSS engine):"
-                         ' pip install "powergrid[three_phase]"')
+                         ' pip install "powergrid[three-phase]"')
 
 
 def check_feeds_csv(path: str, series: list[str]) -> None:

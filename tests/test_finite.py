@@ -98,7 +98,7 @@ def test_three_phase_envs_are_finite(env_id: str, kind: str) -> None:
     """The same on three-phase physics (OpenDSS). Its loads turn to constant impedance
     below 0.95 p.u., so the circuit still solves at 10 x the loads (0.66 p.u. at worst
     on IEEE 13); at 30 x its power flow fails."""
-    pytest.importorskip("opendssdirect", reason="the 'three_phase' extra")
+    pytest.importorskip("opendssdirect", reason="the 'three-phase' extra")
     rng = np.random.default_rng(zlib.crc32(f"{env_id} {kind} three_phase".encode()))
     failed = 0
     for load_scale in (*LOAD_SCALES[:-1], 30.0):

@@ -305,7 +305,7 @@ def test_the_three_phase_grid_has_the_same_entities_and_one_per_phase() -> None:
     entry for that bus (its phase farthest from 1 p.u.); each ``BusPhase`` entity's the
     ``vm_phase_pu`` entry of its bus-phase, each ``RegulatorUnit``'s ``tap_pos`` the
     ``regulator_unit_tap_pos`` entry of its unit, related to their Bus and Trafo."""
-    pytest.importorskip("opendssdirect", reason="the three_phase extra is not installed")
+    pytest.importorskip("opendssdirect", reason="the three-phase extra is not installed")
     sims: dict[str, Any] = {"grid": {"python": "simulators.grid:GridSim"},
                             "collector": {"python": "test_grid_entities:Collector"}}
     world = mosaik.World(sims)

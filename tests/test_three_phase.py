@@ -145,7 +145,7 @@ def test_bad_taps_are_refused() -> None:
 def opendss() -> Any:
     return pytest.importorskip(
         "opendssdirect",
-        reason="OpenDSSDirect.py not installed (pip install 'powergrid[three_phase]')",
+        reason="OpenDSSDirect.py not installed (pip install 'powergrid[three-phase]')",
     )
 
 

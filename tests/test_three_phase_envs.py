@@ -26,7 +26,7 @@ from rl_bridge.vector import GridVectorEnv
 from scenarios import get_config
 from scenarios.run import run_scenario
 
-pytest.importorskip("opendssdirect", reason="the 'three_phase' extra")
+pytest.importorskip("opendssdirect", reason="the 'three-phase' extra")
 
 STEPS = 12
 #: every path solves with the same engine and the same model: agreement to rounding

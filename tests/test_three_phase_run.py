@@ -52,7 +52,7 @@ def test_three_phase_physics_of_a_network_without_a_three_phase_model(scenario: 
 
 def test_missing_opendss_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "opendssdirect", None)  # find_spec: not installed
-    with pytest.raises(ValueError, match=r'pip install "powergrid\[three_phase\]"$'):
+    with pytest.raises(ValueError, match=r'pip install "powergrid\[three-phase\]"$'):
         prepare(get_config("ieee13", physics="three_phase"))
 
 
@@ -86,7 +86,7 @@ def test_bad_physics_on_the_command_line_is_one_line_and_exit_2(tmp_path: Path, 
 
 @pytest.fixture(scope="module")
 def opendss() -> Any:
-    return pytest.importorskip("opendssdirect", reason="the 'three_phase' extra")
+    return pytest.importorskip("opendssdirect", reason="the 'three-phase' extra")
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ def new_engine() -> Any:
     except ModuleNotFoundError as exc:
         raise ModuleNotFoundError(
             "the three-phase OpenDSS model needs OpenDSSDirect.py: "
-            "pip install 'powergrid[three_phase]' (or opendssdirect.py)"
+            "pip install 'powergrid[three-phase]' (or opendssdirect.py)"
         ) from exc
     return opendssdirect.NewContext()
 
