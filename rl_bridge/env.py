@@ -141,7 +141,9 @@ class GridEnv(gym.Env):
     | ``reward_baseline``      | ``"none"``         | ``"exogenous_bill"``: reward from the cost |
     |                          |                    | less the bill with no device acting        |
     | ``reward_scope``         | ``"agent"``        | ``"system"``: of several agents, each is   |
-    |                          |                    | rewarded for 1/n of the system's cost      |
+    |                          |                    | rewarded for 1/n of the system's cost;     |
+    |                          |                    | ``"contribution"``: for its own, its       |
+    |                          |                    | zone's exchange at the price both ways     |
 
     A classic config dict is accepted as the first argument:
     ``GridEnv({"episode_length": 24, "train": True})``. With ``gym.make``,

@@ -63,6 +63,11 @@ agent gets the mean. ``reward_baseline="exogenous_bill"``: each agent's reward i
 computed from its cost less the bill its zone's PCC would pay with no device acting
 (its zone's loads less its PV and wind's available power, at the step's price;
 :mod:`powergrid.exogenous_bill`), ``info["cost_baseline"]``; ``cost`` stays absolute.
+``reward_scope="system"``: every agent's reward from a third of the system's cost (the
+feeder's bill and every device's); ``"contribution"``: from its own devices' costs and its
+zone's exchange at the price both ways (an export offsets the feeder's import at the full
+price; its bill credits ``sell_discount`` of it): what its zone moves in the system's
+cost, feeder losses aside, without the other agents' actions in it.
 
 ## Episode end
 

@@ -62,7 +62,9 @@ class MultiAgentGridEnv(ParallelEnv):
     baseline is its own zone PCC's bill with no device acting; ``reward_scope="system"``:
     every agent's reward is computed from a 1/n share of the system's cost -- the
     external PCCs' bills and every agent's device costs -- instead of its own zone's,
-    less with the baseline 1/n of the system's bill with no device acting; the ``cost``
+    less with the baseline 1/n of the system's bill with no device acting;
+    ``reward_scope="contribution"``: its own devices' costs and its zone's exchange at the
+    price both ways, less with the baseline its zone's bill valued so; the ``cost``
     in ``info`` stays the agent's own). ``info`` per agent as in GridEnv,
     plus the protocol's (``p2p_energy_mwh``, ``retail_price``, ...). With agents
     acting at different periods, each step's observations (and ``agents``) hold

@@ -31,8 +31,10 @@ OPTIONS: dict[str, Any] = {"centralized": False, "agent_indicator": True,
                            "price_forecast_steps": 4, "reward_baseline": "exogenous_bill"}
 
 
-def _zone_bill_with_no_device_acting(prepared: PreparedScenario, mg: str, row: int) -> float:
-    """Microgrid ``mg``'s PCC bill ($) of test-split row ``row`` if no device acted."""
+def _zone_bill_with_no_device_acting(prepared: PreparedScenario, mg: str, row: int,
+                                     at_price: bool = False) -> float:
+    """Microgrid ``mg``'s PCC bill ($) of test-split row ``row`` if no device acted
+    (``at_price``: an export valued at the full price)."""
     cfg = prepared.config
     net = prepared.net
 
@@ -52,7 +54,7 @@ def _zone_bill_with_no_device_acting(prepared: PreparedScenario, mg: str, row: i
                  for d in prepared.devices if isinstance(d, RES) and d.name.startswith(mg))
     (pcc,) = [p for p in prepared.pccs if p.name == f"{mg}.pcc"]
     p_mw, price = load_mw - res_mw, value(cfg.price)
-    rate = price if p_mw > 0 else price * pcc.sell_discount
+    rate = price if p_mw > 0 or at_price else price * pcc.sell_discount
     return p_mw * rate * cfg.dt_h
 
 
@@ -122,6 +124,49 @@ def test_the_system_scope_gives_every_agent_a_third_of_the_systems_cost() -> Non
             env.close()
 
 
+def test_the_contribution_scope_values_each_zones_exchange_at_the_price() -> None:
+    """``reward_scope="contribution"``: each agent's reward is computed from its own
+    devices' costs and its zone's exchange at the price both ways (a MWh the microgrid
+    exports saves the rest of the feeder a MWh imported at the full price, where its own
+    bill credits 0.9 of it), less with the baseline its zone's bill with no device acting
+    valued the same way. At a third of the loads the zones export in some hours, where the
+    two valuations differ. The costs in ``info`` stay each agent's own bill."""
+    options = {"episode_length": 4, "train": False, "safety_scale": 0.0, "load_scale": 0.3,
+               "reward_baseline": "exogenous_bill", "centralized": False}
+    own = microgrids_v0.parallel_env(**options)
+    contribution = microgrids_v0.parallel_env(**options, reward_scope="contribution")
+    try:
+        prepared = contribution.scenario.prepared
+        cfg = prepared.config
+        scale = contribution.scenario.options["reward_scale"]
+        prices = series_at_step(cfg.price, cfg.split, cfg.dt_h)
+        rng = np.random.default_rng(8)
+        _, infos = own.reset(seed=6)
+        contribution.reset(seed=6)
+        start = infos["MG1"]["start_step"]
+        exports = 0
+        for k in range(4):
+            actions = {a: _sample(own.action_space(a), rng) for a in own.agents}
+            (_, _, _, _, i_own), (_, r_c, _, _, i_c) = (env.step(actions)
+                                                        for env in (own, contribution))
+            price = float(prices[(start + k) % len(prices)])
+            for mg in MICROGRIDS:
+                # the zone's view shows its own PCC's exchange only (the others NaN)
+                seen = contribution.scenario.last_observations[mg].grid["pcc_p_mw"]
+                (p_mw,) = [p for p in seen if np.isfinite(p)]
+                devices = sum(v for term, v in i_c[mg]["cost_terms"].items()
+                              if term != "energy")
+                bill = _zone_bill_with_no_device_acting(prepared, mg, start + k, True)
+                expected = -scale * (p_mw * price * cfg.dt_h + devices - bill)
+                assert r_c[mg] == pytest.approx(expected, rel=1e-9), (k, mg)
+                assert i_c[mg]["cost"] == i_own[mg]["cost"]
+                exports += p_mw < 0
+        assert exports > 0  # hours in which the two valuations differ
+    finally:
+        own.close()
+        contribution.close()
+
+
 def test_the_observation_carries_the_prices_ahead_and_the_agents_one_hot() -> None:
     env = microgrids_v0.parallel_env(episode_length=3, train=False, **OPTIONS)
     plain = microgrids_v0.parallel_env(episode_length=3, train=False, centralized=False)
@@ -158,7 +203,8 @@ def test_a_coordinator_has_no_zone_bill_to_be_relative_to() -> None:
 
 def test_the_options_keep_every_value_finite() -> None:
     rng = np.random.default_rng(5)
-    for load_scale, scope in ((0.3, "agent"), (4.0, "agent"), (4.0, "system")):
+    for load_scale, scope in ((0.3, "agent"), (4.0, "agent"), (4.0, "system"),
+                              (0.3, "contribution"), (4.0, "contribution")):
         # light (export), and power flows that fail, each agent's reward or the system's
         env = microgrids_v0.parallel_env(episode_length=3, load_scale=load_scale,
                                          reward_scope=scope, **OPTIONS)
