@@ -6,12 +6,21 @@
 The PettingZoo environment :mod:`rl_bridge.microgrids_v0` (each agent ``MG1..MG3``
 controls its battery and generator; every step is a mosaik co-simulation step) is
 wrapped by :class:`rl_bridge.wrappers.NormalizeParallelActions` (actions in
-``Box(-1, 1)``, so the three agents' different generator sizes share one action scale)
-and by RLlib's ``ParallelPettingZooEnv``. All agents map to the policy ``shared``
+``Box(-1, 1)``, so the three agents' different generator sizes share one action scale),
+:class:`rl_bridge.wrappers.SharedObservationSpace` (one observation space, the union of
+the agents' bounds) and RLlib's ``ParallelPettingZooEnv``. All agents map to the policy ``shared``
 (parameter sharing, the usual "MAPPO" set-up on the new API stack). Each iteration prints
 the mean episode return, cost ($) and safety; every ``--checkpoint-freq`` iterations a
 checkpoint is written to ``--out``; at the end ``learning_curve.csv`` and
-``learning_curve.png``.
+``learning_curve.png``, and the shared policy alone (``model``, an RLlib ``RLModule``
+directory of a few hundred kB, with ``model.env.json``, the environment options), which
+``powergrid evaluate microgrids --policy <out>/model`` plays for every agent
+(:class:`rl_bridge.policies.RLlibModule`).
+
+The environment options are the SB3 recipe's (``examples/train_ppo_microgrids.py``): each
+agent observes its own zone, the prices of the next 24 hours and its one-hot; its reward
+is computed relative to its zone's bill with no device acting, ``safety_scale=1``, and
+``--reward-scope`` as there.
 """
 
 from __future__ import annotations
@@ -29,7 +38,9 @@ from ray.tune.registry import register_env
 
 from powergrid.plots import plot_learning_curve
 from rl_bridge import microgrids_v0
-from rl_bridge.wrappers import NormalizeParallelActions
+from rl_bridge.options import REWARD_SCOPES
+from rl_bridge.policies import save_env_options
+from rl_bridge.wrappers import NormalizeParallelActions, SharedObservationSpace
 
 ENV_NAME = "powergrid_microgrids_v0"
 POLICY = "shared"
@@ -37,8 +48,8 @@ POLICY = "shared"
 
 def make_env(env_config: dict[str, Any]) -> ParallelPettingZooEnv:
     """The RLlib multi-agent environment (``env_config`` goes to ``parallel_env``)."""
-    return ParallelPettingZooEnv(NormalizeParallelActions(
-        microgrids_v0.parallel_env(dict(env_config))))
+    return ParallelPettingZooEnv(SharedObservationSpace(NormalizeParallelActions(
+        microgrids_v0.parallel_env(dict(env_config)))))
 
 
 class GridMetrics(RLlibCallback):
@@ -59,20 +70,30 @@ class GridMetrics(RLlibCallback):
         metrics_logger.log_value("episode_safety", safety, reduce="mean")
 
 
+def env_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The environment options of the recipe (the SB3 recipe's learnability options)."""
+    return {"episode_length": args.episode_length, "train": True, "centralized": False,
+            "agent_indicator": True, "price_forecast_steps": args.price_forecast_steps,
+            "reward_baseline": "exogenous_bill", "reward_scope": args.reward_scope,
+            "safety_scale": args.safety_scale}
+
+
 def build_config(args: argparse.Namespace) -> PPOConfig:
     """The PPO configuration: one shared policy, CPU-only with ``--no-cuda``."""
     episode = args.episode_length
     batch = args.train_batch_size or max(episode * 3, 4 * episode * max(args.num_workers, 1))
     config = (
         PPOConfig()
-        .environment(ENV_NAME, env_config={"episode_length": episode, "train": True})
+        .environment(ENV_NAME, env_config=env_options(args))
+        .rl_module(model_config={"fcnet_hiddens": list(args.net_arch)})
         .env_runners(num_env_runners=args.num_workers, num_envs_per_env_runner=1,
                      rollout_fragment_length="auto", num_cpus_per_env_runner=1)
         .multi_agent(policies={POLICY},
                      policy_mapping_fn=lambda agent_id, episode, **kw: POLICY)
         .training(train_batch_size_per_learner=batch,
                   minibatch_size=args.minibatch_size or min(128, batch),
-                  num_epochs=args.num_epochs, lr=3e-4, gamma=0.99, lambda_=0.95)
+                  num_epochs=args.num_epochs, lr=args.learning_rate, gamma=0.99,
+                  lambda_=0.95)
         .callbacks(GridMetrics)
         .debugging(seed=args.seed, log_level="ERROR")
     )
@@ -94,6 +115,11 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float]]
                         help="agent steps per iteration (0: from workers and length)")
     parser.add_argument("--minibatch-size", type=int, default=0)
     parser.add_argument("--num-epochs", type=int, default=10)
+    parser.add_argument("--learning-rate", type=float, default=3e-4)
+    parser.add_argument("--net-arch", type=int, nargs="+", default=[128, 128])
+    parser.add_argument("--price-forecast-steps", type=int, default=24)
+    parser.add_argument("--safety-scale", type=float, default=1.0)
+    parser.add_argument("--reward-scope", choices=REWARD_SCOPES, default="agent")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="results/mappo_microgrids")
     args = parser.parse_args(argv)
@@ -120,6 +146,9 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float]]
                     or it == args.iterations:
                 path = algo.save_to_path(str(out / f"checkpoint_{it:05d}"))
                 print(f"checkpoint {path}", flush=True)
+        algo.get_module(POLICY).save_to_path(str(out / "model"))
+        save_env_options(out / "model", env_options(args))
+        print(f"policy in {out / 'model'}", flush=True)
     finally:
         algo.stop()
         ray.shutdown()

@@ -261,9 +261,9 @@ OPTIONAL_PACKAGES = {
     "redis": ("the Redis broker", "redis", "redis"),
     "stable_baselines3": ("a trained model policy (MODEL.zip)", "stable-baselines3", "rl"),
     "torch": ("a trained model policy (MODEL.zip)", "torch", "rl"),
-    "ray": ("RLlib training", "ray[rllib]", "rllib"),
+    "ray": ("RLlib training or an RLlib policy (a module directory)", "ray[rllib]", "rllib"),
     "simbench": ("building the data set", "simbench", "build-data"),
-    "opendssdirect": ("three-phase physics", "opendssdirect.py", "three_phase"),
+    "opendssdirect": ("three-phase physics", "opendssdirect.py", "three-phase"),
 }
 
 

@@ -3,9 +3,11 @@
 ``ModelPolicy(path, prepared)`` loads a Stable-Baselines3 model saved by
 ``examples/train_ppo_ieee13.py`` (``<path>.zip``, ``<path>.vecnormalize.pkl`` if the
 observations were normalised, ``<path>.env.json`` the environment options it was trained
-with) and acts like any built-in policy: it builds the same observation vector as the
-environments (:class:`~powergrid.observation.AgentView`, with the prices ahead the options
-asked for), asks the model (deterministically) and turns its relaxed ``Box(-1, 1)``
+with), or an RLlib policy module saved by ``examples/train_mappo_microgrids.py`` (the
+directory ``<path>``, and ``<path>.env.json``), and acts like any built-in policy: it
+builds the same observation vector as the environments
+(:class:`~powergrid.observation.AgentView`, with the prices ahead the options asked for),
+asks the model (deterministically) and turns its relaxed ``Box(-1, 1)``
 action into setpoints. A model without ``<path>.env.json`` was trained with the defaults.
 """
 
@@ -31,15 +33,17 @@ from scenarios.prepare import PreparedScenario, collapse_units
 
 
 def model_zip(path: str | Path) -> Path:
-    """The model file of ``path`` (``.zip`` added when missing)."""
+    """The model of ``path``: a directory (an RLlib module) as it is, else the SB3 model
+    file (``.zip`` added when missing)."""
     path = Path(path)
-    return path if path.suffix == ".zip" else path.with_suffix(".zip")
+    return path if path.suffix == ".zip" or path.is_dir() else path.with_suffix(".zip")
 
 
 def env_options_path(path: str | Path) -> Path:
     """Where the environment options of the model at ``path`` are kept:
-    ``<model>.env.json``."""
-    return model_zip(path).with_suffix(".env.json")
+    ``<model>.env.json`` (beside an RLlib module's directory ``<model>``)."""
+    model = model_zip(path)
+    return model.with_name(model.stem + ".env.json")
 
 
 #: the options a model keeps in its ``<model>.env.json`` (beyond the ones every
@@ -93,21 +97,48 @@ def sb3_algorithm(zip_path: Path) -> Any:
     return stable_baselines3.PPO
 
 
+class RLlibModule:
+    """A policy saved by RLlib as an ``RLModule`` directory (``examples/
+    train_mappo_microgrids.py`` writes ``<out>/model``), behind SB3's ``predict``: its
+    deterministic action (the mean of its Gaussian) in ``Box(-1, 1)``."""
+
+    def __init__(self, path: Path) -> None:
+        from ray.rllib.core.rl_module.rl_module import RLModule
+
+        self.module = RLModule.from_checkpoint(str(path))
+        self.observation_space = self.module.observation_space
+        self._distribution = self.module.get_inference_action_dist_cls()
+
+    def predict(self, observation: np.ndarray, deterministic: bool = True
+                ) -> tuple[np.ndarray, None]:
+        import torch
+
+        with torch.no_grad():
+            out = self.module.forward_inference(
+                {"obs": torch.as_tensor(observation[None], dtype=torch.float32)})
+        distribution = self._distribution.from_logits(out["action_dist_inputs"])
+        if deterministic:
+            distribution = distribution.to_deterministic()
+        return distribution.sample()[0].numpy(), None
+
+
 class ModelPolicy:
-    """A saved SB3 model acting for one agent (``agent``: by name; default the
-    scenario's single agent), observing what the environment it was trained in showed
-    it (:func:`load_env_options`: the prices ahead, the whole grid or the agent's zone
-    with ``centralized``, the agent's one-hot with ``agent_indicator``)."""
+    """A saved model acting for one agent (``agent``: by name; default the scenario's
+    single agent), observing what the environment it was trained in showed it
+    (:func:`load_env_options`: the prices ahead, the whole grid or the agent's zone with
+    ``centralized``, the agent's one-hot with ``agent_indicator``): an SB3 ``.zip`` or an
+    RLlib module directory (:class:`RLlibModule`)."""
 
     def __init__(self, path: str | Path, prepared: PreparedScenario,
                  agent: str | None = None) -> None:
-        import stable_baselines3  # noqa: F401 - without the rl extra, that is said first
-
         zip_path = model_zip(path)
+        if not zip_path.is_dir():
+            import stable_baselines3  # noqa: F401 - without the rl extra, said first
         if not zip_path.exists():
             raise ValueError(f"no model at {zip_path}")
         self.options = load_env_options(zip_path)
-        self.model = sb3_algorithm(zip_path).load(str(zip_path), device="cpu")
+        self.model = RLlibModule(zip_path) if zip_path.is_dir() else sb3_algorithm(
+            zip_path).load(str(zip_path), device="cpu")
         stats = zip_path.with_suffix(".vecnormalize.pkl")
         self.obs_rms = None
         if stats.exists():

@@ -26,7 +26,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvWrapper
 
-from rl_bridge.wrappers import from_relaxed, relaxed_action_space
+from rl_bridge.wrappers import from_relaxed, relaxed_action_space, shared_observation_space
 
 
 class _SeededVecEnv(VecEnv):
@@ -169,19 +169,12 @@ class SharedPolicyVecEnv(_SeededVecEnv):
     def __init__(self, envs: Sequence[Any]) -> None:
         self.envs = list(envs)
         self.agents = list(self.envs[0].possible_agents)
-        observation = [self.envs[0].observation_space(a) for a in self.agents]
-        shapes = {space.shape for space in observation}
-        if len(shapes) != 1:
-            raise ValueError(f"the agents' observations differ in shape {sorted(shapes)}:"
-                             " one shared policy needs one shape")
+        observation = shared_observation_space(self.envs[0])
         self._physical = {a: self.envs[0].action_space(a) for a in self.agents}
         relaxed = {relaxed_action_space(s).shape for s in self._physical.values()}
         if len(relaxed) != 1:
             raise ValueError(f"the agents' actions differ in size {sorted(relaxed)}")
-        low = np.min([s.low for s in observation], axis=0)
-        high = np.max([s.high for s in observation], axis=0)
-        super().__init__(len(self.envs) * len(self.agents),
-                         spaces.Box(low, high, dtype=np.float32),
+        super().__init__(len(self.envs) * len(self.agents), observation,
                          relaxed_action_space(self._physical[self.agents[0]]))
         self._actions: np.ndarray | None = None
         self._seed = None

@@ -1,4 +1,5 @@
-"""Action wrappers for single- and multi-agent environments."""
+"""Action wrappers for single- and multi-agent environments, and the one observation
+space of agents that share a policy."""
 
 from __future__ import annotations
 
@@ -144,6 +145,37 @@ class NormalizeParallelActions:
         obs, rewards, terminations, truncations, infos = self.env.step(physical)
         infos = {a: {**i, "clipped_actions": clipped.get(a, 0)} for a, i in infos.items()}
         return obs, rewards, terminations, truncations, infos
+
+
+def shared_observation_space(env: Any) -> spaces.Box:
+    """One ``Box`` for every agent of the PettingZoo ``env``, the union of their
+    observations' bounds, for one policy shared by them (a ValueError when their shapes
+    differ). The agents of a zone each see their own devices, whose bounds may differ."""
+    observation = [env.observation_space(a) for a in env.possible_agents]
+    shapes = {space.shape for space in observation}
+    if len(shapes) != 1:
+        raise ValueError(f"the agents' observations differ in shape {sorted(shapes)}:"
+                         " one shared policy needs one shape")
+    low = np.min([s.low for s in observation], axis=0)
+    high = np.max([s.high for s in observation], axis=0)
+    return spaces.Box(low, high, dtype=np.float32)
+
+
+class SharedObservationSpace:
+    """A PettingZoo ``ParallelEnv`` whose agents all show
+    :func:`shared_observation_space` (RLlib maps agents to one shared module only when
+    their spaces are equal); everything else is the wrapped env's."""
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+        self._space = shared_observation_space(env)
+        self.observation_spaces = dict.fromkeys(env.possible_agents, self._space)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.env, name)
+
+    def observation_space(self, agent: str) -> spaces.Box:
+        return self._space
 
 
 def relaxed_action_space(space: spaces.Space[Any]) -> spaces.Box:

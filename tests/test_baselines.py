@@ -179,6 +179,19 @@ def test_rllib_example_one_iteration_shared_policy(tmp_path: Path) -> None:
     assert cost > 0.0 and safety >= 0.0
     assert (tmp_path / "checkpoint_00001").is_dir()
     assert (tmp_path / "learning_curve.png").exists()
+    # the shared policy alone, with the options it was trained with, is played for every
+    # agent by powergrid evaluate
+    from rl_bridge.policies import load_env_options, model_policies
+
+    model = tmp_path / "model"
+    assert load_env_options(model)["price_forecast_steps"] == 24
+    out = tmp_path / "runs"
+    results = evaluate("microgrids", [str(model), "idle"], days=1, out_dir=out,
+                       load_policy=model_policies)
+    assert results[str(model)]["total_cost"] != pytest.approx(results["idle"]["total_cost"])
+    played = pd.read_csv(out / "model" / "timeseries.csv")
+    for mg in ("MG1", "MG2", "MG3"):
+        assert played[f"p_mw:{mg}.ess1"].abs().max() > 1e-4, mg
 
 
 def test_oracle_solves_a_day_with_negative_prices() -> None:

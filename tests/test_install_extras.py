@@ -46,5 +46,10 @@ def test_every_install_command_names_an_extra_as_it_is_spelled() -> None:
                 requested.setdefault(name.strip(), str(path.relative_to(ROOT)))
     # the README's and CI's own commands are among them
     assert {"dev", "three-phase", "rl", "ecosystem"} <= set(requested)
+    # and the one-line errors naming the extra a missing package comes with
+    from powergrid.cli import OPTIONAL_PACKAGES
+
+    for package, (_, _, extra) in OPTIONAL_PACKAGES.items():
+        requested.setdefault(extra, f"powergrid.cli.OPTIONAL_PACKAGES[{package!r}]")
     unknown = {name: where for name, where in requested.items() if name not in extras}
     assert not unknown, f"install commands name extras pyproject.toml does not: {unknown}"
