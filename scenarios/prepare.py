@@ -13,7 +13,7 @@ import pandapower as pp
 
 from powergrid.data import KINDS, Dataset, load_dataset
 from powergrid.devices import RES, Device, DeviceSet, Grid, device_from_config
-from powergrid.devices.discrete import Transformer, phase_unit_name
+from powergrid.devices.discrete import PHASES, Transformer, phase_unit_name
 from powergrid.networks import build_network
 from scenarios.config import ScenarioConfig
 
@@ -114,8 +114,11 @@ def per_phase_regulators(config: ScenarioConfig) -> ScenarioConfig:
         if isinstance(built, Transformer) and built.name in banks and not built.automatic \
                 and built.bank is None:
             name = built.name
-            units[name] = [phase_unit_name(name, phase) for phase in "abc"]
-            devices += [{**device, "name": unit, "bank": name} for unit in units[name]]
+            units[name] = [phase_unit_name(name, phase) for phase in PHASES]
+            taps = built.unit_tap_init or {}
+            devices += [{**device, "name": unit, "bank": name,
+                         "tap_init": taps.get(phase, built.tap_init)}
+                        for phase, unit in zip(PHASES, units[name], strict=True)]
         else:
             devices.append(device)
     if not units:

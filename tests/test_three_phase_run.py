@@ -135,15 +135,15 @@ def test_cli_run_summary_is_over_bus_phases(cli_run: Path) -> None:
 
 
 def test_cli_run_shows_the_unbalance_at_675(cli_run: Path) -> None:
-    """675 (unequal phase loads 485 / 68 / 290 kW) has its phases apart every hour,
-    where the balanced model has one voltage: by 0.016-0.072 p.u. in this day under the
-    rule, which sets a tap per phase (with the three taps held together, as the idle
-    policy does, 0.025-0.13 p.u.); at the evening peak lightly loaded phase b is the
-    highest."""
+    """675 (unequal phase loads 485 / 68 / 290 kW) has its phases apart where the
+    balanced model has one voltage: by up to 0.063 p.u. in this day under the rule, which
+    sets a tap per phase from the scenario's 6/2/8 (in the night's light hours the taps
+    bring them within 0.003; with the three taps held together at 6, 0.025-0.13 p.u.); at
+    the evening peak lightly loaded phase b is the highest."""
     df = pd.read_csv(cli_run / "timeseries.csv")
     vm = df[[f"vm_pu.{ph}:675" for ph in "abc"]].to_numpy()
     spread = vm.max(axis=1) - vm.min(axis=1)
-    assert spread.min() > 0.01 and spread.max() > 0.05
+    assert spread.max() > 0.05
     peak = int(df["load:mv_urban"].idxmax())
     assert vm[peak].argmax() == 1
 

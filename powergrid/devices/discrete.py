@@ -196,6 +196,9 @@ class Transformer(PositionDevice):
     ``bank``                  --     three-phase physics: the regulator bank this device
                                      is one phase unit of (its name ``<bank>.<phase>``,
                                      a tap of its own); None: the transformer ``name``
+    ``unit_tap_init``         --     three-phase physics: the tap at reset of each phase
+                                     unit, ``{"a": 6, "b": 2, "c": 8}`` (a phase not
+                                     named: ``tap_init``; the balanced model ignores it)
     ========================  =====  ===================================================
 
     Automatic control, as a line regulator's controller does it, is settled
@@ -218,12 +221,17 @@ class Transformer(PositionDevice):
     regulated_bus: str | None = None
     max_tap_change: int = 2
     bank: str | None = None
+    unit_tap_init: Mapping[str, int] | None = None
 
     ELEMENT: ClassVar[str] = "trafo"
 
     def __post_init__(self) -> None:
         if not self.tap_min <= self.tap_init <= self.tap_max:
             raise ValueError(f"transformer {self.name!r}: tap_init outside tap_min..tap_max")
+        for phase, tap in (self.unit_tap_init or {}).items():
+            if phase not in PHASES or not self.tap_min <= tap <= self.tap_max:
+                raise ValueError(f"transformer {self.name!r}: unit_tap_init {phase!r}: {tap!r}"
+                                 f" is not a phase of {PHASES} with a tap in tap_min..tap_max")
         if self.vm_set_pu is not None and self.tap_side not in ("hv", "lv"):
             raise ValueError(f"transformer {self.name!r}: automatic control (vm_set_pu)"
                              " needs tap_side 'hv' or 'lv'")
@@ -274,6 +282,10 @@ class Transformer(PositionDevice):
                               ("tap_pos", self.tap_init), ("tap_neutral", 0)):
             table.at[idx, column] = value
         return idx
+
+
+#: the phases a regulator bank's units sit on
+PHASES = ("a", "b", "c")
 
 
 def phase_unit_name(bank: str, phase: str) -> str:
