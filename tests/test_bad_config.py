@@ -46,6 +46,11 @@ CASES = {
                                      "period_steps": -1}]}, r"period_steps must be"),
     "tap 10^6": ({"devices": _device("reg1", tap_init=10**6, tap_max=10**6)},
                  r"device 'reg1': tap_max = 1000000.0 is outside \[-256, 256\]"),
+    "unit_tap_init phase d": ({"devices": _device("reg1", unit_tap_init={"d": 1})},
+                              r"transformer 'reg1': unit_tap_init 'd': 1 is not a phase"),
+    "unit_tap_init tap 99": ({"devices": _device("reg1", unit_tap_init={"a": 99})},
+                             r"transformer 'reg1': unit_tap_init 'a': 99 is not a phase of"
+                             r" \('a', 'b', 'c'\) with a tap in tap_min\.\.tap_max"),
     "p_max_mw 1e308": ({"devices": _device("ess1", p_max_mw=1e308)},
                        r"device 'ess1': p_max_mw = 1e\+308 is outside"),
     "scenario name with a path": ({"name": "../../../x"}, r"scenario name '\.\./\.\./\.\./x'"),
