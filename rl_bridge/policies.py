@@ -32,7 +32,7 @@ from rl_bridge.wrappers import from_relaxed
 from scenarios.prepare import PreparedScenario, collapse_units
 
 
-def model_zip(path: str | Path) -> Path:
+def model_path(path: str | Path) -> Path:
     """The model of ``path``: a directory (an RLlib module) as it is, else the SB3 model
     file (``.zip`` added when missing)."""
     path = Path(path)
@@ -42,7 +42,7 @@ def model_zip(path: str | Path) -> Path:
 def env_options_path(path: str | Path) -> Path:
     """Where the environment options of the model at ``path`` are kept:
     ``<model>.env.json`` (beside an RLlib module's directory ``<model>``)."""
-    model = model_zip(path)
+    model = model_path(path)
     return model.with_name(model.stem + ".env.json")
 
 
@@ -131,15 +131,15 @@ class ModelPolicy:
 
     def __init__(self, path: str | Path, prepared: PreparedScenario,
                  agent: str | None = None) -> None:
-        zip_path = model_zip(path)
-        if not zip_path.is_dir():
+        saved = model_path(path)
+        if not saved.is_dir():
             import stable_baselines3  # noqa: F401 - without the rl extra, said first
-        if not zip_path.exists():
-            raise ValueError(f"no model at {zip_path}")
-        self.options = load_env_options(zip_path)
-        self.model = RLlibModule(zip_path) if zip_path.is_dir() else sb3_algorithm(
-            zip_path).load(str(zip_path), device="cpu")
-        stats = zip_path.with_suffix(".vecnormalize.pkl")
+        if not saved.exists():
+            raise ValueError(f"no model at {saved}")
+        self.options = load_env_options(saved)
+        self.model = RLlibModule(saved) if saved.is_dir() else sb3_algorithm(
+            saved).load(str(saved), device="cpu")
+        stats = saved.with_suffix(".vecnormalize.pkl")
         self.obs_rms = None
         if stats.exists():
             with open(stats, "rb") as f:  # our own file, written by the training example
@@ -157,7 +157,7 @@ class ModelPolicy:
                           if self.options["agent_indicator"] else None)
         trained, playing = self.options["physics"], cfg.physics
         if trained == "three_phase" and playing != "three_phase":
-            raise ValueError(f"model {zip_path} observes the voltage of every bus-phase"
+            raise ValueError(f"model {saved} observes the voltage of every bus-phase"
                              f" (trained with physics 'three_phase'); this run's physics is"
                              f" {playing!r}")
         # a model trained on the balanced physics plays on three-phase physics as it
@@ -174,7 +174,7 @@ class ModelPolicy:
                                int(self.options["price_forecast_steps"]),
                                circuit_phase_names(prepared) if trained == "three_phase"
                                else None)
-        self._check_observation_size(zip_path)
+        self._check_observation_size(saved)
         self.data = ScenarioSeries(prepared)
         from powergrid.devices import ActionSpec
 
@@ -199,16 +199,16 @@ class ModelPolicy:
         self.hours, self.days = step_calendar(cfg.split, cfg.dt_h, cfg.dataset)
         self.start, self.step_s = cfg.start_step, cfg.step_s
 
-    def _check_observation_size(self, zip_path: Path) -> None:
+    def _check_observation_size(self, saved: Path) -> None:
         """A ValueError when the model takes other observations than the view gives (a
         model trained with other options than its ``<model>.env.json`` says)."""
         expected = getattr(self.model.observation_space, "shape", None)
         size = self.view.size + (self.indicator[1] if self.indicator else 0)
         if expected == (size,):
             return
-        where = env_options_path(zip_path)
+        where = env_options_path(saved)
         source = str(where) if where.exists() else f"the defaults (no {where.name})"
-        raise ValueError(f"model {zip_path} takes observations of shape {expected}; the"
+        raise ValueError(f"model {saved} takes observations of shape {expected}; the"
                          f" environment options of {source} give ({size},)")
 
     def act(self, obs: Observation) -> tuple[np.ndarray, np.ndarray]:
