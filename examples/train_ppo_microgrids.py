@@ -34,13 +34,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from rl_bridge import microgrids_v0
-from rl_bridge.options import REWARD_SCOPES
+from rl_bridge.options import REWARD_SCOPES, shared_policy_options
 from rl_bridge.sb3 import SharedPolicyVecEnv, idle_relaxed_action, relaxed_names
 from rl_bridge.sb3_recipe import held_env, learn_and_save, recipe_ppo, whole_action_model
 
@@ -82,12 +81,8 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float]]
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
-    options: dict[str, Any] = {"episode_length": args.episode_length, "train": True,
-                               "centralized": False, "agent_indicator": True,
-                               "price_forecast_steps": args.price_forecast_steps,
-                               "reward_baseline": "exogenous_bill",
-                               "reward_scope": args.reward_scope,
-                               "safety_scale": args.safety_scale}
+    options = shared_policy_options(args.episode_length, args.price_forecast_steps,
+                                    args.reward_scope, args.safety_scale)
     envs = [microgrids_v0.parallel_env(dict(options)) for _ in range(args.num_envs)]
     inner = SharedPolicyVecEnv(envs)
     full_space = inner.action_space

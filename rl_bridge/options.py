@@ -46,6 +46,18 @@ REWARD_SCOPES = ("agent", "system", "contribution")
 MAX_PRICE_FORECAST_STEPS = 168
 
 
+def shared_policy_options(episode_length: int, price_forecast_steps: int, reward_scope: str,
+                          safety_scale: float) -> dict[str, Any]:
+    """The training environment's options of the multi-agent recipes (SB3's and RLlib's
+    one policy shared by the microgrid agents): each agent observes its own zone, the
+    prices ahead and its one-hot, and is rewarded relative to its zone's bill with no
+    device acting."""
+    return {"episode_length": episode_length, "train": True, "centralized": False,
+            "agent_indicator": True, "price_forecast_steps": price_forecast_steps,
+            "reward_baseline": "exogenous_bill", "reward_scope": reward_scope,
+            "safety_scale": safety_scale}
+
+
 def _check_price_forecast_steps(value: Any) -> None:
     ok = isinstance(value, int | np.integer) and not isinstance(value, bool) \
         and 0 <= value <= MAX_PRICE_FORECAST_STEPS
