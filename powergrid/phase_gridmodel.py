@@ -36,6 +36,7 @@ What differs from the balanced model, and how it is reported:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandapower as pp
@@ -72,7 +73,9 @@ class ThreePhaseGridModel:
     """The scenario's balanced ``net`` (devices written in) solved on the three-phase
     ``feeder`` (a :class:`~powergrid.networks.three_phase.Feeder` or its name), step by
     step. Arguments as :class:`powergrid.gridmodel.GridModel`'s (``regulators``: the
-    automatic OLTC devices, whose banks the published ``RegControl`` moves)."""
+    automatic OLTC devices, whose banks the published ``RegControl`` moves). The
+    circuit's source holds the voltage of the net's ``ext_grid`` (``vm_pu``), as the
+    balanced model's does."""
 
     def __init__(self, net: pp.pandapowerNet, feeder: Feeder | str,
                  load_profiles: Mapping[str, str] | None = None, pccs: Sequence[Grid] = (),
@@ -83,6 +86,9 @@ class ThreePhaseGridModel:
                 raise ValueError(f"no three-phase model of network {feeder!r} (available:"
                                  f" {', '.join(sorted(FEEDERS))})")
             feeder = FEEDERS[feeder]
+        if len(net.ext_grid) == 1:  # the source voltage: one number for both physics
+            feeder = replace(feeder, source=replace(
+                feeder.source, pu=float(net.ext_grid["vm_pu"].iloc[0])))
         self.map = m = phase_mapping(net, feeder)
         for pcc in pccs:
             if pcc.element != "ext_grid":

@@ -198,6 +198,25 @@ def test_published_operating_point_per_phase(opendss: Any) -> None:
     assert len(balanced.vm_pu) == len(result.vm_pu) == len(model.bus_names)
 
 
+def test_the_source_voltage_is_the_nets_for_both_physics(opendss: Any) -> None:
+    """The circuit's source holds the net's ext_grid voltage, the number the balanced
+    model holds its source at: lowering it by 0.02 p.u. lowers every phase of 800 by
+    0.02."""
+    from powergrid.phase_gridmodel import ThreePhaseGridModel
+
+    prepared = prepare(get_config("ieee34", physics="three_phase"))
+    source = {}
+    for vm in (1.05, 1.03):
+        prepared.net.ext_grid["vm_pu"] = vm
+        model = ThreePhaseGridModel(prepared.net, "ieee34", prepared.load_profiles,
+                                    prepared.pccs, regulators=prepared.regulators)
+        model.set_load_profiles({"load:mv_rural": 0.5})
+        phases = dict(zip(model.phase_names, model.solve(50.0, 1.0).vm_phase_pu,
+                          strict=True))
+        source[vm] = np.array([phases[f"800.{ph}"] for ph in "abc"])
+    np.testing.assert_allclose(source[1.05] - source[1.03], 0.02, atol=1e-3)
+
+
 def test_idle_costs_agree_between_the_physics(opendss: Any, tmp_path: Path) -> None:
     """The same data and devices under idle: the bills differ by what the physics adds
     (losses of the unbalanced currents, voltage-dependent published load models), a few
