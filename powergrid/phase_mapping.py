@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandapower as pp
 
+from powergrid.devices.discrete import PHASES
 from powergrid.networks._elements import REGULATOR_TAP_STEP_PERCENT
-from powergrid.networks.three_phase.dss import PHASES
 from powergrid.networks.three_phase.feeder import Feeder
 
 #: a balanced shunt's Mvar per step must equal its phase unit's to this (Mvar)

@@ -214,10 +214,12 @@ class BridgedScenario:
         o = self.options
         accounts = {a: self.views[a].account(observations[a]) for a in self.agents}
         shared = self._system_share(observations, accounts) if self.system_reward else None
+        price = float(self.data.values(self.start + self.k - 1)[self.config.price][0]) \
+            if self.contribution_reward else 0.0  # the step just solved's, $/MWh
         for a in self.agents:
             cost_terms, safety_terms = accounts[a]
             cost, safety = sum(cost_terms.values()), sum(safety_terms.values())
-            own = self._contribution(observations[a], a, cost_terms) \
+            own = self._contribution(observations[a], a, cost_terms, price) \
                 if self.contribution_reward else cost
             relative = shared if shared is not None else own - baseline.get(a, 0.0)
             self.pending[a] += reward(relative, safety, o["reward_scale"],
@@ -238,20 +240,20 @@ class BridgedScenario:
         return StepResult(self._vectors(observations, self.due), rewards,
                           {a: infos[a] for a in self.due}, done)
 
-    def _contribution(self, observation: Any, agent: str, cost_terms: dict[str, float]
-                      ) -> float:
+    def _contribution(self, observation: Any, agent: str, cost_terms: dict[str, float],
+                      price: float) -> float:
         """What agent ``agent``'s zone moved in the system's cost over the step just
         solved, in $ (feeder losses aside): its devices' costs (the cost terms but the
         transfers between agents) plus its PCCs' exchange, an external PCC at its own
         bill, an internal one at the energy price both ways (a MWh a microgrid exports
         saves the rest of the system a MWh it would import at the full price, where the
-        microgrid's own bill credits it at ``price * sell_discount``)."""
+        microgrid's own bill credits it at ``price * sell_discount``); ``price`` in
+        $/MWh."""
         grid = observation.grid
         positions = self.views[agent].billed_pcc_positions
         assert positions is not None  # set by AgentView.__post_init__
         p_mw = np.asarray(grid.get("pcc_p_mw") or [], dtype=float)[positions]
         bill = np.asarray(grid.get("pcc_cost") or [], dtype=float)[positions]
-        price = float(self.data.values(self.start + self.k - 1)[self.config.price][0])
         exchange = np.where(self.internal_pcc[positions],
                             energy_cost(p_mw, price, 1.0, self.config.dt_h), bill)
         return float(exchange.sum()) + sum(v for term, v in cost_terms.items()

@@ -103,6 +103,10 @@ class PositionDevice(Device):
                         offset=first)]
 
 
+#: the phases of a three-phase circuit, in order (a regulator bank's units, a
+#: circuit's nodes)
+PHASES = "abc"
+
 @dataclass(kw_only=True)
 class Shunt(PositionDevice):
     """A switched capacitor or reactor bank with ``max_step`` equal steps.
@@ -231,7 +235,8 @@ class Transformer(PositionDevice):
         for phase, tap in (self.unit_tap_init or {}).items():
             if phase not in PHASES or not self.tap_min <= tap <= self.tap_max:
                 raise ValueError(f"transformer {self.name!r}: unit_tap_init {phase!r}: {tap!r}"
-                                 f" is not a phase of {PHASES} with a tap in tap_min..tap_max")
+                                 f" is not a phase of {tuple(PHASES)} with a tap in"
+                                 " tap_min..tap_max")
         if self.vm_set_pu is not None and self.tap_side not in ("hv", "lv"):
             raise ValueError(f"transformer {self.name!r}: automatic control (vm_set_pu)"
                              " needs tap_side 'hv' or 'lv'")
@@ -282,10 +287,6 @@ class Transformer(PositionDevice):
                               ("tap_pos", self.tap_init), ("tap_neutral", 0)):
             table.at[idx, column] = value
         return idx
-
-
-#: the phases a regulator bank's units sit on
-PHASES = ("a", "b", "c")
 
 
 def phase_unit_name(bank: str, phase: str) -> str:

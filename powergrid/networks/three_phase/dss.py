@@ -17,7 +17,6 @@ import numpy as np
 
 from powergrid.networks.line_configs import FREQUENCY_HZ, LineConfig
 
-PHASES = "abc"
 #: OpenDSS node number of each phase.
 PHASE_NODE = {"a": 1, "b": 2, "c": 3}
 #: OpenDSS load "model" codes of the IEEE load kinds: 1 constant P and Q, 2 constant

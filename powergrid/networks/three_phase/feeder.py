@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import powergrid.networks.three_phase.dss as dss
+from powergrid.devices.discrete import PHASES
 from powergrid.networks._elements import (
     REGULATOR_TAP_MAX,
     REGULATOR_TAP_STEP_PERCENT,
@@ -107,7 +108,7 @@ class RegulatorBank:
     @property
     def units(self) -> tuple[str, str, str]:
         """The OpenDSS names of the units (and their RegControls), phases a, b, c."""
-        a, b, c = (f"{self.name}{ph}" for ph in dss.PHASES)
+        a, b, c = (f"{self.name}{ph}" for ph in PHASES)
         return a, b, c
 
 
@@ -196,8 +197,8 @@ class Feeder:
         three += [(reg.from_bus, reg.to_bus) for reg in self.regulators]
         three += [(tr.hv_bus, tr.lv_bus) for tr in self.transformers]
         for f, t in three:
-            phases[f].update(dss.PHASES)
-            phases[t].update(dss.PHASES)
+            phases[f].update(PHASES)
+            phases[t].update(PHASES)
         for seg in self.segments():
             phases[seg.from_bus].update(seg.phases)
             phases[seg.to_bus].update(seg.phases)
@@ -284,7 +285,7 @@ class Feeder:
         unit_taps = iter(taps)
         for reg in self.regulators:
             imp, ctl = reg.impedance, reg.control
-            for k, (ph, unit) in enumerate(zip(dss.PHASES, reg.units, strict=True)):
+            for k, (ph, unit) in enumerate(zip(PHASES, reg.units, strict=True)):
                 cmds.append(dss.regulator_unit(
                     unit, reg.from_bus, reg.to_bus, ph, kv_ln=kv[reg.from_bus] / 3**0.5,
                     kva=imp.kva_per_phase, r_percent=imp.r_percent, x_percent=imp.x_percent,
@@ -307,7 +308,7 @@ class Feeder:
                                  kv_ll=kv[bus], kw=p, kvar=q))
         if capacitors_in:
             for bank in self.capacitors:
-                for ph, kvar in zip(dss.PHASES, bank.phase_kvar, strict=True):
+                for ph, kvar in zip(PHASES, bank.phase_kvar, strict=True):
                     if kvar:
                         cmds.append(dss.capacitor(f"cap{bank.bus}{ph}", bank.bus, ph,
                                                   kvar=kvar, kv_ll=kv[bank.bus]))
