@@ -4,10 +4,11 @@
     powergrid evaluate microgrids --policy results/ppo_microgrids/model.zip --policy idle \\
         --policy rule --policy oracle --days 14
 
-Each of ``--num-envs`` PettingZoo environments (:mod:`rl_bridge.microgrids_v0`, every
-step a mosaik co-simulation step of the IEEE 34 feeder with its three microgrids) gives
-three slots of one SB3 ``VecEnv`` (:class:`rl_bridge.sb3.SharedPolicyVecEnv`), one per
-agent: one policy learns from all three agents' experience (parameter sharing) and each
+Each of ``--num-envs`` copies of the scenario in one batched world
+(:func:`rl_bridge.microgrids_v0.vector_env`, every step a mosaik co-simulation step of
+the IEEE 34 feeder with its three microgrids, every copy's power flow in one batch;
+each copy plays the episodes a PettingZoo env seeded like it would) gives three slots of
+one SB3 ``VecEnv`` (:class:`rl_bridge.sb3.BatchedSharedPolicyVecEnv`), one per agent: one policy learns from all three agents' experience (parameter sharing) and each
 agent plays it on its own observation, to which its one-hot is appended
 (``agent_indicator``: the generators' fuel costs differ, so the same state may call for
 different outputs). Observations and rewards are normalised by SB3's ``VecNormalize``.
@@ -40,7 +41,7 @@ import torch
 
 from rl_bridge import microgrids_v0
 from rl_bridge.options import REWARD_SCOPES, shared_policy_options
-from rl_bridge.sb3 import SharedPolicyVecEnv, idle_relaxed_action, relaxed_names
+from rl_bridge.sb3 import BatchedSharedPolicyVecEnv, idle_relaxed_action, relaxed_names
 from rl_bridge.sb3_recipe import held_env, learn_and_save, recipe_ppo, whole_action_model
 
 #: the controls the agents explore with ``--controls`` (by device and control, without
@@ -56,7 +57,8 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float]]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timesteps", type=int, default=600_000,
                         help="agent-steps (three per environment step)")
-    parser.add_argument("--num-envs", type=int, default=4)
+    parser.add_argument("--num-envs", type=int, default=4,
+                        help="copies of the scenario in the batched world")
     parser.add_argument("--episode-length", type=int, default=24)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--price-forecast-steps", type=int, default=24)
@@ -83,14 +85,14 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float, float]]
     out = Path(args.out)
     options = shared_policy_options(args.episode_length, args.price_forecast_steps,
                                     args.reward_scope, args.safety_scale)
-    envs = [microgrids_v0.parallel_env(dict(options)) for _ in range(args.num_envs)]
-    inner = SharedPolicyVecEnv(envs)
+    envs = microgrids_v0.vector_env(args.num_envs, dict(options))
+    inner = BatchedSharedPolicyVecEnv(envs)
     full_space = inner.action_space
     agents = inner.agents
-    idle = idle_relaxed_action(envs[0], agents[0])
+    idle = idle_relaxed_action(envs, agents[0])
     for agent in agents[1:]:  # one policy: the agents' idle actions must agree
-        np.testing.assert_allclose(idle_relaxed_action(envs[0], agent), idle)
-    names = [n.split(".", 1)[1] for n in relaxed_names(envs[0], agents[0])]
+        np.testing.assert_allclose(idle_relaxed_action(envs, agent), idle)
+    names = [n.split(".", 1)[1] for n in relaxed_names(envs, agents[0])]
     wanted = CONTROLS[args.controls]
     env, keep = held_env(inner, idle, names, wanted, True, args.gamma, args.seed)
     model = recipe_ppo(env, args, idle[keep])

@@ -54,6 +54,9 @@ class DeviceBatchReport(TypedDict):
     cost_terms: dict[str, np.ndarray]  # term -> (N,) $
     safety_terms: dict[str, np.ndarray]
     states: NotRequired[list[dict[str, np.ndarray]]]  # each fleet's state (render)
+    #: with several agents: each agent's devices' terms, term -> (N, agents)
+    group_cost_terms: NotRequired[dict[str, np.ndarray]]
+    group_safety_terms: NotRequired[dict[str, np.ndarray]]
 
 
 class Injections(TypedDict):

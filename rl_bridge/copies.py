@@ -1,5 +1,8 @@
-"""N copies of a single-agent scenario in one running co-simulation world: the one
-stepping core of the single environment (N = 1) and the batched one (any N).
+"""N copies of a scenario in one running co-simulation world: the one stepping core of
+the single environment (N = 1), the batched one (any N) and the batched multi-agent one
+(:class:`rl_bridge.multi_vector.MultiAgentVectorEnv`: every agent of every copy acting
+every step through one learner entity, each agent observing and rewarded through its own
+view).
 
 :class:`ScenarioCopies` owns the world (a :class:`BatchBridge`: one batch entity per
 federate), every copy's episode (its random stream, start in the split, step count) and
@@ -32,7 +35,7 @@ from powergrid.phase_batch import ThreePhaseBatchGridModel
 from powergrid.records import LearnerDecision, LearnerOffer
 from powergrid.rewards import reward
 from rl_bridge.bridge import ConcurrentUseError, CoSimBridge
-from rl_bridge.core import BridgedScenario
+from rl_bridge.core import BridgedScenario, contribution_usd, system_share_usd
 from rl_bridge.spaces import CheckedAction
 from scenarios.prepare import PreparedScenario
 from scenarios.world import build_batch_world
@@ -51,8 +54,10 @@ class BatchBridge(CoSimBridge):
     LEARNER = "batch"
 
     def __init__(self, prepared: PreparedScenario, n_copies: int,
-                 features: list[tuple[str, Any]], solver: str | None = None) -> None:
+                 features: list[tuple[str, Any]], solver: str | None = None,
+                 groups: list[list[str]] | None = None) -> None:
         self.n_copies, self.features, self.solver_name = int(n_copies), features, solver
+        self.groups = groups
         self.starts: list[int] = []
         self.seeds: list[int] = []
         super().__init__(prepared)
@@ -72,7 +77,7 @@ class BatchBridge(CoSimBridge):
 
     async def _build(self, world: Any, prepared: PreparedScenario) -> None:
         await build_batch_world(world, prepared, self.n_copies, self, self.grid_model,
-                                self.starts, self.seeds, self.features)
+                                self.starts, self.seeds, self.features, self.groups)
 
     def start(self, starts: list[int], seeds: list[int]) -> LearnerOffer:
         """A fresh world whose copies begin at ``starts`` with device ``seeds``."""
@@ -82,47 +87,69 @@ class BatchBridge(CoSimBridge):
 
 @dataclass
 class CopiesStep:
-    """One step of every copy, as arrays with a leading copy axis ``(N, ...)``."""
+    """One step of every copy, as arrays with a leading copy axis ``(N, ...)``; what
+    each agent observes and answers for keyed by agent."""
 
-    observations: np.ndarray
-    rewards: np.ndarray
+    observations: dict[str, np.ndarray]             # agent -> (N, D)
+    rewards: dict[str, np.ndarray]                  # agent -> (N,)
     truncated: np.ndarray
-    cost: np.ndarray                      # $
-    safety: np.ndarray
-    cost_terms: dict[str, np.ndarray]     # $ per term
-    safety_terms: dict[str, np.ndarray]
+    cost: dict[str, np.ndarray]                     # agent -> (N,) $
+    safety: dict[str, np.ndarray]
+    cost_terms: dict[str, dict[str, np.ndarray]]    # agent -> term -> (N,) $
+    safety_terms: dict[str, dict[str, np.ndarray]]
     converged: np.ndarray
     fallback: np.ndarray                  # solved by the single-copy backend
-    baseline: np.ndarray                  # $ (zeros without a reward baseline)
+    baseline: dict[str, np.ndarray]       # agent -> (N,) $ (zeros without a baseline)
     step_s: np.ndarray                    # seconds from the episode start to the step solved
     k: np.ndarray                         # steps taken in the episode, this one included
 
 
 class ScenarioCopies:
-    """``n`` copies of the single-agent ``scenario`` in one world (module docstring).
+    """``n`` copies of ``scenario`` in one world (module docstring).
 
     Copy ``i``'s episodes come from its own random stream: ``seed(i, rng)`` sets it;
     a training episode starts at a random day of the split, a test episode ``e`` of copy
-    ``i`` is the split's episode ``i + n * e`` (wrapping).
+    ``i`` is the split's episode ``i + n * e`` (wrapping). With several agents, every
+    agent acts every step (no coordinator, no message protocol): the learner entity's
+    action is the agents' actions side by side, in the scenario's agent order.
     """
 
     def __init__(self, scenario: BridgedScenario, n: int, solver: str | None = None) -> None:
-        if len(scenario.agents) != 1:
-            raise ValueError(f"scenario {scenario.config.name!r} has {len(scenario.agents)}"
-                             " agents; batched copies take single-agent scenarios")
+        cfg = scenario.config
+        coordinators = [a.name for a in cfg.agents if a.coordinator]
+        if coordinators or cfg.protocol != "none":
+            raise ValueError(f"scenario {cfg.name!r}: batched copies take agents that act on"
+                             f" their own devices (protocol 'none'), not protocol"
+                             f" {cfg.protocol!r}" + (f" with coordinator {coordinators[0]!r}"
+                                                     if coordinators else ""))
+        periods = {a.name: a.period_steps for a in cfg.agents if a.period_steps != 1}
+        if periods:
+            raise ValueError(f"batched copies step every agent every step; agent_periods"
+                             f" {periods} need the PettingZoo env")
         self.scenario, self.n = scenario, int(n)
         if self.n < 1:
             raise ValueError("num_envs must be at least 1")
-        self.agent = scenario.agents[0]
-        self.view = scenario.views[self.agent]
-        self.spec = scenario.specs[self.agent]
+        self.agents = list(scenario.agents)
+        self.views = {a: scenario.views[a] for a in self.agents}
+        self.specs = {a: scenario.specs[a] for a in self.agents}
+        #: the first agent (the single-agent environments' one)
+        self.agent = self.agents[0]
+        self.view, self.spec = self.views[self.agent], self.specs[self.agent]
         prepared = scenario.prepared
-        self.bridge = BatchBridge(prepared, self.n, self.view.features, solver)
-        self.step_s = prepared.config.step_s
+        #: every view's device features side by side (one list: the batch caches its plan)
+        self.features = [f for a in self.agents for f in self.views[a].features]
+        widths = np.cumsum([0] + [len(self.views[a].features) for a in self.agents])
+        self._feature_columns = {a: slice(int(widths[j]), int(widths[j + 1]))
+                                 for j, a in enumerate(self.agents)}
+        groups = ([[d.name for d in self.views[a].charged_devices or ()] for a in self.agents]
+                  if len(self.agents) > 1 else None)
+        self.bridge = BatchBridge(prepared, self.n, self.features, solver, groups)
+        self.step_s = cfg.step_s
         self._calendar = time_features(scenario.hours, scenario.days)
         self._data = scenario.data
         series = list(self._data.names)
-        self._view_series = [series.index(s) for s in self.view.series]
+        self._view_series = {a: [series.index(s) for s in v.series]
+                             for a, v in self.views.items()}
         self._table = self._data.table
         self.rngs = [np.random.default_rng(i) for i in range(self.n)]
         self.starts = np.zeros(self.n, dtype=np.int64)
@@ -130,8 +157,9 @@ class ScenarioCopies:
         self.episodes = np.zeros(self.n, dtype=np.int64)
         self._pending: dict[int, tuple[int, int]] = {}  # copy -> (start, seed) to send
         #: the device state of copies that start over, for their first observation
-        self._first = DeviceBatch(prepared.devices, self.n, prepared.config.agents[0].devices,
-                                  series, dict(prepared.config.profiles))
+        controlled = [d for a in cfg.agents for d in a.devices]
+        self._first = DeviceBatch(prepared.devices, self.n, controlled, series,
+                                  dict(cfg.profiles))
         self.offered: LearnerOffer = {}
         self._busy = threading.Lock()
 
@@ -167,8 +195,8 @@ class ScenarioCopies:
         self.episodes[i] += 1
         return start, int(rng.integers(2**31 - 1))
 
-    def begin(self) -> np.ndarray:
-        """A fresh world, every copy at the start of its next episode: the first
+    def begin(self) -> dict[str, np.ndarray]:
+        """A fresh world, every copy at the start of its next episode: each agent's first
         observations ``(N, D)``."""
         with self._one_caller():
             started = [self._new_episode(i) for i in range(self.n)]
@@ -178,27 +206,26 @@ class ScenarioCopies:
             self.offered = self.bridge.start(self.starts.tolist(), [s for _, s in started])
             return self._observe(self.offered)
 
-    def restart(self, copies: np.ndarray) -> np.ndarray:
-        """Start the next episode of ``copies`` now, in the running world: their first
-        observations, as a fresh world would give them (the world takes the restart in
-        with the next step)."""
+    def restart(self, copies: np.ndarray) -> dict[str, np.ndarray]:
+        """Start the next episode of ``copies`` now, in the running world: each agent's
+        first observations of them, as a fresh world would give them (the world takes
+        the restart in with the next step)."""
         started = [self._new_episode(int(i)) for i in copies]
         for i, (start, seed) in zip(copies, started, strict=True):
             self._pending[int(i)] = (start, seed)
         starts = np.array([s for s, _ in started], dtype=np.int64)
         self.starts[copies], self.k[copies] = starts, 0
         self._first.reset(list(copies), [np.random.default_rng(s) for _, s in started])
-        features = self._first.features(self.view.features, copies)
-        values = self._table[starts % len(self._table)][:, self._view_series]
+        features = self._first.features(self.features, copies)
+        rows = self._table[starts % len(self._table)]
         calendar = self._calendar[starts % len(self._calendar)]
         grid = self.bridge.grid_model.initial_state(len(copies))
-        return self.view.vectors(features, grid, values, None, calendar,
-                                 self._prices_ahead(starts))
+        return self._vectors(features, grid, rows, calendar, starts)
 
     # -- steps ---------------------------------------------------------------------
     def step(self, checked: CheckedAction) -> CopiesStep:
-        """Apply every copy's checked action (``c`` ``(N, dc)``, ``d`` ``(N, dd)``) and
-        account for the step."""
+        """Apply every copy's checked action (``c`` ``(N, dc)``, ``d`` ``(N, dd)``: the
+        agents' actions side by side) and account for the step."""
         with self._one_caller():
             return self._step(checked)
 
@@ -214,42 +241,79 @@ class ScenarioCopies:
             self._pending = {}
         # the batch offers one record of arrays ("values", "grid", "report")
         self.offered = offered = cast(LearnerOffer, self.bridge.step(decided)[1])
-        baseline = self._baseline_usd(self.starts + self.k)  # the rows just solved
+        solved = self.starts + self.k  # the scenario steps just solved
         step_s = self.k * self.step_s
         self.k += 1
         report, grid = offered["report"], offered["grid"]
-        cost_terms, safety_terms = self.view.accounts(report["cost_terms"],
-                                                      report["safety_terms"], grid)
-        cost = sum(cost_terms.values(), np.zeros(self.n))
-        safety = sum(safety_terms.values(), np.zeros(self.n))
-        o = self.scenario.options
-        rewards = reward(cost - baseline, safety, o["reward_scale"], o["safety_scale"],
-                         o["max_penalty"])
-        return CopiesStep(self._observe(offered), np.asarray(rewards, dtype=float),
-                          self.k >= self.episode_length, cost, safety, cost_terms,
-                          safety_terms, np.asarray(grid["converged"]),
-                          np.asarray(grid["fallback"]), baseline, step_s, self.k.copy())
+        cost_terms, safety_terms, cost, safety = {}, {}, {}, {}
+        for j, a in enumerate(self.agents):
+            if "group_cost_terms" in report:  # several agents: each its own devices
+                own_cost = {t: v[:, j] for t, v in report["group_cost_terms"].items()}
+                own_safety = {t: v[:, j] for t, v in report["group_safety_terms"].items()}
+            else:
+                own_cost, own_safety = report["cost_terms"], report["safety_terms"]
+            cost_terms[a], safety_terms[a] = self.views[a].accounts(own_cost, own_safety, grid)
+            cost[a] = sum(cost_terms[a].values(), np.zeros(self.n))
+            safety[a] = sum(safety_terms[a].values(), np.zeros(self.n))
+        baseline, rewards = self._rewards(solved, grid, cost_terms, cost, safety)
+        return CopiesStep(self._observe(offered), rewards, self.k >= self.episode_length,
+                          cost, safety, cost_terms, safety_terms,
+                          np.asarray(grid["converged"]), np.asarray(grid["fallback"]),
+                          baseline, step_s, self.k.copy())
 
-    def _observe(self, offered: LearnerOffer) -> np.ndarray:
-        index = (self.starts + self.k) % len(self._calendar)
-        values = offered["values"]
-        return self.view.vectors(offered["report"]["features"], offered["grid"],
-                                 values[:, self._view_series], None, self._calendar[index],
-                                 self._prices_ahead(self.starts + self.k))
+    def _rewards(self, solved: np.ndarray, grid: Any,
+                 cost_terms: dict[str, dict[str, np.ndarray]], cost: dict[str, np.ndarray],
+                 safety: dict[str, np.ndarray]
+                 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Each agent's reward baseline ($, zeros without one) and reward ``(N,)`` of the
+        scenario steps ``solved``, by the scenario's reward scope
+        (:class:`rl_bridge.core.BridgedScenario`)."""
+        sc, o = self.scenario, self.scenario.options
+        values = self._data.values(solved) if sc.baselines or sc.contribution_reward \
+            else {}
+        baseline = {a: sc.baselines[a].bill_usd(values) if a in sc.baselines
+                    else np.zeros(self.n) for a in self.agents}
+        shared = None
+        if sc.system_reward:
+            system_bill = None if sc.system_baseline is None \
+                else sc.system_baseline.bill_usd(values)
+            shared = system_share_usd(np.asarray(grid["energy_cost"], dtype=float),
+                                      [cost_terms[a] for a in self.agents], system_bill)
+        rewards = {}
+        for a in self.agents:
+            if shared is not None:
+                relative = shared
+            elif sc.contribution_reward:
+                relative = contribution_usd(
+                    self.views[a], sc.internal_pcc, np.asarray(grid["pcc_p_mw"], dtype=float),
+                    np.asarray(grid["pcc_cost"], dtype=float), values[sc.config.price],
+                    sc.config.dt_h, cost_terms[a]) - baseline[a]
+            else:
+                relative = cost[a] - baseline[a]
+            rewards[a] = np.asarray(reward(relative, safety[a], o["reward_scale"],
+                                           o["safety_scale"], o["max_penalty"]), dtype=float)
+        return baseline, rewards
 
-    def _prices_ahead(self, steps: np.ndarray) -> np.ndarray | None:
-        """The price ($/MWh) of the ``price_forecast_steps`` steps after each copy's
-        coming step ``steps`` ``(N,)`` (None without a forecast)."""
-        n_ahead = self.view.forecast_steps
+    def _observe(self, offered: LearnerOffer) -> dict[str, np.ndarray]:
+        steps = self.starts + self.k
+        return self._vectors(offered["report"]["features"], offered["grid"],
+                             offered["values"], self._calendar[steps % len(self._calendar)],
+                             steps)
+
+    def _vectors(self, features: np.ndarray, grid: Any, rows: np.ndarray,
+                 calendar: np.ndarray, steps: np.ndarray) -> dict[str, np.ndarray]:
+        """Each agent's observation vectors of the copies whose device ``features``,
+        ``grid`` state, series ``rows``, ``calendar`` and coming scenario ``steps`` are
+        given."""
+        return {a: view.vectors(features[:, self._feature_columns[a]], grid,
+                                rows[:, self._view_series[a]], None, calendar,
+                                self._prices_ahead(steps, view.forecast_steps))
+                for a, view in self.views.items()}
+
+    def _prices_ahead(self, steps: np.ndarray, n_ahead: int) -> np.ndarray | None:
+        """The price ($/MWh) of the ``n_ahead`` steps after each copy's coming step
+        ``steps`` ``(N,)`` (None without a forecast)."""
         return self._data.prices_ahead(steps, n_ahead) if n_ahead else None
-
-    def _baseline_usd(self, steps: np.ndarray) -> np.ndarray:
-        """Each copy's reward baseline in $ at its scenario step ``steps`` ``(N,)``: the
-        bill with no device acting (zeros without a baseline)."""
-        bill = self.scenario.baseline
-        if bill is None:
-            return np.zeros(self.n)
-        return bill.bill_usd(self._data.values(steps))
 
     # -- what a frame shows ----------------------------------------------------------
     def frame_inputs(self, i: int) -> tuple[Any, dict[str, Any], int, int]:

@@ -27,6 +27,46 @@ from scenarios.zones import agent_roles
 _TRANSFERS = ("energy", "resale", "p2p")
 
 
+def device_costs_usd(cost_terms: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """An agent's cost terms ``{term: (n,)}`` of ``n`` copies but the money it moves to or
+    from other agents (bills between zones, resale, peer-to-peer settlements): what its
+    devices cost the system, ``(n,)`` $."""
+    return sum((v for term, v in cost_terms.items() if term not in _TRANSFERS), np.zeros(n))
+
+
+def contribution_usd(view: Any, internal_pcc: np.ndarray, pcc_p_mw: np.ndarray,
+                     pcc_cost: np.ndarray, price: np.ndarray, dt_h: float,
+                     cost_terms: dict[str, np.ndarray]) -> np.ndarray:
+    """What an agent's zone moved in the system's cost over a step, ``(N,)`` $ of N
+    copies (feeder losses aside): its devices' costs (:func:`device_costs_usd`) plus its
+    PCCs' exchange -- an external PCC at its own bill, an internal one at the energy
+    price both ways (a MWh a microgrid exports saves the rest of the system a MWh it
+    would import at the full price, where the microgrid's own bill credits it at ``price
+    * sell_discount``). ``view`` the agent's :class:`~powergrid.observation.AgentView`
+    (its billed PCCs); ``internal_pcc`` ``(P,)`` per PCC; ``pcc_p_mw`` / ``pcc_cost``
+    ``(N, P)``; ``price`` ``(N,)`` $/MWh; ``cost_terms`` the agent's ``{term: (N,)}``."""
+    positions = view.billed_pcc_positions
+    exchange = np.where(internal_pcc[positions],
+                        energy_cost(pcc_p_mw[:, positions], price[:, None], 1.0, dt_h),
+                        pcc_cost[:, positions])
+    return exchange.sum(axis=1) + device_costs_usd(cost_terms, len(price))
+
+
+def system_share_usd(external_usd: np.ndarray, agent_cost_terms: list[dict[str, np.ndarray]],
+                     baseline_usd: np.ndarray | None) -> np.ndarray:
+    """Each agent's share of the system's cost of a step, ``(N,)`` $ of N copies: the
+    external PCCs' bills ``external_usd`` (the grid's ``cost``, which no zone view masks)
+    and every agent's devices' costs (:func:`device_costs_usd` of each of
+    ``agent_cost_terms``), less the system's bill with no device acting
+    (``baseline_usd``, when the reward is relative to it), over the number of agents."""
+    n = len(external_usd)
+    system = np.asarray(external_usd, dtype=float) + sum(
+        (device_costs_usd(terms, n) for terms in agent_cost_terms), np.zeros(n))
+    if baseline_usd is not None:
+        system = system - baseline_usd
+    return system / len(agent_cost_terms)
+
+
 @dataclass
 class StepResult:
     observations: dict[str, np.ndarray]
@@ -242,38 +282,25 @@ class BridgedScenario:
 
     def _contribution(self, observation: Any, agent: str, cost_terms: dict[str, float],
                       price: float) -> float:
-        """What agent ``agent``'s zone moved in the system's cost over the step just
-        solved, in $ (feeder losses aside): its devices' costs (the cost terms but the
-        transfers between agents) plus its PCCs' exchange, an external PCC at its own
-        bill, an internal one at the energy price both ways (a MWh a microgrid exports
-        saves the rest of the system a MWh it would import at the full price, where the
-        microgrid's own bill credits it at ``price * sell_discount``); ``price`` in
-        $/MWh."""
+        """:func:`contribution_usd` of agent ``agent`` over the step ``observation``
+        reports on (one copy); ``price`` in $/MWh."""
         grid = observation.grid
-        positions = self.views[agent].billed_pcc_positions
-        assert positions is not None  # set by AgentView.__post_init__
-        p_mw = np.asarray(grid.get("pcc_p_mw") or [], dtype=float)[positions]
-        bill = np.asarray(grid.get("pcc_cost") or [], dtype=float)[positions]
-        exchange = np.where(self.internal_pcc[positions],
-                            energy_cost(p_mw, price, 1.0, self.config.dt_h), bill)
-        return float(exchange.sum()) + sum(v for term, v in cost_terms.items()
-                                           if term not in _TRANSFERS)
+        p_mw = np.asarray(grid.get("pcc_p_mw") or [], dtype=float)[None]
+        bill = np.asarray(grid.get("pcc_cost") or [], dtype=float)[None]
+        return float(contribution_usd(self.views[agent], self.internal_pcc, p_mw, bill,
+                                      np.array([price]), self.config.dt_h,
+                                      {t: np.array([v]) for t, v in cost_terms.items()})[0])
 
     def _system_share(self, observations: dict[str, Any],
                       accounts: dict[str, tuple[dict[str, float], dict[str, float]]]) -> float:
-        """Each agent's share ($) of the system's cost of the step just solved: the
-        external PCCs' bills (the grid's ``cost``, which no zone view masks) and every
-        agent's device costs (its cost terms but the bills and settlements it pays other
-        agents or collects: transfers inside the system), less the system's bill with no
-        device acting (with the ``exogenous_bill`` baseline), over the number of agents."""
+        """:func:`system_share_usd` of the step just solved (one copy)."""
         grid = observations[self.agents[0]].grid
-        system = float(grid.get("cost") or 0.0)
-        for cost_terms, _ in accounts.values():
-            system += sum(v for term, v in cost_terms.items() if term not in _TRANSFERS)
-        if self.system_baseline is not None:
-            system -= float(self.system_baseline.bill_usd(self.data.values(
-                self.start + self.k - 1))[0])
-        return system / len(self.agents)
+        baseline = None if self.system_baseline is None else \
+            self.system_baseline.bill_usd(self.data.values(self.start + self.k - 1))
+        return float(system_share_usd(
+            np.array([float(grid.get("cost") or 0.0)]),
+            [{t: np.array([v]) for t, v in terms.items()} for terms, _ in accounts.values()],
+            baseline)[0])
 
     def close(self) -> None:
         if self._bridge is not None:

@@ -185,7 +185,7 @@ class GridEnv(gym.Env):
         if seed is not None:
             copies.episodes[0] = 0
         # a running world restarts the copy in place; the first reset builds the world
-        obs = copies.restart(np.array([0])) if copies.running else copies.begin()
+        obs = (copies.restart(np.array([0])) if copies.running else copies.begin())[self.agent]
         self._episode_over = False
         if self.render_mode == "human":
             self.render()
@@ -198,20 +198,21 @@ class GridEnv(gym.Env):
         checked = check_action(self.agent, self.copies.spec, action)
         done = self.copies.step(CheckedAction(checked.c[None], checked.d[None],
                                               checked.clipped))
+        a = self.agent
         info: dict[str, Any] = {
-            "converged": bool(done.converged[0]), "cost": float(done.cost[0]),
-            "safety": float(done.safety[0]),
-            "cost_terms": {t: float(v[0]) for t, v in done.cost_terms.items()},
-            "safety_terms": {t: float(v[0]) for t, v in done.safety_terms.items()},
+            "converged": bool(done.converged[0]), "cost": float(done.cost[a][0]),
+            "safety": float(done.safety[a][0]),
+            "cost_terms": {t: float(v[0]) for t, v in done.cost_terms[a].items()},
+            "safety_terms": {t: float(v[0]) for t, v in done.safety_terms[a].items()},
             "time": int(done.step_s[0]), "step": int(done.k[0]),
             "clipped_setpoints": int(checked.clipped)}
         if self.scenario.baseline is not None:
-            info["cost_baseline"] = float(done.baseline[0])
+            info["cost_baseline"] = float(done.baseline[a][0])
         truncated = bool(done.truncated[0])
         self._episode_over = truncated
         if self.render_mode == "human":
             self.render()
-        return done.observations[0], float(done.rewards[0]), False, truncated, info
+        return done.observations[a][0], float(done.rewards[a][0]), False, truncated, info
 
     @property
     def spec(self) -> Any:

@@ -3,6 +3,7 @@
     from rl_bridge import microgrids_v0
     penv = microgrids_v0.parallel_env(centralized=True, max_episode_steps=96)
     aec = microgrids_v0.env()
+    venv = microgrids_v0.vector_env(num_envs=64)   # 64 copies in one world, batched
 
 The IEEE 34-bus feeder of a distribution operator with three IEEE 13-bus microgrids
 ``MG1``, ``MG2``, ``MG3`` (each behind its own PCC and substation transformer). Each
@@ -118,6 +119,7 @@ from typing import Any
 
 from pettingzoo.utils.conversions import parallel_to_aec
 
+from rl_bridge.multi_vector import MultiAgentVectorEnv
 from rl_bridge.parallel import MultiAgentGridEnv
 
 
@@ -128,6 +130,14 @@ class parallel_env(MultiAgentGridEnv):  # noqa: N801 - PettingZoo's module conve
 
     def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(config, scenario="microgrids", **kwargs)
+
+
+def vector_env(num_envs: int = 1, config: dict[str, Any] | None = None,
+               **kwargs: Any) -> MultiAgentVectorEnv:
+    """``num_envs`` copies in one world, every agent's observations, actions and rewards
+    as arrays with a leading copy axis (:class:`rl_bridge.multi_vector.
+    MultiAgentVectorEnv`; the options of :class:`parallel_env` without a protocol)."""
+    return MultiAgentVectorEnv(num_envs, scenario="microgrids", config=config, **kwargs)
 
 
 def raw_env(config: dict[str, Any] | None = None, **kwargs: Any) -> Any:

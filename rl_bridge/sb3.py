@@ -13,7 +13,10 @@ controls only (the battery, say) while the others stay at their no-intervention 
 ``SharedPolicyVecEnv(parallel_envs)`` presents the agents of PettingZoo parallel
 environments (every agent acting every step) as the slots of one SB3 ``VecEnv``: one
 policy learns from every agent's experience (parameter sharing), each agent's actions
-mapped from ``Box(-1, 1)`` to its own action space.
+mapped from ``Box(-1, 1)`` to its own action space. ``BatchedSharedPolicyVecEnv`` does
+the same for the copies of one batched multi-agent world
+(:class:`rl_bridge.multi_vector.MultiAgentVectorEnv`), slot ``k * A + j`` again agent
+``j`` of copy ``k``.
 """
 
 from __future__ import annotations
@@ -47,7 +50,27 @@ class _SeededVecEnv(VecEnv):
         return [indices] if isinstance(indices, int) else indices
 
 
-class SB3VecEnv(_SeededVecEnv):
+class _OneEnv(_SeededVecEnv):
+    """An adapter over one (batched) environment ``self.env``: attributes and methods
+    are that env's, whichever slots are asked for."""
+
+    env: Any
+
+    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+        return [getattr(self.env, attr_name)] * len(self._indices(indices))
+
+    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+        setattr(self.env, attr_name, value)
+
+    def env_method(self, method_name: str, *args: Any, indices: Any = None,
+                   **kwargs: Any) -> list[Any]:
+        return [getattr(self.env, method_name)(*args, **kwargs)]
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class SB3VecEnv(_OneEnv):
     """A Gymnasium vector env (same-step autoreset) as an SB3 ``VecEnv``."""
 
     def __init__(self, env: Any) -> None:
@@ -84,19 +107,7 @@ class SB3VecEnv(_SeededVecEnv):
             out.append(info)
         return obs, np.asarray(rewards, dtype=np.float32), dones, out
 
-    def close(self) -> None:
-        self.env.close()
 
-
-    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-        return [getattr(self.env, attr_name)] * len(self._indices(indices))
-
-    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-        setattr(self.env, attr_name, value)
-
-    def env_method(self, method_name: str, *args: Any, indices: Any = None,
-                   **kwargs: Any) -> list[Any]:
-        return [getattr(self.env, method_name)(*args, **kwargs)]
 
 
 
@@ -229,4 +240,59 @@ class SharedPolicyVecEnv(_SeededVecEnv):
     def env_method(self, method_name: str, *args: Any, indices: Any = None,
                    **kwargs: Any) -> list[Any]:
         return [getattr(env, method_name)(*args, **kwargs) for env in self.envs]
+
+
+
+class BatchedSharedPolicyVecEnv(_OneEnv):
+    """:class:`SharedPolicyVecEnv` over the copies of one batched multi-agent env
+    (:class:`rl_bridge.multi_vector.MultiAgentVectorEnv`): slot ``k * A + j`` is agent
+    ``j`` of copy ``k``; copy ``k`` is seeded as :class:`SharedPolicyVecEnv` seeds its
+    env ``k`` (the same episodes, the world's power flow batched)."""
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+        self.agents = list(env.possible_agents)
+        observation = shared_observation_space(env)
+        self._physical = {a: env.action_space(a) for a in self.agents}
+        relaxed = {relaxed_action_space(s).shape for s in self._physical.values()}
+        if len(relaxed) != 1:
+            raise ValueError(f"the agents' actions differ in size {sorted(relaxed)}")
+        super().__init__(env.num_envs * len(self.agents), observation,
+                         relaxed_action_space(self._physical[self.agents[0]]))
+        self._actions: np.ndarray | None = None
+        self._seed = None
+
+    def _stack(self, observations: dict[str, np.ndarray]) -> np.ndarray:
+        """``(copies * agents, D)``: copy-major, agents in order."""
+        return np.stack([observations[a] for a in self.agents], axis=1).reshape(
+            self.num_envs, -1).astype(np.float32)
+
+    def reset(self) -> np.ndarray:
+        obs, _ = self.env.reset(seed=self._seed)
+        self._seed = None
+        return self._stack(obs)
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions)
+
+    def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        assert self._actions is not None
+        n_agents = len(self.agents)
+        per_copy = self._actions.reshape(self.env.num_envs, n_agents, -1)
+        actions = {a: from_relaxed(self._physical[a], per_copy[:, j], batched=True)
+                   for j, a in enumerate(self.agents)}
+        obs, rewards, terminated, truncated, infos = self.env.step(actions)
+        dones = np.stack([terminated[a] | truncated[a] for a in self.agents], axis=1)
+        out: list[dict[str, Any]] = []
+        for k in range(self.env.num_envs):
+            for a in self.agents:
+                info = {key: v[k] for key, v in infos[a].items()
+                        if not key.startswith("_") and key != "final_obs"}
+                if truncated[a][k] or terminated[a][k]:
+                    info["terminal_observation"] = infos[a]["final_obs"][k]
+                    info["TimeLimit.truncated"] = bool(truncated[a][k] and not terminated[a][k])
+                out.append(info)
+        return (self._stack(obs), self._stack({a: rewards[a][:, None] for a in self.agents})
+                .reshape(-1), dones.reshape(-1), out)
+
 

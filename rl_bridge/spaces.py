@@ -218,7 +218,9 @@ def with_agent_indicator(vector: np.ndarray, index: int, n_agents: int) -> np.nd
     """``vector`` with the one-hot of agent ``index`` of ``n_agents`` appended: one
     policy shared by several agents tells them apart (agents whose devices differ --
     the microgrids' generators have different fuel costs -- need different actions in
-    the same state)."""
+    the same state). ``vector`` ``(..., D)``: rows of a batch each get it."""
+    vector = np.asarray(vector, np.float32)
     one_hot = np.zeros(n_agents, np.float32)
     one_hot[index] = 1.0
-    return np.concatenate([np.asarray(vector, np.float32), one_hot])
+    return np.concatenate([vector, np.broadcast_to(one_hot, vector.shape[:-1] + (n_agents,))],
+                          axis=-1)

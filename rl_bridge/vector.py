@@ -124,7 +124,7 @@ class GridVectorEnv(VectorEnv):
                      else [seed + i for i in range(self.num_envs)])
             copies.rngs = [np.random.default_rng(s) for s in seeds]
             copies.episodes[:] = 0
-        return copies.begin(), {}
+        return copies.begin()[self.agent], {}
 
     # -- steps ---------------------------------------------------------------------
     def _split(self, actions: Any) -> CheckedAction:
@@ -136,24 +136,24 @@ class GridVectorEnv(VectorEnv):
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                           dict[str, Any]]:
         checked = self._split(actions)
-        done = self.copies.step(checked)
-        obs, truncated = done.observations, done.truncated
+        done, a = self.copies.step(checked), self.agent
+        obs, truncated = done.observations[a], done.truncated
         terminated = np.zeros(self.num_envs, dtype=bool)
         every = np.ones(self.num_envs, dtype=bool)
-        infos: dict[str, Any] = {"cost": done.cost, "safety": done.safety,
+        infos: dict[str, Any] = {"cost": done.cost[a], "safety": done.safety[a],
                                  "converged": done.converged, "fallback": done.fallback,
                                  "clipped_setpoints": checked.clipped, "_cost": every,
                                  "_safety": every, "_converged": every, "_fallback": every,
                                  "_clipped_setpoints": every}
         if self.scenario.baseline is not None:
-            infos["cost_baseline"], infos["_cost_baseline"] = done.baseline, every
+            infos["cost_baseline"], infos["_cost_baseline"] = done.baseline[a], every
         if truncated.any():
             ended = np.flatnonzero(truncated)
             final = np.empty(self.num_envs, dtype=object)
             final[ended] = list(obs[ended])
             infos["final_obs"], infos["_final_obs"] = final, truncated.copy()
-            obs[ended] = self.copies.restart(ended)
-        return obs, done.rewards, terminated, truncated, infos
+            obs[ended] = self.copies.restart(ended)[a]
+        return obs, done.rewards[a], terminated, truncated, infos
 
     def render(self) -> Any:  # tuple[np.ndarray, ...] | None
         """One frame per copy (``render_mode="rgb_array"``): the single-line diagram

@@ -181,19 +181,22 @@ async def build_world(world: Any, prepared: PreparedScenario, out_dir: Path | No
 
 async def build_batch_world(world: Any, prepared: PreparedScenario, n_copies: int, bridge: Any,
                             grid_model: Any, starts: list[int], seeds: list[int],
-                            features: list[tuple[str, Any]]) -> None:
-    """A world of ``n_copies`` copies of a single-agent scenario, one batch entity per
-    federate (in-process; see :class:`simulators.agents.BatchLearnerSim`).
+                            features: list[tuple[str, Any]],
+                            groups: list[list[str]] | None = None) -> None:
+    """A world of ``n_copies`` copies of a scenario, one batch entity per federate
+    (in-process; see :class:`simulators.agents.BatchLearnerSim`): one learner entity acts
+    for every agent of every copy (the agents' devices in the scenario's agent order).
 
     ``grid_model`` is the scenario's :class:`~powergrid.gridmodel.BatchGridModel`;
     ``starts``/``seeds`` each copy's first step in the split and device seed;
-    ``features`` the ``(device, Feature)`` the learner observes.
+    ``features`` the ``(device, Feature)`` the learner observes; ``groups`` the device
+    names each agent answers for, whose terms the devices report per agent.
     """
     from powergrid.devices.batch import DeviceBatch
 
     cfg = prepared.config
     step = cfg.step_s
-    (agent,) = cfg.agents
+    controlled = [d for a in cfg.agents for d in a.devices]
     feeds = await world.start("feeds", step_size=step, dataset=absolute_path(cfg.dataset))
     learner_sim = await world.start("agents", step_size=step, bridge=bridge)
     devices_sim = await world.start("devices", step_size=step)
@@ -204,9 +207,9 @@ async def build_batch_world(world: Any, prepared: PreparedScenario, n_copies: in
     regulated = [r.name for r in prepared.regulators]
     spec = [[name, f.key, f.scale, f.offset] for name, f in features]
     devices = (await devices_sim.DeviceBatch.create(
-        1, devices=[device_to_config(d) for d in prepared.devices], controlled=agent.devices,
+        1, devices=[device_to_config(d) for d in prepared.devices], controlled=controlled,
         n_copies=n_copies, series=series, profiles=dict(cfg.profiles), regulated=regulated,
-        features=spec, seeds=seeds))[0]
+        features=spec, seeds=seeds, groups=groups))[0]
     grid = (await grid_sim.GridBatch.create(1, grid_model=grid_model, series=series,
                                             price=cfg.price, load_scale=cfg.load_scale))[0]
     world.connect(feed, learner, "values")
@@ -215,7 +218,7 @@ async def build_batch_world(world: Any, prepared: PreparedScenario, n_copies: in
     world.connect(learner, feed, ("feed_resets", "resets"), time_shifted=step,
                   initial_data={"feed_resets": []})
     world.connect(devices, grid, "injections")
-    initial = DeviceBatch(prepared.devices, n_copies, agent.devices, series,
+    initial = DeviceBatch(prepared.devices, n_copies, controlled, series,
                           dict(cfg.profiles), regulated)
     initial.reset(list(range(n_copies)), [np.random.default_rng(s) for s in seeds])
     zero = np.zeros(n_copies)

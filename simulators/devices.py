@@ -42,10 +42,11 @@ META: Meta = {
         # (N, S) series, "grid" (the grid batch's state, last step); outputs
         # "injections" {"p_mw", "q_mvar": (N, I), "position": (N, P)} and "report"
         # {"features": (N, F), "cost", "safety": (N,), term dicts, "states": the fleets'
-        # state arrays (DeviceBatch.device_states reads one copy's)}
+        # state arrays (DeviceBatch.device_states reads one copy's); with "groups" (lists
+        # of device names, one per agent) each group's terms as (N, G) arrays too}
         "DeviceBatch": {"public": True,
                         "params": ["devices", "controlled", "n_copies", "series", "profiles",
-                                   "regulated", "features", "seeds"],
+                                   "regulated", "features", "seeds", "groups"],
                         "attrs": ["actions", "resets", "values", "grid", "injections",
                                   "report"]},
     },
@@ -59,9 +60,10 @@ class _BatchEntity:
 
     def __init__(self, devices: list[dict[str, Any]], controlled: list[str], n_copies: int,
                  series: list[str], profiles: dict[str, str], regulated: list[str],
-                 features: list[list[Any]], seeds: list[int]) -> None:
+                 features: list[list[Any]], seeds: list[int],
+                 groups: list[list[str]] | None = None) -> None:
         self.batch = DeviceBatch([device_from_config(c) for c in devices], n_copies,
-                                 controlled, series, profiles, regulated)
+                                 controlled, series, profiles, regulated, groups or ())
         self.batch.reset(list(range(n_copies)), [np.random.default_rng(s) for s in seeds])
         self.features = [(name, Feature(f"{name}.{key}", key, scale, offset))
                          for name, key, scale, offset in features]  # one list: a cached plan
@@ -78,13 +80,17 @@ class _BatchEntity:
         d = actions.get("d", np.zeros((b.n, b.spec.dim_d), dtype=np.int64))
         grid = _one(data.get("grid")) or {}
         out = b.step(c, d, _one(data.get("values")), grid.get("regulator_tap_pos"), dt_h)
+        report = DeviceBatchReport(
+            features=b.features(self.features), cost=out.cost, safety=out.safety,
+            cost_terms=out.cost_terms, safety_terms=out.safety_terms,
+            # the fleets' state arrays (references: each step makes new ones)
+            states=b.states)
+        if out.group_cost_terms or out.group_safety_terms:
+            report["group_cost_terms"] = out.group_cost_terms
+            report["group_safety_terms"] = out.group_safety_terms
         self.outputs = {
             "injections": Injections(p_mw=out.p_mw, q_mvar=out.q_mvar, position=out.position),
-            "report": DeviceBatchReport(
-                features=b.features(self.features), cost=out.cost, safety=out.safety,
-                cost_terms=out.cost_terms, safety_terms=out.safety_terms,
-                # the fleets' state arrays (references: each step makes new ones)
-                states=b.states)}
+            "report": report}
 
 
 def _one(sources: dict[str, Any] | None) -> Any:

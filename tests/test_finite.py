@@ -156,3 +156,26 @@ def test_microgrids_aec_env_is_finite(protocol: str) -> None:
                      else _sample(env.action_space(agent), rng))
     finally:
         env.close()
+
+
+@pytest.mark.parametrize("scope", ["agent", "system", "contribution"])
+def test_microgrids_vector_env_is_finite(scope: str) -> None:
+    """The batched multi-agent env, every reward scope, at load scales up to failing
+    power flows (copies restarting inside the running world)."""
+    rng = np.random.default_rng(len(scope))
+    for load_scale in (1.0, 3.0):
+        env = microgrids_v0.vector_env(2, centralized=False, max_episode_steps=STEPS,
+                                       load_scale=load_scale, reward_scope=scope,
+                                       reward_baseline="exogenous_bill",
+                                       price_forecast_steps=4, agent_indicator=True)
+        try:
+            obs, infos = env.reset(seed=1)
+            assert_finite(f"vector {scope} reset", obs=obs, infos=infos)
+            for _ in range(EPISODES * STEPS):
+                actions = {a: np.stack([_sample(env.action_space(a), rng) for _ in range(2)])
+                           for a in env.agents}
+                obs, rewards, _, _, infos = env.step(actions)
+                assert_finite(f"vector {scope} x{load_scale}", obs=obs, rewards=rewards,
+                              infos=infos)
+        finally:
+            env.close()

@@ -10,7 +10,7 @@ so a copy's trajectory does not depend on the other copies or on their number.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 import numpy as np
@@ -35,6 +35,9 @@ class BatchOutput:
     safety: np.ndarray          # (N,)
     cost_terms: dict[str, np.ndarray]    # term -> (N,)
     safety_terms: dict[str, np.ndarray]  # term -> (N,)
+    #: with ``groups``: each group's terms, term -> (N, G) (empty without)
+    group_cost_terms: dict[str, np.ndarray] = field(default_factory=dict)
+    group_safety_terms: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def grid_layout(devices: Sequence[Device]) -> tuple[list[str], list[str]]:
@@ -53,12 +56,15 @@ class DeviceBatch:
     :class:`ActionSpec` concatenated is the batch's action layout); ``series``:
     the names of the series in the values rows the batch receives (RES profiles
     are taken from them by ``profiles`` ``{device: series}``); ``regulators``: the
-    automatic tap changers, in the order of the grid's settled taps.
+    automatic tap changers, in the order of the grid's settled taps; ``groups``: lists of
+    device names (each agent's, with several agents) whose cost and safety terms a step
+    also sums per group (:attr:`BatchOutput.group_cost_terms`).
     """
 
     def __init__(self, devices: Sequence[Device], n_copies: int, controlled: Sequence[str],
                  series: Sequence[str], profiles: dict[str, str],
-                 regulators: Sequence[str] = ()) -> None:
+                 regulators: Sequence[str] = (),
+                 groups: Sequence[Sequence[str]] = ()) -> None:
         self.n = int(n_copies)
         self.devices = list(devices)
         by_type: dict[type[Fleet], list[Device]] = {}
@@ -82,6 +88,10 @@ class DeviceBatch:
         self._inj = [(where[d][0], self._rows(where[d], copies)) for d in self.injecting]
         self._pos = [(where[d][0], self._rows(where[d], copies)) for d in self.positional]
         self.states: list[State] = [f.initial_state() for f in self.fleets]
+        #: per fleet, ``(devices of a copy, groups)``: 1 where the device is in the group
+        self._membership = [np.array([[float(d.name in g) for g in groups]
+                                      for d in t.devices]).reshape(t.n, len(groups))
+                            for t in self.templates] if groups else []
         self._feature_plans: dict[int, _FeaturePlan] = {}
         self._feature_specs: list[Sequence[tuple[str, Feature]]] = []
         self._last_out: BatchOutput | None = None
@@ -163,6 +173,13 @@ class DeviceBatch:
                 for term, value in terms.items():
                     per_copy = value.reshape(self.n, template.n).sum(axis=1)
                     total[term] = total[term] + per_copy if term in total else per_copy
+        group_cost: dict[str, np.ndarray] = {}
+        group_safety: dict[str, np.ndarray] = {}
+        for member, out in zip(self._membership, outs if self._membership else [], strict=True):
+            for terms, total in ((out.cost_terms, group_cost), (out.safety_terms, group_safety)):
+                for term, value in terms.items():
+                    per_group = value.reshape(self.n, len(member)) @ member
+                    total[term] = total[term] + per_group if term in total else per_group
         p = np.stack([outs[f].p_mw[rows] for f, rows in self._inj], axis=1) if self._inj \
             else np.zeros((self.n, 0))
         q = np.stack([outs[f].q_mvar[rows] for f, rows in self._inj], axis=1) if self._inj \
@@ -173,7 +190,8 @@ class DeviceBatch:
         zero = np.zeros(self.n)
         cost = sum(cost_terms.values(), zero.copy())
         safety = sum(safety_terms.values(), zero.copy())
-        self._last_out = BatchOutput(p, q, pos, cost, safety, cost_terms, safety_terms)
+        self._last_out = BatchOutput(p, q, pos, cost, safety, cost_terms, safety_terms,
+                                     group_cost, group_safety)
         return self._last_out
 
     def device_states(self, copy: int, states: Sequence[State] | None = None
