@@ -188,9 +188,12 @@ class BatchedSolver(BatchSolver):
         """Put ``copies`` (None = all) back to the construction state: inputs, start
         voltages (the next solve starts cold) and fallback solvers (dropped: a copy
         that needs one again gets a fresh clone, a few ms); their results read nan
-        until the next solve. The factor cache is kept (a pure function of taps and
-        steps), so reset costs no refactoring."""
+        until the next solve. Their factors are factored afresh at the next solve (the
+        low-rank updates made them depend on the copy's history of taps; a fresh world
+        starts from fresh factors)."""
         rows = _rows(copies)
+        if self._model is not None:
+            self._model.valid[rows] = False
         for name, value in self._initial.items():
             getattr(self, name)[rows] = value
         self._warm[rows] = False
