@@ -15,9 +15,11 @@ vector-env rows use subprocesses, as Gymnasium's AsyncVectorEnv does). Rows:
 * ``federates``: where an IEEE 13 step goes;
 * ``vector``: AsyncVectorEnv with 1 and 2 copies;
 * ``batched``: the batched IEEE 13 env (one world, N copies) for N = 1, 16, 64, 256;
+* ``batched_multi``: the batched microgrids env (one world, N copies of the three
+  agents; :func:`rl_bridge.microgrids_v0.vector_env`) for N = 16, 64, in agent-steps/s;
 * ``three_phase``: the single-agent env of each feeder with a three-phase model
   (``physics="three_phase"``, OpenDSS), skipped with a note without the
-  ``three_phase`` extra;
+  ``three-phase`` extra;
 * ``command line``: wall time of ``powergrid --help``, ``powergrid list`` and
   ``powergrid run ieee13`` (one test week, start-up and figure included), each a fresh
   process, median of three;
@@ -41,6 +43,8 @@ QUICK = {"steps": 300, "pp_steps": 40, "resets": 15, "scale_steps": 150, "vector
 FULL = {"steps": 3000, "pp_steps": 200, "resets": 60, "scale_steps": 1000, "vector_steps": 1500,
         "batch_steps": 300}
 BATCH_SIZES = (1, 16, 64, 256)
+#: copies of the microgrids in the batched multi-agent world
+MULTI_BATCH_SIZES = (16, 64)
 SCALING = ("ieee13", "ieee34", "cigre_mv", "microgrids", "radial1000")
 
 
@@ -197,6 +201,31 @@ def batched_rate(num_envs: int, steps: int) -> float:
         env.close()
 
 
+def batched_multi_rate(num_envs: int, steps: int) -> float:
+    """Agent-steps/s (all copies, three agents each) of the batched microgrids env
+    (:func:`rl_bridge.microgrids_v0.vector_env`, each agent its zone, the recipe's
+    options), random actions, autoresets (24-step episodes) included."""
+    from rl_bridge import microgrids_v0
+
+    env = microgrids_v0.vector_env(num_envs, centralized=False, episode_length=24,
+                                   agent_indicator=True, price_forecast_steps=24,
+                                   reward_baseline="exogenous_bill")
+    try:
+        env.reset(seed=0)
+        for k, space in enumerate(env.action_spaces.values()):
+            space.seed(k)
+        actions = [{a: space.sample() for a, space in env.action_spaces.items()}
+                   for _ in range(steps + 5)]
+        for action in actions[:5]:
+            env.step(action)
+        t0 = time.perf_counter()
+        for action in actions[5:]:
+            env.step(action)
+        return len(env.agents) * num_envs * steps / (time.perf_counter() - t0)
+    finally:
+        env.close()
+
+
 def grid2op_rate(steps: int) -> dict[str, Any]:
     """Grid2Op's env steps/s with its lightsim2grid backend on ``l2rpn_case14_sandbox``
     (the package's test copy), do-nothing actions, resets at episode end included, after
@@ -324,6 +353,9 @@ def run_bench(quick: bool = False, log: Callable[[str], None] = print) -> dict[s
     results["batched"] = [{"num_envs": n_envs, "steps_per_s": batched_rate(n_envs,
                                                                           n["batch_steps"])}
                           for n_envs in BATCH_SIZES]
+    log("batched microgrids ...")
+    results["batched_multi"] = [{"num_envs": n_envs, "agent_steps_per_s": batched_multi_rate(
+        n_envs, n["batch_steps"] // 3)} for n_envs in MULTI_BATCH_SIZES]
     results["three_phase"] = three_phase_rates(n["scale_steps"], log)
     log("command line ...")
     results["cli_s"] = cli_seconds(1 if quick else 3)
@@ -344,6 +376,9 @@ TARGETS = (
     ("AsyncVectorEnv 2 copies >= 1.6x one copy", lambda r: r["vector"]["ratio"] >= 1.6),
     ("batched IEEE 13, N = 256 >= 100,000 steps/s",
      lambda r: r["batched"][-1]["steps_per_s"] >= 100_000),
+    ("batched microgrids, N = 64 >= 20,000 agent-steps/s",
+     lambda r: next((b["agent_steps_per_s"] for b in r.get("batched_multi", [])
+                     if b["num_envs"] == 64), 0.0) >= 20_000),
     ("IEEE 13 three-phase single agent >= 300 steps/s",
      lambda r: r.get("three_phase", {}).get("ieee13", 0.0) >= 300),
     ("powergrid --help and powergrid list < 1 s",
@@ -386,6 +421,10 @@ def format_table(r: dict[str, Any]) -> str:
               f" {s['us_per_step']:,.0f} |" for s in r["scaling"]]
     lines += ["", "| batched IEEE 13 (one world, N copies) | env steps/s |", "|---|---|"]
     lines += [f"| N = {b['num_envs']} | {b['steps_per_s']:,.0f} |" for b in r["batched"]]
+    lines += ["", "| batched microgrids (one world, N copies, 3 agents each) | agent-steps/s |",
+              "|---|---|"]
+    lines += [f"| N = {b['num_envs']} | {b['agent_steps_per_s']:,.0f} |"
+              for b in r.get("batched_multi", [])]
     three = r.get("three_phase", {})
     lines += ["", "| single agent, three-phase physics (OpenDSS) | env steps/s |", "|---|---|"]
     lines += ([f"| skipped: {three['skipped']} | |"] if "skipped" in three else

@@ -8,8 +8,9 @@ Each of ``--num-envs`` copies of the scenario in one batched world
 (:func:`rl_bridge.microgrids_v0.vector_env`, every step a mosaik co-simulation step of
 the IEEE 34 feeder with its three microgrids, every copy's power flow in one batch;
 each copy plays the episodes a PettingZoo env seeded like it would) gives three slots of
-one SB3 ``VecEnv`` (:class:`rl_bridge.sb3.BatchedSharedPolicyVecEnv`), one per agent: one policy learns from all three agents' experience (parameter sharing) and each
-agent plays it on its own observation, to which its one-hot is appended
+one SB3 ``VecEnv`` (:class:`rl_bridge.sb3.BatchedSharedPolicyVecEnv`), one per agent:
+one policy learns from all three agents' experience (parameter sharing) and each agent
+plays it on its own observation, to which its one-hot is appended
 (``agent_indicator``: the generators' fuel costs differ, so the same state may call for
 different outputs). Observations and rewards are normalised by SB3's ``VecNormalize``.
 

@@ -49,8 +49,26 @@ class _NotedSignals:
             raise KeyboardInterrupt
 
 
+def _lightsim2grid_without_grid2op() -> None:
+    """Import lightsim2grid (which pandapower imports) with grid2op hidden. Installed
+    (the ``bench`` extra), grid2op would be imported by lightsim2grid's own ``__init__``
+    for its grid2op backend -- 2.4 s of a command's start-up -- while no command but
+    ``bench`` uses it. grid2op stays importable afterwards (``lightsim2grid.
+    lightSimBackend`` imports it when asked for)."""
+    if "lightsim2grid" in sys.modules or "grid2op" in sys.modules:
+        return
+    sys.modules["grid2op"] = None  # type: ignore[assignment] # "import grid2op" fails fast
+    try:
+        import lightsim2grid  # noqa: F401
+    except ImportError:
+        pass  # the fast backend is optional; its absence is reported where it is used
+    finally:
+        del sys.modules["grid2op"]
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     with _NotedSignals():  # before the imports: they load C extensions
+        _lightsim2grid_without_grid2op()
         return _run(args)
 
 
@@ -138,6 +156,7 @@ def _placement(items: Sequence[str]) -> dict[str, str]:
 
 
 def _cmd_draw(args: argparse.Namespace) -> int:
+    _lightsim2grid_without_grid2op()
     from powergrid.plots import draw_network
     from scenarios import get_config
     from scenarios.prepare import prepare
@@ -166,6 +185,7 @@ def _cmd_draw(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    _lightsim2grid_without_grid2op()
     from powergrid.results import write_json_atomic
     from scenarios.evaluate import evaluate, format_table
 

@@ -186,3 +186,18 @@ def test_listing_scenarios_loads_no_simulator():
                          cwd=ROOT, check=True)
     assert "ieee13" in out.stdout
     assert out.stdout.strip().splitlines()[-1] == "HEAVY"
+
+
+def test_a_run_does_not_load_grid2op(tmp_path):
+    """lightsim2grid imports grid2op (2.4 s) for its grid2op backend whenever grid2op is
+    installed (the bench extra); `powergrid run` never uses it, so it is kept out."""
+    import importlib.util
+
+    if importlib.util.find_spec("grid2op") is None:
+        pytest.skip("grid2op is not installed (the bench extra): nothing to keep out")
+    code = ("import sys; from powergrid.cli import main;"
+            f" code = main(['run', 'ieee13', '--steps', '2', '--out', {str(tmp_path)!r}]);"
+            " print('CODE', code, 'grid2op' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "CODE 0 False"
