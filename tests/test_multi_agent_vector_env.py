@@ -120,3 +120,24 @@ def test_options_the_batched_world_cannot_honour_are_refused_in_one_line() -> No
     for option in ({"protocol": "p2p"}, {"agent_periods": {"MG1": 2}}):
         with pytest.raises(ValueError, match=f"unknown environment option.*{next(iter(option))}"):
             microgrids_v0.vector_env(1, **option)
+
+
+def test_the_docstring_options_table_is_the_options_the_env_takes() -> None:
+    """Row by row: every option of the module docstring's table is one the env takes, with
+    the default the table says, and every option of its own is in the table."""
+    import re
+
+    from rl_bridge import multi_vector
+    from rl_bridge.options import ENV_DEFAULTS
+
+    doc = multi_vector.__doc__ or ""
+    table = doc[doc.index("| argument"):doc.index("| returned")]
+    rows = dict(re.findall(r"^\| ``(\w+)``\s+\| (\S+)", table, flags=re.MULTILINE))
+    own = {**multi_vector.MULTI_VECTOR_DEFAULTS, "num_envs": 1, "scenario": "microgrids"}
+    assert set(rows) == set(own)
+    for option, default in own.items():
+        written = rows[option].strip("`")
+        assert written == (f'"{default}"' if isinstance(default, str) else str(default)), \
+            option
+    for option in ENV_DEFAULTS:  # the options every env takes are named in the text
+        assert f"``{option}``" in doc, option
