@@ -185,6 +185,16 @@ class ScenarioCopies:
             self._busy.release()
 
     # -- episodes ----------------------------------------------------------------
+    def reseed(self, seed: int | list[int] | None) -> None:
+        """Copy ``i``'s random stream from ``seed + i`` (or ``seed[i]`` of a list), its
+        test episodes from the split's first again; None keeps the streams."""
+        if seed is None:
+            return
+        seeds = list(seed) if isinstance(seed, list | tuple) else [seed + i
+                                                                   for i in range(self.n)]
+        self.rngs = [np.random.default_rng(s) for s in seeds]
+        self.episodes[:] = 0
+
     def _new_episode(self, i: int) -> tuple[int, int]:
         """Copy ``i``'s next start (in scenario steps) and device seed."""
         rng = self.rngs[i]

@@ -149,11 +149,7 @@ class MultiAgentVectorEnv:
               options: dict[str, Any] | None = None
               ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
         copies = self.copies
-        if seed is not None:
-            seeds = (list(seed) if isinstance(seed, list | tuple)
-                     else [seed + i for i in range(self.num_envs)])
-            copies.rngs = [np.random.default_rng(s) for s in seeds]
-            copies.episodes[:] = 0
+        copies.reseed(seed)
         return self._indicated(copies.begin()), {a: {} for a in self.possible_agents}
 
     def _check(self, actions: Any) -> CheckedAction:

@@ -119,11 +119,7 @@ class GridVectorEnv(VectorEnv):
     def reset(self, *, seed: int | list[int] | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         copies = self.copies
-        if seed is not None:
-            seeds = (list(seed) if isinstance(seed, list | tuple)
-                     else [seed + i for i in range(self.num_envs)])
-            copies.rngs = [np.random.default_rng(s) for s in seeds]
-            copies.episodes[:] = 0
+        copies.reseed(seed)
         return copies.begin()[self.agent], {}
 
     # -- steps ---------------------------------------------------------------------
