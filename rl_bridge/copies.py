@@ -35,7 +35,7 @@ from powergrid.phase_batch import ThreePhaseBatchGridModel
 from powergrid.records import LearnerDecision, LearnerOffer
 from powergrid.rewards import reward
 from rl_bridge.bridge import ConcurrentUseError, CoSimBridge
-from rl_bridge.core import BridgedScenario, contribution_usd, system_share_usd
+from rl_bridge.core import BridgedScenario
 from rl_bridge.spaces import CheckedAction
 from scenarios.prepare import PreparedScenario
 from scenarios.world import build_batch_world
@@ -265,43 +265,31 @@ class ScenarioCopies:
             cost_terms[a], safety_terms[a] = self.views[a].accounts(own_cost, own_safety, grid)
             cost[a] = sum(cost_terms[a].values(), np.zeros(self.n))
             safety[a] = sum(safety_terms[a].values(), np.zeros(self.n))
-        baseline, rewards = self._rewards(solved, grid, cost_terms, cost, safety)
+        baseline, rewards = self._rewards(solved, grid, cost_terms, safety)
         return CopiesStep(self._observe(offered), rewards, self.k >= self.episode_length,
                           cost, safety, cost_terms, safety_terms,
                           np.asarray(grid["converged"]), np.asarray(grid["fallback"]),
                           baseline, step_s, self.k.copy())
 
     def _rewards(self, solved: np.ndarray, grid: Any,
-                 cost_terms: dict[str, dict[str, np.ndarray]], cost: dict[str, np.ndarray],
-                 safety: dict[str, np.ndarray]
+                 cost_terms: dict[str, dict[str, np.ndarray]], safety: dict[str, np.ndarray]
                  ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Each agent's reward baseline ($, zeros without one) and reward ``(N,)`` of the
         scenario steps ``solved``, by the scenario's reward scope
-        (:class:`rl_bridge.core.BridgedScenario`)."""
+        (:meth:`rl_bridge.core.BridgedScenario.relative_costs_usd`)."""
         sc, o = self.scenario, self.scenario.options
-        values = self._data.values(solved) if sc.baselines or sc.contribution_reward \
-            else {}
+        values = self._data.values(solved) if sc.baselines else {}
         baseline = {a: sc.baselines[a].bill_usd(values) if a in sc.baselines
                     else np.zeros(self.n) for a in self.agents}
-        shared = None
-        if sc.system_reward:
-            system_bill = None if sc.system_baseline is None \
-                else sc.system_baseline.bill_usd(values)
-            shared = system_share_usd(np.asarray(grid["energy_cost"], dtype=float),
-                                      [cost_terms[a] for a in self.agents], system_bill)
-        rewards = {}
-        for a in self.agents:
-            if shared is not None:
-                relative = shared
-            elif sc.contribution_reward:
-                relative = contribution_usd(
-                    self.views[a], sc.internal_pcc, np.asarray(grid["pcc_p_mw"], dtype=float),
-                    np.asarray(grid["pcc_cost"], dtype=float), values[sc.config.price],
-                    sc.config.dt_h, cost_terms[a]) - baseline[a]
-            else:
-                relative = cost[a] - baseline[a]
-            rewards[a] = np.asarray(reward(relative, safety[a], o["reward_scale"],
-                                           o["safety_scale"], o["max_penalty"]), dtype=float)
+        pcc_p_mw = np.asarray(grid["pcc_p_mw"], dtype=float)
+        pcc_cost = np.asarray(grid["pcc_cost"], dtype=float)
+        relative = sc.relative_costs_usd(solved, baseline, cost_terms,
+                                         np.asarray(grid["energy_cost"], dtype=float),
+                                         dict.fromkeys(self.agents, pcc_p_mw),
+                                         dict.fromkeys(self.agents, pcc_cost))
+        rewards = {a: np.asarray(reward(relative[a], safety[a], o["reward_scale"],
+                                        o["safety_scale"], o["max_penalty"]), dtype=float)
+                   for a in self.agents}
         return baseline, rewards
 
     def _observe(self, offered: LearnerOffer) -> dict[str, np.ndarray]:

@@ -253,16 +253,17 @@ class BridgedScenario:
         infos: dict[str, dict[str, Any]] = {}
         o = self.options
         accounts = {a: self.views[a].account(observations[a]) for a in self.agents}
-        shared = self._system_share(observations, accounts) if self.system_reward else None
-        price = float(self.data.values(self.start + self.k - 1)[self.config.price][0]) \
-            if self.contribution_reward else 0.0  # the step just solved's, $/MWh
+        grids = {a: observations[a].grid for a in self.agents}  # a zone view masks others
+        relative = self.relative_costs_usd(
+            self.start + self.k - 1, {a: np.array([baseline.get(a, 0.0)]) for a in self.agents},
+            {a: {t: np.array([v]) for t, v in accounts[a][0].items()} for a in self.agents},
+            np.array([float(grids[self.agents[0]].get("cost") or 0.0)]),
+            {a: np.asarray(g.get("pcc_p_mw") or [], dtype=float)[None] for a, g in grids.items()},
+            {a: np.asarray(g.get("pcc_cost") or [], dtype=float)[None] for a, g in grids.items()})
         for a in self.agents:
             cost_terms, safety_terms = accounts[a]
             cost, safety = sum(cost_terms.values()), sum(safety_terms.values())
-            own = self._contribution(observations[a], a, cost_terms, price) \
-                if self.contribution_reward else cost
-            relative = shared if shared is not None else own - baseline.get(a, 0.0)
-            self.pending[a] += reward(relative, safety, o["reward_scale"],
+            self.pending[a] += reward(float(relative[a][0]), safety, o["reward_scale"],
                                       o["safety_scale"], o["max_penalty"])
             converged = bool(observations[a].grid.get("converged", True))
             infos[a] = {"converged": converged, "cost": float(cost), "safety": float(safety),
@@ -280,27 +281,32 @@ class BridgedScenario:
         return StepResult(self._vectors(observations, self.due), rewards,
                           {a: infos[a] for a in self.due}, done)
 
-    def _contribution(self, observation: Any, agent: str, cost_terms: dict[str, float],
-                      price: float) -> float:
-        """:func:`contribution_usd` of agent ``agent`` over the step ``observation``
-        reports on (one copy); ``price`` in $/MWh."""
-        grid = observation.grid
-        p_mw = np.asarray(grid.get("pcc_p_mw") or [], dtype=float)[None]
-        bill = np.asarray(grid.get("pcc_cost") or [], dtype=float)[None]
-        return float(contribution_usd(self.views[agent], self.internal_pcc, p_mw, bill,
-                                      np.array([price]), self.config.dt_h,
-                                      {t: np.array([v]) for t, v in cost_terms.items()})[0])
-
-    def _system_share(self, observations: dict[str, Any],
-                      accounts: dict[str, tuple[dict[str, float], dict[str, float]]]) -> float:
-        """:func:`system_share_usd` of the step just solved (one copy)."""
-        grid = observations[self.agents[0]].grid
-        baseline = None if self.system_baseline is None else \
-            self.system_baseline.bill_usd(self.data.values(self.start + self.k - 1))
-        return float(system_share_usd(
-            np.array([float(grid.get("cost") or 0.0)]),
-            [{t: np.array([v]) for t, v in terms.items()} for terms, _ in accounts.values()],
-            baseline)[0])
+    def relative_costs_usd(self, steps: Any, baseline: dict[str, np.ndarray],
+                           cost_terms: dict[str, dict[str, np.ndarray]],
+                           external_usd: np.ndarray, pcc_p_mw: dict[str, np.ndarray],
+                           pcc_cost: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """What each agent's reward is computed from over the scenario steps ``steps``
+        just solved (``(N,)``, one per copy), ``{agent: (N,)}`` $, by the reward scope:
+        ``"agent"`` its cost less its ``baseline``; ``"contribution"``
+        :func:`contribution_usd` less it; ``"system"`` :func:`system_share_usd`.
+        ``cost_terms`` each agent's ``{term: (N,)}``; ``external_usd`` ``(N,)`` the
+        external PCCs' bills (the grid's ``cost``); ``pcc_p_mw`` / ``pcc_cost`` ``(N,
+        P)`` as each agent sees them (read by the contribution scope only). The one rule
+        of the PettingZoo env (one row) and the batched ones."""
+        n = len(external_usd)
+        if self.system_reward:
+            bill = None if self.system_baseline is None else \
+                self.system_baseline.bill_usd(self.data.values(steps))
+            shared = system_share_usd(external_usd, [cost_terms[a] for a in self.agents],
+                                      bill)
+            return dict.fromkeys(self.agents, shared)
+        if not self.contribution_reward:
+            return {a: sum(cost_terms[a].values(), np.zeros(n)) - baseline[a]
+                    for a in self.agents}
+        price = self.data.values(steps)[self.config.price]  # $/MWh
+        return {a: contribution_usd(self.views[a], self.internal_pcc, pcc_p_mw[a], pcc_cost[a],
+                                    price, self.config.dt_h, cost_terms[a]) - baseline[a]
+                for a in self.agents}
 
     def close(self) -> None:
         if self._bridge is not None:
