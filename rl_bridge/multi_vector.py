@@ -104,6 +104,8 @@ class MultiAgentVectorEnv:
 
     metadata = {"name": "powergrid_multi_agent_vector_v0",
                 "autoreset_mode": AutoresetMode.SAME_STEP}
+    #: no rendering (the PettingZoo env renders a copy's diagram)
+    render_mode: str | None = None
 
     def __init__(self, num_envs: int = 1, *, scenario: str = "microgrids",
                  config: dict[str, Any] | None = None, **kwargs: Any) -> None:
