@@ -154,9 +154,9 @@ class MultiAgentVectorEnv:
         copies.reseed(seed)
         return self._indicated(copies.begin()), {a: {} for a in self.possible_agents}
 
-    def _check(self, actions: Any) -> CheckedAction:
+    def _check(self, actions: Any) -> tuple[CheckedAction, dict[str, np.ndarray]]:
         """Every agent's actions checked for every copy before the world sees any, side
-        by side in the agents' order."""
+        by side in the agents' order; and each agent's clipped setpoints per copy."""
         if not isinstance(actions, Mapping):
             raise ActionError(f"actions must be a dict {{agent: (num_envs, ...) actions}}"
                               f" for {self.possible_agents}, got {type(actions).__name__}")
@@ -171,15 +171,14 @@ class MultiAgentVectorEnv:
                    for a in self.possible_agents]
         clipped = {a: np.asarray(x.clipped) for a, x in zip(self.possible_agents, checked,
                                                              strict=True)}
-        self._clipped = clipped
         return CheckedAction(np.concatenate([x.c for x in checked], axis=1),
                              np.concatenate([x.d for x in checked], axis=1),
-                             sum(clipped.values(), np.zeros(self.num_envs, dtype=int)))
+                             sum(clipped.values(), np.zeros(self.num_envs, dtype=int))), clipped
 
     def step(self, actions: Mapping[str, Any]
              ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray],
                         dict[str, np.ndarray], dict[str, dict[str, Any]]]:
-        checked = self._check(actions)
+        checked, clipped = self._check(actions)
         done = self.copies.step(checked)
         obs = self._indicated(done.observations)
         truncated = done.truncated
@@ -192,7 +191,7 @@ class MultiAgentVectorEnv:
         for a in self.possible_agents:
             info: dict[str, Any] = {"cost": done.cost[a], "safety": done.safety[a],
                                     "converged": done.converged,
-                                    "clipped_setpoints": self._clipped[a]}
+                                    "clipped_setpoints": clipped[a]}
             if a in self.scenario.baselines:
                 info["cost_baseline"] = done.baseline[a]
             info.update({f"_{key}": every for key in list(info)})

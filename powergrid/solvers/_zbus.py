@@ -27,7 +27,9 @@ are stored; they are recomputed for a copy only when its taps or shunt steps cha
 a low-rank update (Woodbury: a tap change alters ``Y`` at its transformer's two buses, a
 shunt step at its bus, so ``Z' = Z - Z E (I + D E^T Z E)^-1 D E^T Z`` with ``E`` those
 buses' columns and ``D`` the admittance change there), factored afresh after
-:data:`_MAX_UPDATES` updates or when a changed element touches a slack bus. Copies
+:data:`_MAX_UPDATES` updates, at a copy's reset or when a changed element touches a
+slack bus (a net with fewer than :data:`_UPDATE_MIN_BUSES` P buses is always factored
+afresh: cheaper there). Copies
 are updated in groups with the same changed elements, so a copy's arithmetic does not
 depend on the others'. Every batched operation is per-row arithmetic (elementwise ufuncs,
 ``np.einsum``, ``np.matmul`` and LAPACK one matrix at a time), so a copy's numbers do
@@ -54,7 +56,7 @@ _CHUNK_BYTES = 64 * 2**20
 #: fresh factors over more solves than this)
 _MAX_UPDATES = 32
 #: fewer P buses than this: factoring afresh in one batched call is cheaper than grouped
-#: updates (measured side by side, random actions: the batched IEEE 13 at N = 256, 14 P
+#: updates (measured side by side, random actions: the batched IEEE 13 at N = 256, 13 P
 #: buses, about 8 % slower with updates and BLAS products than without; the batched
 #: microgrids at N = 64, 74 P buses, 2.3x faster with them)
 _UPDATE_MIN_BUSES = 32
