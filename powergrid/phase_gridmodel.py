@@ -17,10 +17,17 @@ What differs from the balanced model, and how it is reported:
   :func:`powergrid.safety.voltage_violation` over every bus-phase (through
   :func:`powergrid.gridmodel.settle`, the same code as the balanced model's);
 * regulators: one tap per phase unit. A bank whose OLTC device is *automatic* is
-  moved by OpenDSS' ``RegControl`` with the published line-drop compensator settings
-  (voltage level, band, R and X, PT and CT ratios) within each step's power flow,
-  from the taps it held (the device's ``vm_set_pu``, deadband and ``max_tap_change``
-  are the balanced model's stand-in for that controller and are not used here);
+  moved by OpenDSS' ``RegControl`` within each step's power flow, from the taps it
+  held: at the device's ``vm_set_pu`` (the scenario's level, the same number the
+  balanced model regulates to) with the published band and line-drop compensator
+  (R and X, PT and CT ratios); the device's deadband and ``max_tap_change`` are the
+  balanced model's and are not used here;
+* the source: a feeder with a substation on-load tap changer
+  (:attr:`~powergrid.networks.three_phase.Feeder.substation_ltc`, IEEE 34) has it
+  follow the load within each step's power flow, its highest step (where it starts)
+  the one that puts the substation's secondary at the net's ``ext_grid`` voltage (the
+  balanced model holds its source there), so it never raises it above; without one
+  the circuit's source holds the ``ext_grid`` voltage;
   ``regulator_tap_pos`` reports each such bank's mean unit tap, rounded (what its
   device books the wear of); ``regulator_unit_tap_pos`` every unit's. A unit set by
   its own device (``<bank>.<phase>``, :func:`scenarios.prepare.per_phase_regulators`)
@@ -44,7 +51,9 @@ import pandapower as pp
 from powergrid.devices.discrete import Transformer, phase_unit_name
 from powergrid.devices.grid import Grid, GridFleet
 from powergrid.gridmodel import GridResult, scaled_load, settle
+from powergrid.networks._elements import REGULATOR_TAP_STEP_PERCENT
 from powergrid.networks.three_phase import FEEDERS, Feeder
+from powergrid.networks.three_phase.feeder import check_tap
 from powergrid.phase_mapping import phase_mapping
 from powergrid.safety import VM_MAX_PU, VM_MIN_PU
 from powergrid.solvers.three_phase import ThreePhaseSolver
@@ -69,6 +78,18 @@ def worst_phase(vm_phase: np.ndarray, table: np.ndarray) -> np.ndarray:
     return table[np.arange(len(table)), pick]
 
 
+def _source_at(feeder: Feeder, vm_pu: float) -> Feeder:
+    """``feeder`` with its substation's secondary at ``vm_pu`` (p.u.): the source held
+    there, or, behind an on-load tap changer, the LTC's highest step (where it starts)
+    the one nearest it from the source's own voltage."""
+    ltc = feeder.substation_ltc
+    if ltc is None:
+        return replace(feeder, source=replace(feeder.source, pu=vm_pu))
+    step = REGULATOR_TAP_STEP_PERCENT / 100.0
+    tap = check_tap(round((vm_pu / feeder.source.pu - 1.0) / step), "substation LTC")
+    return replace(feeder, substation_ltc=replace(ltc, tap_max=tap))
+
+
 class ThreePhaseGridModel:
     """The scenario's balanced ``net`` (devices written in) solved on the three-phase
     ``feeder`` (a :class:`~powergrid.networks.three_phase.Feeder` or its name), step by
@@ -87,8 +108,7 @@ class ThreePhaseGridModel:
                                  f" {', '.join(sorted(FEEDERS))})")
             feeder = FEEDERS[feeder]
         if len(net.ext_grid) == 1:  # the source voltage: one number for both physics
-            feeder = replace(feeder, source=replace(
-                feeder.source, pu=float(net.ext_grid["vm_pu"].iloc[0])))
+            feeder = _source_at(feeder, float(net.ext_grid["vm_pu"].iloc[0]))
         self.map = m = phase_mapping(net, feeder)
         for pcc in pccs:
             if pcc.element != "ext_grid":
@@ -122,8 +142,15 @@ class ThreePhaseGridModel:
                       for bank, ks in m.regulator_banks.items()
                       for phase, k in zip("abc", ks, strict=True)}
         self._automatic = np.zeros(len(units), dtype=bool)
+        kv = feeder.bus_kv()
+        banks = {bank.name: bank for bank in feeder.regulators}
         for r in regulators:
             self._automatic[list(m.regulator_banks[r.name])] = True
+            if r.vm_set_pu is not None:  # the scenario's level, on the PT's secondary
+                bank = banks[r.name]
+                pt_v = kv[bank.to_bus] * 1000.0 / 3**0.5 / bank.control.pt_ratio
+                for unit in bank.units:
+                    self.solver.set_regulator_level(unit, r.vm_set_pu * pt_v)
         # the load columns in the engine's order, each with its balanced load
         position = {c.name.lower(): c for c in m.loads}
         columns = [position[name.lower()] for name in s.loads]
@@ -173,7 +200,10 @@ class ThreePhaseGridModel:
         for name, units in self.map.regulator_banks.items():
             taps[list(units)] = round(self._initial["trafo"].get(name, 0.0))
         s.set_regulator_taps(taps.tolist())
-        s.set_automatic(self._automatic.tolist())
+        ltc = s.feeder.substation_ltc
+        if ltc is not None:
+            s.set_ltc_tap(ltc.tap_max)
+        s.set_automatic(self._automatic.tolist(), substation=ltc is not None)
         s.set_capacitors(dict.fromkeys(s.capacitors, True))
         self.set_positions({**self._initial["shunt"], **self._initial["switch"],
                             **{n: t for n, t in self._initial["trafo"].items()

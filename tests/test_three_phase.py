@@ -396,7 +396,18 @@ def test_ieee34_regulators_capacitors_and_transformers_as_published() -> None:
 
     cmds = ieee34_dss()
     ctl = _regcontrols(cmds)
-    assert set(ctl) == {f"RegControl.reg{k}{ph}" for k in (1, 2) for ph in "abc"}
+    assert set(ctl) == {f"RegControl.reg{k}{ph}" for k in (1, 2) for ph in "abc"} | \
+        {"RegControl.sub"}
+    # the substation LTC (the project's, powergrid.networks.ieee34.SUBSTATION_LTC): on
+    # phase a of the LV winding, disabled in the published circuit, starting at +5 %
+    ltc = ctl.pop("RegControl.sub")
+    assert (ltc["transformer"], ltc["winding"], ltc["PTphase"], ltc["enabled"]) == \
+        ("sub", "2", "1", "no")
+    assert (ltc["vreg"], ltc["band"], ltc["R"], ltc["X"]) == ("120.5", "1.5", "10", "7")
+    taps = dict(re.findall(r"(\w+)=(\S+)", next(c for c in cmds
+                                                 if c.startswith("Transformer.sub.wdg=2"))))
+    assert (taps["mintap"], taps["maxtap"], taps["tap"], taps["numtaps"]) == \
+        ("0.9", "1.05", "1.05", "24")
     for ph in "abc":
         r1, r2 = ctl[f"RegControl.reg1{ph}"], ctl[f"RegControl.reg2{ph}"]
         assert (r1["vreg"], r1["R"], r1["X"]) == ("122", "2.7", "1.6")

@@ -151,13 +151,18 @@ def test_cli_run_shows_the_unbalance_at_675(cli_run: Path) -> None:
 def _published_point(physics: str) -> Any:
     """The scenario's IEEE 13 at the published operating point: loads at their
     published values, every capacitor unit in, no device injecting, the regulator
-    under its automatic control (three-phase: the published line-drop compensator)
+    under its automatic control (three-phase: the published line-drop compensator at
+    the published level, 122 V on the PT's 4,160 / sqrt(3) / 20 V, as ``vm_set_pu``)
     from the published balanced tap."""
     from powergrid.gridmodel import GridModel
+    from powergrid.networks.ieee13 import FEEDER_KV, REGULATOR_CONTROL
     from powergrid.phase_gridmodel import ThreePhaseGridModel
 
+    ctl = REGULATOR_CONTROL
+    vm_set_pu = ctl.vreg_v[0] / (FEEDER_KV * 1000.0 / 3**0.5 / ctl.pt_ratio)
+    assert len(set(ctl.vreg_v)) == 1
     devices = [
-        {**d, "controllable": False, "vm_set_pu": 1.04, "tap_init": 10}
+        {**d, "controllable": False, "vm_set_pu": vm_set_pu, "tap_init": 10}
         if d["name"] == "reg1" else
         {**d, "step_init": d["max_step"]} if d["type"] == "Shunt" else d
         for d in get_config("ieee13").devices]
@@ -198,23 +203,39 @@ def test_published_operating_point_per_phase(opendss: Any) -> None:
     assert len(balanced.vm_pu) == len(result.vm_pu) == len(model.bus_names)
 
 
-def test_the_source_voltage_is_the_nets_for_both_physics(opendss: Any) -> None:
-    """The circuit's source holds the net's ext_grid voltage, the number the balanced
-    model holds its source at: lowering it by 0.02 p.u. lowers every phase of 800 by
-    0.02."""
+def _head_voltages(feeder: str, head: str, series: str, vm_pu: float,
+                   levels: tuple[float, ...]) -> list[np.ndarray]:
+    """Per load level of ``series``, the phases of bus ``head`` on the three-phase
+    ``feeder`` with its scenario's ext_grid at ``vm_pu``."""
     from powergrid.phase_gridmodel import ThreePhaseGridModel
 
-    prepared = prepare(get_config("ieee34", physics="three_phase"))
-    source = {}
-    for vm in (1.05, 1.03):
-        prepared.net.ext_grid["vm_pu"] = vm
-        model = ThreePhaseGridModel(prepared.net, "ieee34", prepared.load_profiles,
-                                    prepared.pccs, regulators=prepared.regulators)
-        model.set_load_profiles({"load:mv_rural": 0.5})
+    prepared = prepare(get_config(feeder, physics="three_phase"))
+    prepared.net.ext_grid["vm_pu"] = vm_pu
+    model = ThreePhaseGridModel(prepared.net, feeder, prepared.load_profiles,
+                                prepared.pccs, regulators=prepared.regulators)
+    out = []
+    for level in levels:
+        model.set_load_profiles({series: level})
         phases = dict(zip(model.phase_names, model.solve(50.0, 1.0).vm_phase_pu,
                           strict=True))
-        source[vm] = np.array([phases[f"800.{ph}"] for ph in "abc"])
-    np.testing.assert_allclose(source[1.05] - source[1.03], 0.02, atol=1e-3)
+        out.append(np.array([phases[f"{head}.{ph}"] for ph in "abc"]))
+    return out
+
+
+def test_the_source_voltage_is_the_nets_for_both_physics(opendss: Any) -> None:
+    """The net's ext_grid voltage, the number the balanced model holds its source at:
+    IEEE 13's circuit source holds it (lowering it by 0.02 p.u. lowers every phase of
+    650 by 0.02); IEEE 34's substation LTC has it as its highest step: at 1.6x load
+    800 rises to it and no further, at 0.2x the LTC has lowered 800 by at least 0.03
+    (it follows the load), and lowering the ext_grid by 0.0125 (two steps) lowers the
+    heavy hour's 800 by that."""
+    ieee13 = {vm: _head_voltages("ieee13", "650", "load:mv_urban", vm, (0.5,))[0]
+              for vm in (1.05, 1.03)}
+    np.testing.assert_allclose(ieee13[1.05] - ieee13[1.03], 0.02, atol=1e-3)
+    for vm in (1.05, 1.0375):
+        light, heavy = _head_voltages("ieee34", "800", "load:mv_rural", vm, (0.2, 1.6))
+        np.testing.assert_allclose(heavy, vm, atol=2e-4)
+        assert (light < vm - 0.03).all(), light
 
 
 def test_idle_costs_agree_between_the_physics(opendss: Any, tmp_path: Path) -> None:

@@ -77,6 +77,33 @@ class RegulatorControl:
     x_v: tuple[float, float, float]
 
 
+#: the potential transformer's secondary, the base of a tap changer's voltage settings (V)
+PT_SECONDARY_V = 120.0
+
+
+@dataclass(frozen=True)
+class LoadTapChanger:
+    """A substation transformer's on-load tap changer: ganged (one tap for all three
+    phases, on the LV winding, steps of :data:`REGULATOR_TAP_STEP_PERCENT` from
+    -:data:`REGULATOR_TAP_MAX` up to ``tap_max``, where it starts), controlled like a
+    step regulator.
+
+    Voltages on :data:`PT_SECONDARY_V`: ``vreg_v`` the level, ``band_v`` the bandwidth,
+    ``r_v`` / ``x_v`` the line-drop compensator (V at ``ct_primary_a``, A);
+    ``pt_ratio`` line-to-neutral volts per PT volt; ``pt_phase`` the phase monitored
+    (1 a, 2 b, 3 c).
+    """
+
+    vreg_v: float
+    band_v: float
+    pt_ratio: float
+    ct_primary_a: float
+    r_v: float
+    x_v: float
+    pt_phase: int
+    tap_max: int
+
+
 @dataclass(frozen=True)
 class ShuntCapacitor:
     """A published shunt capacitor bank: bus and rated kvar per phase a, b, c (0 where

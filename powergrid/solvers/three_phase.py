@@ -21,7 +21,9 @@ what changed with :meth:`~ThreePhaseSolver.set_loads` (kW, kvar per load column)
 :meth:`~ThreePhaseSolver.set_capacitors`, :meth:`~ThreePhaseSolver.set_regulator_taps`,
 :meth:`~ThreePhaseSolver.set_transformer_tap`, :meth:`~ThreePhaseSolver.set_switch`,
 :meth:`~ThreePhaseSolver.set_automatic` (which regulator units their ``RegControl``
-moves), then :meth:`~ThreePhaseSolver.step`; :meth:`~ThreePhaseSolver.max_currents_a`
+moves, and whether the substation's on-load tap changer does),
+:meth:`~ThreePhaseSolver.set_regulator_level`, :meth:`~ThreePhaseSolver.set_ltc_tap`,
+then :meth:`~ThreePhaseSolver.step`; :meth:`~ThreePhaseSolver.max_currents_a`
 and :meth:`~ThreePhaseSolver.element_power_kw` read what the snapshot does not hold.
 """
 
@@ -35,6 +37,7 @@ from numpy.typing import ArrayLike
 
 import powergrid.networks.three_phase.dss as dss
 from powergrid.networks.three_phase import FEEDERS, Feeder
+from powergrid.networks.three_phase.feeder import check_tap
 from powergrid.networks.three_phase.opendss import PhaseSnapshot, engine_errors
 
 __all__ = ["PhaseSnapshot", "ThreePhaseSolver", "solve_snapshot"]
@@ -85,6 +88,10 @@ class ThreePhaseSolver:
         #: the power-delivery elements ("Line.632-645", "Transformer.reg1a", ...; OpenDSS
         #: spells bus names in lower case), the order of :meth:`max_currents_a`
         self.pd_elements: tuple[str, ...] = tuple(engine.PDElements.AllNames())
+        #: the substation transformer whose on-load tap changer :meth:`set_automatic` can
+        #: enable (None: the feeder has none)
+        self.ltc: str | None = (self.feeder.substation.name
+                                if self.feeder.substation_ltc is not None else None)
         self._automatic = False
 
     def solve(
@@ -161,15 +168,48 @@ class ThreePhaseSolver:
         """Close or open (all phases, at terminal 1) the switch ``name`` ("671-692")."""
         self.circuit.command(f"{'Close' if closed else 'Open'} Line.{name} 1")
 
-    def set_automatic(self, units: Sequence[bool]) -> None:
+    def set_automatic(self, units: Sequence[bool], substation: bool = False) -> None:
         """Which regulator units (:attr:`regulators` order) their ``RegControl`` (the
         published line-drop compensator) moves within :meth:`step`; the others hold
-        the tap they are set to."""
+        the tap they are set to. ``substation``: the substation's on-load tap changer
+        (:attr:`ltc`) moves too."""
         if len(units) != len(self.regulators):
             raise ValueError(f"{len(self.regulators)} regulator flags expected, got {len(units)}")
-        for name, on in zip(self.regulators, units, strict=True):
+        if substation and self.ltc is None:
+            raise ValueError(f"the {self.feeder.name} feeder's substation has no on-load tap"
+                             " changer")
+        controls = [*zip(self.regulators, units, strict=True)]
+        if self.ltc is not None:
+            controls.append((self.ltc, substation))
+        for name, on in controls:
             self.circuit.command(f"RegControl.{name}.enabled={'yes' if on else 'no'}")
-        self._automatic = any(units)
+        self._automatic = any(units) or substation
+
+    def set_regulator_level(self, unit: str, vreg_v: float) -> None:
+        """The voltage level of regulator unit ``unit``'s ``RegControl`` (V on its PT's
+        secondary; the band and the compensator stay as published)."""
+        if unit not in self.regulators:
+            raise ValueError(f"{unit!r} is not a regulator unit of the {self.feeder.name}"
+                             f" feeder ({', '.join(self.regulators)})")
+        self.circuit.command(f"RegControl.{unit}.vreg={float(vreg_v)!r}")
+
+    def ltc_tap(self) -> int:
+        """The substation LTC's tap (steps from neutral) as the engine holds it."""
+        transformers = self.circuit.engine.Transformers
+        transformers.Name(self._ltc_name())
+        transformers.Wdg(2)
+        return round((transformers.Tap() - 1.0) / self.circuit.tap_step)
+
+    def set_ltc_tap(self, tap: int) -> None:
+        """Put the substation LTC at ``tap`` (steps from neutral, -16..16)."""
+        self.set_transformer_tap(self._ltc_name(), 2,
+                                 1.0 + check_tap(tap, "substation LTC") * self.circuit.tap_step)
+
+    def _ltc_name(self) -> str:
+        if self.ltc is None:
+            raise ValueError(f"the {self.feeder.name} feeder's substation has no on-load tap"
+                             " changer")
+        return self.ltc
 
     def step(self, p_kw: ArrayLike, q_kvar: ArrayLike) -> PhaseSnapshot:
         """Set the injections (kW, kvar per :attr:`injection_buses`) and solve one

@@ -206,6 +206,36 @@ def regcontrol(
     )
 
 
+def load_tap_changer(
+    transformer_name: str,
+    *,
+    tap_min: int,
+    tap_max: int,
+    tap_step_percent: float,
+    vreg_v: float,
+    band_v: float,
+    pt_ratio: float,
+    ct_primary_a: float,
+    r_v: float,
+    x_v: float,
+    pt_phase: int,
+) -> list[str]:
+    """A three-phase transformer's on-load tap changer: its second winding given steps
+    ``tap_min`` .. ``tap_max`` of ``tap_step_percent``, at ``tap_max``, and a
+    ``RegControl`` of the transformer's name (settings as :func:`regcontrol`'s,
+    ``pt_phase`` the phase monitored), created disabled: a solve moves it only once
+    :meth:`~powergrid.solvers.three_phase.ThreePhaseSolver.set_automatic` enables it."""
+    step = tap_step_percent / 100.0
+    return [
+        f"Transformer.{transformer_name}.wdg=2 numtaps={tap_max - tap_min}"
+        f" mintap={1 + tap_min * step:.8g} maxtap={1 + tap_max * step:.8g}"
+        f" tap={1 + tap_max * step:.8g}",
+        f"New RegControl.{transformer_name} transformer={transformer_name} winding=2"
+        f" vreg={vreg_v:g} band={band_v:g} ptratio={pt_ratio:.8g} ctprim={ct_primary_a:g}"
+        f" R={r_v:g} X={x_v:g} PTphase={pt_phase:d} enabled=no",
+    ]
+
+
 def join(commands: Sequence[str]) -> str:
     """The commands as one OpenDSS script (a line each)."""
     return "\n".join(commands) + "\n"

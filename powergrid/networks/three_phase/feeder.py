@@ -28,6 +28,7 @@ from powergrid.networks._elements import (
     REGULATOR_TAP_MAX,
     REGULATOR_TAP_STEP_PERCENT,
     DistributedLoad,
+    LoadTapChanger,
     RegulatorControl,
     RegulatorImpedance,
     ShuntCapacitor,
@@ -139,7 +140,8 @@ class Feeder:
     ``buses_kv``: every feeder bus (not the source bus) and its line-to-line base
     kV. ``lines``: (from, to, length ft, configuration name in ``configs``).
     ``lumped_nodes``: names of the distributed loads' nodes by segment (others get
-    :func:`lumped_node_name`).
+    :func:`lumped_node_name`). ``substation_ltc``: the substation's on-load tap
+    changer, its ``RegControl`` (named as the substation) disabled in the circuit.
     """
 
     name: str
@@ -155,6 +157,8 @@ class Feeder:
     transformers: tuple[Transformer, ...] = ()
     switches: tuple[tuple[str, str], ...] = ()
     lumped_nodes: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    #: the substation's on-load tap changer (None: the substation has fixed taps)
+    substation_ltc: LoadTapChanger | None = None
 
     # --- structure -----------------------------------------------------------------
 
@@ -246,12 +250,7 @@ class Feeder:
         if len(taps) != len(units):
             raise ValueError(f"regulator_taps: one per phase a, b, c of each regulator "
                              f"({', '.join(units)}), got {list(taps)}")
-        out = tuple(int(t) for t in taps)
-        for tap in out:
-            if not -REGULATOR_TAP_MAX <= tap <= REGULATOR_TAP_MAX:
-                raise ValueError(f"regulator tap {tap} outside -{REGULATOR_TAP_MAX}..+"
-                                 f"{REGULATOR_TAP_MAX}")
-        return out
+        return tuple(check_tap(t, "regulator") for t in taps)
 
     def commands(
         self,
@@ -282,6 +281,13 @@ class Feeder:
             f" bus1={src.bus} angle={src.angle_deg:g}{short_circuit}",
             _transformer(sub),
         ]
+        if self.substation_ltc is not None:
+            ltc = self.substation_ltc
+            cmds += dss.load_tap_changer(
+                sub.name, tap_min=-REGULATOR_TAP_MAX, tap_max=ltc.tap_max,
+                tap_step_percent=REGULATOR_TAP_STEP_PERCENT, vreg_v=ltc.vreg_v,
+                band_v=ltc.band_v, pt_ratio=ltc.pt_ratio, ct_primary_a=ltc.ct_primary_a,
+                r_v=ltc.r_v, x_v=ltc.x_v, pt_phase=ltc.pt_phase)
         unit_taps = iter(taps)
         for reg in self.regulators:
             imp, ctl = reg.impedance, reg.control
@@ -335,6 +341,15 @@ class Feeder:
             source_terminal=2,
             tap_step=REGULATOR_TAP_STEP_PERCENT / 100.0,
         )
+
+
+def check_tap(tap: int, what: str) -> int:
+    """A tap changer's ``tap`` as an integer within -16..16; else a ValueError naming
+    ``what`` ("regulator", "substation LTC")."""
+    out = int(tap)
+    if not -REGULATOR_TAP_MAX <= out <= REGULATOR_TAP_MAX:
+        raise ValueError(f"{what} tap {out} outside -{REGULATOR_TAP_MAX}..+{REGULATOR_TAP_MAX}")
+    return out
 
 
 def _transformer(tr: Transformer) -> str:

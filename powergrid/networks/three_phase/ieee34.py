@@ -29,8 +29,14 @@ ieee34Mod1.dss as the balanced builder takes them: the regulator impedance
 (:data:`powergrid.networks.ieee34.REGULATOR_IMPEDANCE`, X 1 % on 20 MVA per phase:
 the published one, not the balanced model's convergence floor), the source
 short-circuit level (:data:`SOURCE_MVASC3`) and the source angle 30 degrees (so
-that 800, behind the delta-wye substation, sits at 0 degrees). The source holds
-1.05 pu, the published voltage at 800.
+that 800, behind the delta-wye substation, sits at 0 degrees).
+
+Not in the report at all: the substation's on-load tap changer
+(:data:`powergrid.networks.ieee34.SUBSTATION_LTC`, the project's settings, the reasons
+there). The source holds its nominal 69 kV (1.0 pu) and the LTC starts at +5 %, so 800
+sits at the published 1.05 pu; its ``RegControl`` is disabled in the circuit (the
+published cases hold 800 there) and enabled by the scenarios' grid model
+(:class:`powergrid.phase_gridmodel.ThreePhaseGridModel`), where it follows the load.
 """
 
 from __future__ import annotations
@@ -49,8 +55,9 @@ from powergrid.networks.ieee34 import (
     REGULATOR_IMPEDANCE,
     SHUNT_CAPACITORS,
     SOURCE_KV,
-    SOURCE_VM_PU,
     SPOT_LOADS,
+    SUBSTATION_LTC,
+    SUBSTATION_SOURCE_PU,
     SUBSTATION_STIFF,
     SUBSTATION_VECTOR_GROUP,
     XFM1,
@@ -80,7 +87,8 @@ SOURCE_BUS = "sourcebus"
 #: The IEEE 34 feeder's data, all from the balanced builder's tables.
 IEEE34 = Feeder(
     name=NAME,
-    source=Source(SOURCE_BUS, SOURCE_KV, SOURCE_VM_PU, SOURCE_ANGLE_DEG, SOURCE_MVASC3),
+    source=Source(SOURCE_BUS, SOURCE_KV, SUBSTATION_SOURCE_PU, SOURCE_ANGLE_DEG,
+                  SOURCE_MVASC3),
     substation=transformer(SUBSTATION_NAME, (SOURCE_BUS, "800"), SUBSTATION_VECTOR_GROUP,
                            (SOURCE_KV, FEEDER_KV), SUBSTATION_STIFF),
     buses_kv=tuple(BUSES_KV),
@@ -95,6 +103,7 @@ IEEE34 = Feeder(
     distributed_loads=tuple(DISTRIBUTED_LOADS),
     capacitors=tuple(SHUNT_CAPACITORS),
     transformers=(transformer("xfm1", XFM1_BUSES, XFM1_VECTOR_GROUP, (FEEDER_KV, LV_KV), XFM1),),
+    substation_ltc=SUBSTATION_LTC,
 )
 
 
