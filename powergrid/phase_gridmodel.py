@@ -37,7 +37,8 @@ What differs from the balanced model, and how it is reported:
   (``max_i_ka``); transformer loading: the largest phase current at either winding over
   its rated current there (the balanced ``sn_mva``), in %;
 * PCC: the ``ext_grid`` PCC is the source (power into the feeder at the 115 / 69 kV
-  bus, as the balanced ext_grid); other PCC kinds are not mapped yet.
+  bus, as the balanced ext_grid); a ``trafo`` PCC the power into that transformer's
+  HV winding (a microgrid's import at its substation); other PCC kinds are refused.
 """
 
 from __future__ import annotations
@@ -50,11 +51,11 @@ import pandapower as pp
 
 from powergrid.devices.discrete import Transformer, phase_unit_name
 from powergrid.devices.grid import Grid, GridFleet
-from powergrid.gridmodel import GridResult, scaled_load, settle
+from powergrid.gridmodel import GridResult, regulated_bus_row, scaled_load, settle
 from powergrid.networks._elements import REGULATOR_TAP_STEP_PERCENT
 from powergrid.networks.three_phase import FEEDERS, Feeder
 from powergrid.networks.three_phase.feeder import check_tap
-from powergrid.phase_mapping import phase_mapping
+from powergrid.phase_mapping import TapWinding, phase_mapping
 from powergrid.safety import VM_MAX_PU, VM_MIN_PU
 from powergrid.solvers.three_phase import ThreePhaseSolver
 
@@ -110,11 +111,19 @@ class ThreePhaseGridModel:
         if len(net.ext_grid) == 1:  # the source voltage: one number for both physics
             feeder = _source_at(feeder, float(net.ext_grid["vm_pu"].iloc[0]))
         self.map = m = phase_mapping(net, feeder)
+        #: per PCC, the circuit element whose power in at terminal 1 it imports, and
+        #: the sign: the source (it delivers: -1) or a transformer's HV winding (+1)
+        self._pcc_elements: list[tuple[str, float]] = []
         for pcc in pccs:
-            if pcc.element != "ext_grid":
+            if pcc.element == "ext_grid":
+                self._pcc_elements.append((SOURCE_ELEMENT, -1.0))
+            elif pcc.element == "trafo" and pcc.element_name in m.trafo_names:
+                self._pcc_elements.append((f"Transformer.{pcc.element_name}", 1.0))
+            else:
                 raise ValueError(f"PCC {pcc.name!r}: three-phase physics measures a PCC at"
-                                 f" the source (ext_grid) only, not at a {pcc.element}")
-        self.solver = ThreePhaseSolver(feeder, m.injection_buses)
+                                 " the source (ext_grid) or a transformer of the feeder, not"
+                                 f" at {pcc.element} {pcc.element_name!r}")
+        self.solver = ThreePhaseSolver(feeder, m.injection_buses, m.added_capacitors)
         s = self.solver
         self.bus_names, self.line_names, self.trafo_names = (m.bus_names, m.line_names,
                                                              m.trafo_names)
@@ -132,10 +141,11 @@ class ThreePhaseGridModel:
                                     for b in m.load_bus], dtype=np.intp)
         units = feeder.regulator_units
         self.regulator_unit_names = [phase_unit_name(u[:-1], u[-1]) for u in units]
-        unknown = [r.name for r in regulators if r.name not in m.regulator_banks]
+        unknown = [r.name for r in regulators if r.name not in m.regulator_banks
+                   and (r.name not in m.tap_windings or r.vm_set_pu is None)]
         if unknown:
-            raise ValueError(f"regulators {unknown}: no regulator bank of that name on the"
-                             f" three-phase {feeder.name} feeder")
+            raise ValueError(f"regulators {unknown}: no regulator bank or tapped transformer"
+                             f" of that name on the three-phase {feeder.name} feeder")
         self.regulator_names = [r.name for r in regulators]
         #: each regulator unit by its device name, ``<bank>.<phase>`` -> its position
         self._unit = {phase_unit_name(bank, phase): k
@@ -144,7 +154,17 @@ class ThreePhaseGridModel:
         self._automatic = np.zeros(len(units), dtype=bool)
         kv = feeder.bus_kv()
         banks = {bank.name: bank for bank in feeder.regulators}
+        #: the automatic tap changers of plain transformers (their OpenDSS RegControl)
+        self._tap_changers: dict[str, TapWinding] = {}
         for r in regulators:
+            if r.name not in m.regulator_banks:  # a transformer's own tap changer
+                w = self._tap_changers[r.name] = m.tap_windings[r.name]
+                bus = m.bus_names[regulated_bus_row(net, r)]
+                self.solver.add_tap_changer(
+                    r.name, w.winding, (w.ratio(w.tap_min), w.ratio(w.tap_max)),
+                    round(w.tap_max - w.tap_min), bus, float(r.vm_set_pu or 1.0),
+                    2.0 * r.vm_deadband_pu)
+                continue
             self._automatic[list(m.regulator_banks[r.name])] = True
             if r.vm_set_pu is not None:  # the scenario's level, on the PT's secondary
                 bank = banks[r.name]
@@ -208,6 +228,8 @@ class ThreePhaseGridModel:
         self.set_positions({**self._initial["shunt"], **self._initial["switch"],
                             **{n: t for n, t in self._initial["trafo"].items()
                                if n in self.map.tap_windings}})
+        for name, w in self._tap_changers.items():  # set_positions leaves them alone
+            s.set_transformer_tap(name, w.winding, w.ratio(self._initial["trafo"][name]))
         self._last: GridResult | None = None
         self._last_va = np.zeros(len(self.phase_names))
 
@@ -247,7 +269,8 @@ class ThreePhaseGridModel:
                     s.set_regulator_taps(taps.tolist())
             elif name in m.tap_windings:
                 w = m.tap_windings[name]
-                s.set_transformer_tap(name, w.winding, w.ratio(value))
+                if name not in self._tap_changers:  # an automatic one's tap is the engine's
+                    s.set_transformer_tap(name, w.winding, w.ratio(value))
             elif name in m.switches:
                 s.set_switch(m.switches[name], value > 0.5)
             else:
@@ -310,9 +333,10 @@ class ThreePhaseGridModel:
                      if len(self._line_rows) else np.zeros(0))
             lines = 100.0 * lines / np.where(m.line_rated_a > 0, m.line_rated_a, np.inf)
             trafos = np.array([self._trafo_loading(k) for k in range(len(m.trafo_names))])
-            source_p, source_q = s.element_power_kw(SOURCE_ELEMENT)
-            pcc_p = np.full(len(self.pcc_names), -source_p / 1000.0)
-            pcc_q = np.full(len(self.pcc_names), -source_q / 1000.0)
+            flows = np.array([s.element_power_kw(element) for element, _ in self._pcc_elements]
+                             ).reshape(-1, 2)
+            sign = np.array([sign for _, sign in self._pcc_elements])
+            pcc_p, pcc_q = sign * flows[:, 0] / 1000.0, sign * flows[:, 1] / 1000.0
         worst = worst_phase(vm_phase, self._phases)
         price = np.array([[float((pcc_prices or {}).get(n, price_per_mwh))
                            for n in self.pcc_names]])
@@ -322,12 +346,15 @@ class ThreePhaseGridModel:
             pcc_q[None], price, np.array([snap.converged]), dt_h, self.vm_min_pu,
             self.vm_max_pu, demand[None], self._load_node)
         unit_taps = np.array([snap.regulator_taps[u] for u in s.regulators], dtype=np.int64)
-        banks = [m.regulator_banks[n] for n in self.regulator_names]
+        taps = [round(float(unit_taps[list(m.regulator_banks[n])].mean()))
+                if n in m.regulator_banks else
+                self._tap_changers[n].tap(s.transformer_tap(n, self._tap_changers[n].winding))
+                for n in self.regulator_names]
         result = GridResult(
             bool(snap.converged), vm_phase[worst], va_phase[worst], lines, trafos, pcc_p,
             pcc_q, pcc_cost[0],
             {"energy": float(energy[0])}, {k: float(v[0]) for k, v in terms.items()},
-            np.array([round(float(unit_taps[list(b)].mean())) for b in banks], np.int64),
+            np.array(taps, np.int64),
             pcc_safety[0], vm_phase, unit_taps)
         if snap.converged:
             self._last, self._last_va = result, va_phase

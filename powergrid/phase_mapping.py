@@ -31,7 +31,13 @@ import pandapower as pp
 
 from powergrid.devices.discrete import PHASES
 from powergrid.networks._elements import REGULATOR_TAP_STEP_PERCENT
-from powergrid.networks.three_phase.feeder import Feeder
+from powergrid.networks.three_phase.feeder import (
+    Feeder,
+    area_join,
+    area_of,
+    area_split,
+    local_name,
+)
 
 #: a balanced shunt's Mvar per step must equal its phase unit's to this (Mvar)
 _UNIT_MATCH_MVAR = 1e-9
@@ -50,16 +56,22 @@ class LoadColumn:
 
 @dataclass(frozen=True)
 class TapWinding:
-    """An off-load tap: transformer ``name``'s ``winding`` (1 HV, 2 LV) at ratio
-    ``1 + (tap - neutral) * step_percent / 100``."""
+    """A tap of transformer ``name``: its ``winding`` (1 HV, 2 LV) at ratio ``1 + (tap -
+    neutral) * step_percent / 100``, taps ``tap_min`` .. ``tap_max``."""
 
     name: str
     winding: int
     neutral: float
     step_percent: float
+    tap_min: float
+    tap_max: float
 
     def ratio(self, tap: float) -> float:
         return 1.0 + (float(tap) - self.neutral) * self.step_percent / 100.0
+
+    def tap(self, ratio: float) -> int:
+        """The tap at ``ratio`` (the inverse of :meth:`ratio`, rounded)."""
+        return round(self.neutral + (float(ratio) - 1.0) * 100.0 / self.step_percent)
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,9 @@ class PhaseMapping:
     load_bus: list[str]                    # each balanced load's bus
     #: {shunt name: the capacitor units its steps switch in, in order}
     shunts: dict[str, tuple[str, ...]]
+    #: {capacitor unit the circuit adds: (bus, kvar)}: a three-phase unit per step of a
+    #: shunt on a bus without a published bank
+    added_capacitors: dict[str, tuple[str, float]]
     #: {OLTC name: positions of its bank's units in feeder.regulator_units}
     regulator_banks: dict[str, tuple[int, ...]]
     tap_windings: dict[str, TapWinding]
@@ -116,9 +131,11 @@ def _loads(net: pp.pandapowerNet, feeder: Feeder) -> tuple[LoadColumn, ...]:
     for name, bus, _ph, _model, kw, kvar in feeder.load_columns():
         if "@" in name:  # a distributed load's share: "<from>-<to>@<node><phases>"
             segment = name.partition("@")[0]
-            owners = tuple(f"load {segment} @{end}" for end in segment.split("-"))
+            area, ends = area_of(segment), area_split(segment, "-")
+            owners = tuple(f"{area}load {local_name(segment)} @{local_name(end)}"
+                           for end in ends)
         else:
-            owners = (f"load {bus}",)
+            owners = (f"{area_of(bus)}load {local_name(bus)}",)
         groups.setdefault(owners, []).append((name, kw, kvar))
     covered: set[str] = set()
     columns = []
@@ -143,22 +160,32 @@ def _loads(net: pp.pandapowerNet, feeder: Feeder) -> tuple[LoadColumn, ...]:
 
 
 def _shunts(net: pp.pandapowerNet, feeder: Feeder, bus_names: list[str]
-            ) -> dict[str, tuple[str, ...]]:
+            ) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, float]]]:
+    """Each shunt's capacitor units in step order, and the units the circuit adds: a
+    shunt on a bus without a published bank (a scenario's own, e.g. the microgrids'
+    "DSO.cap 890") is a three-phase capacitor per step."""
     banks = {bank.bus: bank for bank in feeder.capacitors}
-    out = {}
+    out: dict[str, tuple[str, ...]] = {}
+    added: dict[str, tuple[str, float]] = {}
     for name, bus, q_mvar, max_step in zip(net.shunt["name"], net.shunt["bus"],
                                            net.shunt["q_mvar"], net.shunt["max_step"],
                                            strict=True):
-        bank = banks.get(bus_names[net.bus.index.get_loc(bus)])
-        units = [] if bank is None else [(f"cap{bank.bus}{ph}", kvar) for ph, kvar
-                                         in zip(PHASES, bank.phase_kvar, strict=True) if kvar]
-        if (bank is None or len(units) != int(max_step)
+        bus_name = bus_names[net.bus.index.get_loc(bus)]
+        bank = banks.get(bus_name)
+        if bank is None:
+            steps = [f"cap{bus_name}s{k + 1}" for k in range(int(max_step))]
+            added.update(dict.fromkeys(steps, (bus_name, -float(q_mvar) * 1000.0)))
+            out[str(name)] = tuple(steps)
+            continue
+        units = [(f"cap{bank.bus}{ph}", kvar) for ph, kvar
+                 in zip(PHASES, bank.phase_kvar, strict=True) if kvar]
+        if (len(units) != int(max_step)
                 or any(abs(kvar / 1000.0 + float(q_mvar)) > _UNIT_MATCH_MVAR for _, kvar in units)):
-            raise ValueError(f"shunt {name!r}: no bank of {int(max_step)} phase units of"
-                             f" {-float(q_mvar) * 1000:g} kvar at its bus on the three-phase"
-                             f" {feeder.name} feeder")
+            raise ValueError(f"shunt {name!r}: the published bank at its bus on the three-phase"
+                             f" {feeder.name} feeder is not {int(max_step)} phase units of"
+                             f" {-float(q_mvar) * 1000:g} kvar")
         out[str(name)] = tuple(unit for unit, _ in units)
-    return out
+    return out, added
 
 
 def _transformers(net: pp.pandapowerNet, feeder: Feeder
@@ -184,7 +211,8 @@ def _transformers(net: pp.pandapowerNet, feeder: Feeder
             if has_tap:
                 windings[name] = TapWinding(name, 2 if tr["tap_side"] == "lv" else 1,
                                             float(tr["tap_neutral"]),
-                                            float(tr["tap_step_percent"]))
+                                            float(tr["tap_step_percent"]),
+                                            float(tr["tap_min"]), float(tr["tap_max"]))
             elements.append((f"Transformer.{name}",))
         else:
             raise ValueError(f"transformer {name!r} is not on the three-phase {feeder.name}"
@@ -200,8 +228,9 @@ def _lines(net: pp.pandapowerNet, feeder: Feeder) -> tuple[list[tuple[str, ...]]
     cut = {(dl.from_bus, dl.to_bus): feeder.lumped_node(dl) for dl in feeder.distributed_loads}
     for f, t, _, _ in feeder.lines:
         node = cut.get((f, t))
-        parts = [f"{f}-{t}"] if node is None else [f"{f}-{node}", f"{node}-{t}"]
-        segments[f"{f}-{t}"] = [f"Line.{p}" for p in parts]
+        parts = ([area_join(f, t, "-")] if node is None else
+                 [area_join(f, node, "-"), area_join(node, t, "-")])
+        segments[area_join(f, t, "-")] = [f"Line.{p}" for p in parts]
     out = []
     for name in net.line["name"]:
         if str(name) not in segments:
@@ -216,18 +245,19 @@ def phase_mapping(net: pp.pandapowerNet, feeder: Feeder) -> PhaseMapping:
     ``feeder``; a ValueError names the first element that has no counterpart."""
     bus_names = _buses(net, feeder)
     injection_buses, injections = _injections(net, bus_names)
-    switches = {f"{f}-{t}" for f, t in feeder.switches}
+    switches = {area_join(f, t, "-") for f, t in feeder.switches}
     for name, et in zip(net.switch["name"], net.switch["et"], strict=True):
         if et != "b" or str(name) not in switches:
             raise ValueError(f"switch {name!r}: no bus-bus switch of that name on the"
                              f" three-phase {feeder.name} feeder")
     regulators, windings, trafo_elements, trafo_rated = _transformers(net, feeder)
     line_segments, line_rated = _lines(net, feeder)
+    shunts, added = _shunts(net, feeder, bus_names)
     return PhaseMapping(
         feeder=feeder, bus_names=bus_names, injection_buses=injection_buses,
         injections=injections, loads=_loads(net, feeder),
         load_bus=[bus_names[net.bus.index.get_loc(b)] for b in net.load["bus"]],
-        shunts=_shunts(net, feeder, bus_names), regulator_banks=regulators,
+        shunts=shunts, added_capacitors=added, regulator_banks=regulators,
         tap_windings=windings, switches={str(n): str(n) for n in net.switch["name"]},
         line_names=[str(n) for n in net.line["name"]], line_segments=line_segments,
         line_rated_a=line_rated, trafo_names=[str(n) for n in net.trafo["name"]],
@@ -244,7 +274,7 @@ def line_phases(net: pp.pandapowerNet, feeder: Feeder | str) -> list[str]:
     phases = feeder.bus_phases()
     out = []
     for name in net.line["name"]:
-        f, _, t = str(name).partition("-")
+        f, t = area_split(str(name), "-")
         if f not in phases or t not in phases:
             raise ValueError(f"line {name!r} is not on the three-phase {feeder.name} feeder")
         out.append("".join(p for p in "abc" if p in phases[f] and p in phases[t]))

@@ -105,7 +105,8 @@ coordinator), ``protocol`` (``none``, ``price_signal``, ``setpoint``, ``p2p``, `
 ``message_broker``, ``render_mode`` (``None``, ``"rgb_array"``, ``"human"``) and the
 options every environment takes (``episode_length``, ``train``, ``dataset_path``,
 ``solver``, ``physics``, ``reward_scale``, ``safety_scale``, ``max_penalty``,
-``load_scale``; the microgrids scenario has no three-phase model yet).
+``load_scale``; ``physics="three_phase"`` solves the composed OpenDSS circuit,
+:mod:`powergrid.networks.three_phase.microgrids`, every bus-phase observed).
 
 ## Rendering
 

@@ -402,10 +402,10 @@ def test_ieee34_regulators_capacitors_and_transformers_as_published() -> None:
     # phase a of the LV winding, disabled in the published circuit, starting at +5 %
     ltc = ctl.pop("RegControl.sub")
     assert (ltc["transformer"], ltc["winding"], ltc["PTphase"], ltc["enabled"]) == \
-        ("sub", "2", "1", "no")
-    assert (ltc["vreg"], ltc["band"], ltc["R"], ltc["X"]) == ("120.5", "1.5", "10", "7")
+        ("sub", "2", "MIN", "no")
+    assert (ltc["vreg"], ltc["band"], ltc["R"], ltc["X"]) == ("121", "1.5", "10", "7")
     taps = dict(re.findall(r"(\w+)=(\S+)", next(c for c in cmds
-                                                 if c.startswith("Transformer.sub.wdg=2"))))
+                                                 if c.startswith("Edit Transformer.sub wdg=2"))))
     assert (taps["mintap"], taps["maxtap"], taps["tap"], taps["numtaps"]) == \
         ("0.9", "1.05", "1.05", "24")
     for ph in "abc":

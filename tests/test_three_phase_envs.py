@@ -221,3 +221,77 @@ def test_a_model_trained_on_three_phase_physics_evaluates_there(tmp_path: Path) 
     assert proc.returncode == 2
     assert "trained with physics 'three_phase'" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_the_microgrids_on_three_phase_physics_agree_on_every_path(tmp_path: Path) -> None:
+    """The networked microgrids' composed circuit (:mod:`powergrid.networks.three_phase.
+    microgrids`): the PettingZoo parallel env, copy 0 of the batched multi-agent env and
+    ``powergrid run --physics three_phase`` with the same seed and actions give the same
+    voltage of every bus-phase (each agent observes them all, named as the CSV's
+    columns), the same costs and rewards; and each microgrid's PCC is its substation's
+    import, which its battery moves."""
+    from rl_bridge import microgrids_v0
+
+    options = {"episode_length": STEPS, "train": False, "physics": "three_phase"}
+    penv = MultiAgentGridEnv(scenario="microgrids", **options)
+    batched = microgrids_v0.vector_env(1, **options)
+    try:
+        agents = list(penv.possible_agents)
+        rng = np.random.default_rng(7)
+        actions = {a: _actions(penv.action_space(a), rng, STEPS) for a in agents}
+        o_par, _ = penv.reset(seed=3)
+        o_bat, _ = batched.reset(seed=3)
+        names = {a: list(penv.scenario.views[a].names) for a in agents}
+        cols = _phase_columns(names[agents[0]])
+        # the DSO's 138 nodes, two more phases at each of the 7 nodes of its laterals to
+        # 822 and 856 (three-phase here), and each microgrid's 41 but its source bus's 3
+        assert len(cols) == 138 + 7 * 2 + 3 * (41 - 3)
+        observations = []
+        for k in range(STEPS):
+            step = {a: actions[a][k] for a in agents}
+            o_par, r_par, _, _, i_par = penv.step(step)
+            o_bat, r_bat, _, _, i_bat = batched.step({a: v[None] for a, v in step.items()})
+            for a in agents:
+                got = i_bat[a]["final_obs"][0] if k == STEPS - 1 else o_bat[a][0]
+                np.testing.assert_allclose(got, o_par[a], atol=TOL, err_msg=f"{a} step {k}")
+                assert float(r_bat[a][0]) == pytest.approx(r_par[a], rel=1e-9, abs=1e-9)
+                assert float(i_bat[a]["cost"][0]) == pytest.approx(i_par[a]["cost"], rel=1e-9)
+                assert np.isfinite(r_par[a]) and np.isfinite(o_par[a]).all()
+            observations.append(o_par)
+        specs = penv.scenario.specs
+    finally:
+        penv.close()
+        batched.close()
+    config = get_config("microgrids", split="test", start_step=0, steps=STEPS,
+                        physics="three_phase")
+    run_scenario(config, tmp_path, progress=False, plot=False,
+                 policies={a: Replay(specs[a], actions[a], a) for a in agents})
+    df = pd.read_csv(tmp_path / "timeseries.csv")
+    csv = [names[agents[0]][k] for k in cols]
+    for k, obs in enumerate(observations):
+        for a in agents:
+            np.testing.assert_allclose(obs[a][cols], df[csv].iloc[k].to_numpy(), atol=TOL,
+                                       err_msg=f"{a} step {k}")
+    # MG2's import at its substation: the PCC's power, against the feeder's source
+    for mg in ("MG1", "MG2", "MG3"):
+        assert (df[f"pcc_p_mw:{mg}.pcc"].abs() < df["pcc_p_mw:DSO.pcc"]).all()
+
+
+def test_a_microgrid_battery_moves_its_substation_import() -> None:
+    """On the composed circuit, MG2's battery charging at full power raises MG2's PCC
+    import (its substation transformer's HV power) by about that power, and the other
+    microgrids' imports by under a hundredth of it."""
+    from powergrid.phase_gridmodel import ThreePhaseGridModel
+    from scenarios.prepare import prepare
+
+    prepared = prepare(get_config("microgrids", physics="three_phase"))
+    model = ThreePhaseGridModel(prepared.net, "microgrids", prepared.load_profiles,
+                                prepared.pccs, regulators=prepared.regulators)
+    model.set_load_profiles({"load:mv_rural": 0.5})
+    idle = model.solve(50.0, 1.0)
+    p_max = next(d.p_max_mw for d in prepared.devices if d.name == "MG2.ess1")
+    model.set_injections({"MG2.ess1": p_max}, {"MG2.ess1": 0.0})
+    charging = model.solve(50.0, 1.0)
+    change = dict(zip(model.pcc_names, charging.pcc_p_mw - idle.pcc_p_mw, strict=True))
+    assert change["MG2.pcc"] == pytest.approx(p_max, rel=0.05)
+    assert abs(change["MG1.pcc"]) < 0.01 * p_max and abs(change["MG3.pcc"]) < 0.01 * p_max

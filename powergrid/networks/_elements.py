@@ -91,7 +91,7 @@ class LoadTapChanger:
     Voltages on :data:`PT_SECONDARY_V`: ``vreg_v`` the level, ``band_v`` the bandwidth,
     ``r_v`` / ``x_v`` the line-drop compensator (V at ``ct_primary_a``, A);
     ``pt_ratio`` line-to-neutral volts per PT volt; ``pt_phase`` the phase monitored
-    (1 a, 2 b, 3 c).
+    ("1" a, "2" b, "3" c, or "MIN" / "MAX": the lowest / highest of them).
     """
 
     vreg_v: float
@@ -100,7 +100,7 @@ class LoadTapChanger:
     ct_primary_a: float
     r_v: float
     x_v: float
-    pt_phase: int
+    pt_phase: str
     tap_max: int
 
 

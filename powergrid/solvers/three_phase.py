@@ -37,6 +37,7 @@ from numpy.typing import ArrayLike
 
 import powergrid.networks.three_phase.dss as dss
 from powergrid.networks.three_phase import FEEDERS, Feeder
+from powergrid.networks._elements import PT_SECONDARY_V
 from powergrid.networks.three_phase.feeder import check_tap
 from powergrid.networks.three_phase.opendss import PhaseSnapshot, engine_errors
 
@@ -61,7 +62,8 @@ class ThreePhaseSolver:
     life; every :class:`PhaseSnapshot` it returns uses them.
     """
 
-    def __init__(self, feeder: Feeder | str, injection_buses: Sequence[str] = ()) -> None:
+    def __init__(self, feeder: Feeder | str, injection_buses: Sequence[str] = (),
+                 capacitors: Mapping[str, tuple[str, float]] | None = None) -> None:
         self.feeder = _feeder(feeder)
         phases, kv = self.feeder.bus_phases(), self.feeder.bus_kv()
         source = self.feeder.source.bus
@@ -75,6 +77,11 @@ class ThreePhaseSolver:
         self.circuit = self.feeder.circuit()
         for name, bus in zip(self._generators, self.injection_buses, strict=True):
             self.circuit.command(dss.generator(name, bus, phases[bus], kv_ll=kv[bus]))
+        for name, (bus, kvar) in (capacitors or {}).items():
+            if bus not in phases:
+                raise ValueError(f"capacitor {name!r}: bus {bus!r} is not on the"
+                                 f" {self.feeder.name} feeder")
+            self.circuit.command(dss.capacitor(name, bus, phases[bus], kvar=kvar, kv_ll=kv[bus]))
         self.buses = tuple(bus for bus in kv if bus != source)
         self.nodes = self.circuit.nodes
         self.regulators = self.feeder.regulator_units
@@ -93,6 +100,7 @@ class ThreePhaseSolver:
         self.ltc: str | None = (self.feeder.substation.name
                                 if self.feeder.substation_ltc is not None else None)
         self._automatic = False
+        self._tap_changers: list[str] = []
 
     def solve(
         self,
@@ -182,8 +190,35 @@ class ThreePhaseSolver:
         if self.ltc is not None:
             controls.append((self.ltc, substation))
         for name, on in controls:
-            self.circuit.command(f"RegControl.{name}.enabled={'yes' if on else 'no'}")
-        self._automatic = any(units) or substation
+            self.circuit.command(f"Edit RegControl.{name} enabled={'yes' if on else 'no'}")
+        self._automatic = any(units) or substation or bool(self._tap_changers)
+
+    def add_tap_changer(self, name: str, winding: int, ratios: tuple[float, float],
+                        steps: int, bus: str, vreg_pu: float, band_pu: float) -> None:
+        """Give transformer ``name``'s ``winding`` an automatic tap changer: ``steps``
+        steps between the ``ratios`` (lowest, highest), a ``RegControl`` of its name
+        holding the highest phase of ``bus`` within ``vreg_pu`` +/- ``band_pu`` / 2 (no
+        line-drop compensation). It moves within every :meth:`step`."""
+        phases, kv = self.feeder.bus_phases(), self.feeder.bus_kv()
+        if bus not in phases:
+            raise ValueError(f"tap changer {name!r}: bus {bus!r} is not on the"
+                             f" {self.feeder.name} feeder")
+        pt_ratio = kv[bus] * 1000.0 / 3**0.5 / PT_SECONDARY_V
+        self.circuit.command(f"Edit Transformer.{name} wdg={int(winding)} numtaps={int(steps)}"
+                             f" mintap={ratios[0]:.8g} maxtap={ratios[1]:.8g}")
+        self.circuit.command(
+            f"New RegControl.{name} transformer={name} winding={int(winding)}"
+            f" bus={dss.bus(bus)} vreg={vreg_pu * PT_SECONDARY_V:.8g}"
+            f" band={band_pu * PT_SECONDARY_V:.8g} ptratio={pt_ratio:.8g} PTphase=MAX")
+        self._tap_changers.append(name)
+        self._automatic = True
+
+    def transformer_tap(self, name: str, winding: int) -> float:
+        """Transformer ``name``'s ``winding`` ratio (p.u.) as the engine holds it."""
+        transformers = self.circuit.engine.Transformers
+        transformers.Name(name)
+        transformers.Wdg(int(winding))
+        return float(transformers.Tap())
 
     def set_regulator_level(self, unit: str, vreg_v: float) -> None:
         """The voltage level of regulator unit ``unit``'s ``RegControl`` (V on its PT's
@@ -191,7 +226,7 @@ class ThreePhaseSolver:
         if unit not in self.regulators:
             raise ValueError(f"{unit!r} is not a regulator unit of the {self.feeder.name}"
                              f" feeder ({', '.join(self.regulators)})")
-        self.circuit.command(f"RegControl.{unit}.vreg={float(vreg_v)!r}")
+        self.circuit.command(f"Edit RegControl.{unit} vreg={float(vreg_v)!r}")
 
     def ltc_tap(self) -> int:
         """The substation LTC's tap (steps from neutral) as the engine holds it."""

@@ -13,7 +13,7 @@ models, a regulator tap per phase) and solves them through OpenDSSDirect.py (the
 
 Modules: :mod:`.dss` (OpenDSS text for the project's data types), :mod:`.feeder`
 (a feeder's published data as one circuit), :mod:`.ieee13` and :mod:`.ieee34` (the
-IEEE feeders), :mod:`.opendss` (engine, solve, per-bus-phase results).
+IEEE feeders), :mod:`.microgrids` (the two composed), :mod:`.opendss` (engine, solve, per-bus-phase results).
 :data:`FEEDERS` names the feeders.
 """
 
@@ -22,15 +22,17 @@ from __future__ import annotations
 from powergrid.networks.three_phase.feeder import Feeder
 from powergrid.networks.three_phase.ieee13 import IEEE13, ieee13_circuit, ieee13_dss
 from powergrid.networks.three_phase.ieee34 import IEEE34, ieee34_circuit, ieee34_dss
+from powergrid.networks.three_phase.microgrids import MICROGRIDS
 from powergrid.networks.three_phase.opendss import OpenDSSCircuit, PhaseSnapshot
 
 #: The three-phase feeders by name (the balanced networks' names).
-FEEDERS: dict[str, Feeder] = {IEEE13.name: IEEE13, IEEE34.name: IEEE34}
+FEEDERS: dict[str, Feeder] = {f.name: f for f in (IEEE13, IEEE34, MICROGRIDS)}
 
 __all__ = [
     "FEEDERS",
     "IEEE13",
     "IEEE34",
+    "MICROGRIDS",
     "Feeder",
     "OpenDSSCircuit",
     "PhaseSnapshot",

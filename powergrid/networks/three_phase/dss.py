@@ -30,9 +30,20 @@ LOAD_VMIN_PU = 0.7
 LOAD_VMAX_PU = 1.3
 
 
-def nodes(bus: str, phases: str) -> str:
-    """``bus`` with its OpenDSS node suffix: ``nodes("684", "ac") == "684.1.3"``."""
-    return bus + "".join(f".{PHASE_NODE[ph]}" for ph in phases.lower())
+#: what stands for "." in a bus name in OpenDSS, where "." separates a bus from its nodes
+#: (a composed feeder's "MG1.675" is OpenDSS bus "MG1__675"); element names keep theirs
+AREA_SEPARATOR = "__"
+
+
+def bus(name: str) -> str:
+    """The OpenDSS spelling of bus ``name`` (:data:`AREA_SEPARATOR`)."""
+    return name.replace(".", AREA_SEPARATOR)
+
+
+def nodes(bus_name: str, phases: str) -> str:
+    """``bus_name`` (:func:`bus`) with its OpenDSS node suffix: ``nodes("684", "ac") ==
+    "684.1.3"``."""
+    return bus(bus_name) + "".join(f".{PHASE_NODE[ph]}" for ph in phases.lower())
 
 
 def _lower_triangle(m: np.ndarray, fmt: str = "{:.6g}") -> str:
@@ -70,7 +81,7 @@ def switch(name: str, from_bus: str, to_bus: str) -> str:
     """A closed three-phase switch: a ``Line`` with ``switch=yes`` and a 1e-4 ohm
     series resistance (as OpenDSS IEEE13Nodeckt.dss writes the 671-692 switch)."""
     return (
-        f"New Line.{name} phases=3 bus1={from_bus} bus2={to_bus} switch=yes"
+        f"New Line.{name} phases=3 bus1={bus(from_bus)} bus2={bus(to_bus)} switch=yes"
         " r1=1e-4 r0=1e-4 x1=0 x0=0 c1=0 c0=0"
     )
 
@@ -107,12 +118,15 @@ def load(
     )
 
 
-def capacitor(name: str, bus: str, phase: str, *, kvar: float, kv_ll: float) -> str:
-    """A single-phase wye ``Capacitor`` of ``kvar`` rated at the phase-to-neutral
-    voltage ``kv_ll / sqrt(3)`` (one per phase, so each can switch on its own)."""
+def capacitor(name: str, bus: str, phases: str, *, kvar: float, kv_ll: float) -> str:
+    """A wye ``Capacitor`` of ``kvar`` (all its phases together) on ``phases`` of
+    ``bus``: a single-phase unit rated at the phase-to-neutral voltage ``kv_ll /
+    sqrt(3)`` (a published bank is one per phase, so each can switch on its own), a
+    multi-phase one at ``kv_ll``."""
+    kv = kv_ll / math.sqrt(3.0) if len(phases) == 1 else kv_ll
     return (
-        f"New Capacitor.{name} phases=1 bus1={nodes(bus, phase)} kvar={kvar:g}"
-        f" kV={kv_ll / math.sqrt(3.0):.6g}"
+        f"New Capacitor.{name} phases={len(phases)} bus1={nodes(bus, phases)} kvar={kvar:g}"
+        f" kV={kv:.6g}"
     )
 
 
@@ -151,7 +165,7 @@ def transformer(
     conn_hv, conn_lv = VECTOR_GROUP_CONNS[vector_group]
     kva = sn_mva * 1000.0
     return (
-        f"New Transformer.{name} phases=3 windings=2 buses=[{hv_bus} {lv_bus}]"
+        f"New Transformer.{name} phases=3 windings=2 buses=[{bus(hv_bus)} {bus(lv_bus)}]"
         f" conns=[{conn_hv} {conn_lv}] kVs=[{kv_hv:g} {kv_lv:g}] kVAs=[{kva:g} {kva:g}]"
         f" XHL={x_percent:g} %Rs=[{r_percent / 2:g} {r_percent / 2:g}]"
     )
@@ -218,21 +232,21 @@ def load_tap_changer(
     ct_primary_a: float,
     r_v: float,
     x_v: float,
-    pt_phase: int,
+    pt_phase: str,
 ) -> list[str]:
     """A three-phase transformer's on-load tap changer: its second winding given steps
     ``tap_min`` .. ``tap_max`` of ``tap_step_percent``, at ``tap_max``, and a
     ``RegControl`` of the transformer's name (settings as :func:`regcontrol`'s,
-    ``pt_phase`` the phase monitored), created disabled: a solve moves it only once
+    ``pt_phase`` the phase monitored: 1, 2, 3, MIN or MAX), created disabled: a solve moves it only once
     :meth:`~powergrid.solvers.three_phase.ThreePhaseSolver.set_automatic` enables it."""
     step = tap_step_percent / 100.0
     return [
-        f"Transformer.{transformer_name}.wdg=2 numtaps={tap_max - tap_min}"
+        f"Edit Transformer.{transformer_name} wdg=2 numtaps={tap_max - tap_min}"
         f" mintap={1 + tap_min * step:.8g} maxtap={1 + tap_max * step:.8g}"
         f" tap={1 + tap_max * step:.8g}",
         f"New RegControl.{transformer_name} transformer={transformer_name} winding=2"
         f" vreg={vreg_v:g} band={band_v:g} ptratio={pt_ratio:.8g} ctprim={ct_primary_a:g}"
-        f" R={r_v:g} X={x_v:g} PTphase={pt_phase:d} enabled=no",
+        f" R={r_v:g} X={x_v:g} PTphase={pt_phase} enabled=no",
     ]
 
 

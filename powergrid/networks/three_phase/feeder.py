@@ -125,12 +125,37 @@ class Segment:
 
     @property
     def name(self) -> str:
-        return f"{self.from_bus}-{self.to_bus}"
+        return area_join(self.from_bus, self.to_bus, "-")
+
+
+def area_of(name: str) -> str:
+    """The area prefix of a name, up to and including its last "." ("MG1." of
+    "MG1.675"; "" of "675"): a composed feeder's buses and elements carry their area's
+    prefix, as the balanced builders name them (:class:`powergrid.networks._elements.Builder`)."""
+    return name[:name.rfind(".") + 1]
+
+
+def local_name(name: str) -> str:
+    """``name`` without its area prefix (:func:`area_of`)."""
+    return name[len(area_of(name)):]
+
+
+def area_join(first: str, second: str, sep: str) -> str:
+    """Two names of one area joined as the builders join them: ``"MG1.632-671"`` from
+    ``"MG1.632"``, ``"MG1.671"`` and "-" (``"632-671"`` without a prefix)."""
+    return f"{first}{sep}{local_name(second)}"
+
+
+def area_split(name: str, sep: str) -> tuple[str, str]:
+    """The two names :func:`area_join` joined (``"MG1.632"``, ``"MG1.671"``)."""
+    area = area_of(name)
+    first, _, second = local_name(name).partition(sep)
+    return area + first, area + second
 
 
 def lumped_node_name(from_bus: str, to_bus: str) -> str:
     """The default name of a distributed load's node on ``from_bus``-``to_bus``."""
-    return f"{from_bus}_{to_bus}"
+    return area_join(from_bus, to_bus, "_")
 
 
 @dataclass(frozen=True)
@@ -233,8 +258,8 @@ class Feeder:
             for bus, share in shares:
                 for ph, p, q in dl.columns():
                     k = scale * share
-                    rows.append((f"{dl.from_bus}-{dl.to_bus}@{bus}{ph}", bus, ph, dl.model,
-                                 k * p, k * q))
+                    name = f"{area_join(dl.from_bus, dl.to_bus, '-')}@{bus}{ph}"
+                    rows.append((name, bus, ph, dl.model, k * p, k * q))
         return rows
 
     def load_names(self) -> list[str]:
@@ -278,7 +303,7 @@ class Feeder:
             "Clear",
             "Set DefaultBaseFrequency=60",
             f"New Circuit.{self.name} basekv={src.kv:g} pu={src.pu:g} phases=3"
-            f" bus1={src.bus} angle={src.angle_deg:g}{short_circuit}",
+            f" bus1={dss.bus(src.bus)} angle={src.angle_deg:g}{short_circuit}",
             _transformer(sub),
         ]
         if self.substation_ltc is not None:
@@ -306,7 +331,7 @@ class Feeder:
         cmds.extend(dss.linecode(config) for config in self.configs.values())
         cmds.extend(dss.line(s.name, s.from_bus, s.to_bus, self.configs[s.config], s.length_ft)
                     for s in self.segments())
-        cmds.extend(dss.switch(f"{f}-{t}", f, t) for f, t in self.switches)
+        cmds.extend(dss.switch(area_join(f, t, "-"), f, t) for f, t in self.switches)
         cmds.extend(_transformer(tr) for tr in self.transformers)
         for name, bus, ph, model, p, q in self.load_columns(load_scale):
             connection, kind = model.split("-")

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from powergrid.networks.three_phase.dss import PHASE_NODE
+from powergrid.networks.three_phase.dss import AREA_SEPARATOR, PHASE_NODE
+from powergrid.networks.three_phase.dss import bus as dss_bus
 
 _PHASE_OF_NODE = {node: phase for phase, node in PHASE_NODE.items()}
 #: Control iterations allowed for the regulators to settle in automatic control.
@@ -115,7 +116,10 @@ class OpenDSSCircuit:
         self.engine = new_engine()
         for command in commands:
             self.engine.Text.Command(command)
-        self._names = {name.lower(): name for name in bus_names}
+        self._names = {dss_bus(name).lower(): name for name in bus_names}
+        if len(self._names) != len(bus_names):
+            raise ValueError("two bus names are one OpenDSS bus (a name with"
+                             f" {AREA_SEPARATOR!r} and one with '.')")
         self.regulators = tuple(regulators)
         self.source_element = source_element
         self.source_terminal = source_terminal
