@@ -17,8 +17,9 @@ vector-env rows use subprocesses, as Gymnasium's AsyncVectorEnv does). Rows:
 * ``batched``: the batched IEEE 13 env (one world, N copies) for N = 1, 16, 64, 256;
 * ``batched_multi``: the batched microgrids env (one world, N copies of the three
   agents; :func:`rl_bridge.microgrids_v0.vector_env`) for N = 16, 64, in agent-steps/s;
-* ``three_phase``: the single-agent env of each feeder with a three-phase model
-  (``physics="three_phase"``, OpenDSS), skipped with a note without the
+* ``three_phase``: the env of each scenario with a three-phase model
+  (``physics="three_phase"``, OpenDSS; the microgrids' parallel env, the others'
+  single-agent env), skipped with a note without the
   ``three-phase`` extra;
 * ``command line``: wall time of ``powergrid --help``, ``powergrid list`` and
   ``powergrid run ieee13`` (one test week, start-up and figure included), each a fresh
@@ -281,8 +282,9 @@ def cli_seconds(repeats: int = 3) -> dict[str, float]:
 
 
 def three_phase_rates(steps: int, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Steps/s of the single-agent env on three-phase physics, per feeder with a
-    three-phase model; ``{"skipped": why}`` without OpenDSSDirect.py."""
+    """Steps/s of each scenario with a three-phase model on three-phase physics: the
+    single-agent env, the microgrids' parallel env (all agents acting); ``{"skipped":
+    why}`` without OpenDSSDirect.py."""
     try:
         import opendssdirect  # noqa: F401
     except ImportError:
@@ -292,6 +294,9 @@ def three_phase_rates(steps: int, log: Callable[[str], None] = print) -> dict[st
     rates: dict[str, Any] = {}
     for scenario in sorted(FEEDERS):
         log(f"{scenario}, three-phase physics ...")
+        if scenario == "microgrids":
+            rates[scenario] = _closing(lambda: _multi(physics="three_phase"), run_multi, steps)
+            continue
         rates[scenario] = _closing(
             cast("Callable[[], Any]", lambda s=scenario: _single(s, physics="three_phase")),
             _run_single, steps)
@@ -426,7 +431,8 @@ def format_table(r: dict[str, Any]) -> str:
     lines += [f"| N = {b['num_envs']} | {b['agent_steps_per_s']:,.0f} |"
               for b in r.get("batched_multi", [])]
     three = r.get("three_phase", {})
-    lines += ["", "| single agent, three-phase physics (OpenDSS) | env steps/s |", "|---|---|"]
+    lines += ["", "| three-phase physics (OpenDSS; microgrids: all agents) | env steps/s |",
+              "|---|---|"]
     lines += ([f"| skipped: {three['skipped']} | |"] if "skipped" in three else
               [f"| {scenario} | {rate:,.0f} |" for scenario, rate in three.items()])
     lines += ["", "| command line (fresh process, median) | wall s |", "|---|---|"]

@@ -21,7 +21,9 @@ What differs from the balanced model, and how it is reported:
   held: at the device's ``vm_set_pu`` (the scenario's level, the same number the
   balanced model regulates to) with the published band and line-drop compensator
   (R and X, PT and CT ratios); the device's deadband and ``max_tap_change`` are the
-  balanced model's and are not used here;
+  balanced model's and are not used here. An automatic OLTC device on another
+  transformer (the microgrids' XFM-1) gets a ``RegControl`` of its own: its ``vm_set_pu``
+  +/- deadband at its regulated bus's highest phase, its tap range, no compensation;
 * the source: a feeder with a substation on-load tap changer
   (:attr:`~powergrid.networks.three_phase.Feeder.substation_ltc`, IEEE 34) has it
   follow the load within each step's power flow, its highest step (where it starts)

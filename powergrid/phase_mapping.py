@@ -15,11 +15,17 @@ is needed for it.
   a builder's or a device's change of the balanced loads carries over;
 * shunts: a balanced shunt of ``max_step`` steps on a bus with that many equal
   published phase units is the bank: step k switches the first k units in, in phase
-  order a, b, c (a per-phase choice is left to a per-phase action, issue 18);
+  order a, b, c (a per-phase choice is left to a per-phase action, issue 18); a shunt
+  on a bus without a published bank (a scenario's own) is a three-phase capacitor per
+  step that the circuit adds (``added_capacitors``);
 * transformers: a regulator bank is the balanced OLTC of its name, one tap per phase
   unit; any other transformer's off-load tap is a ratio on its tapped winding;
 * switches: the bus-bus switch of the same name; lines: the segments of the balanced
   line (a distributed load's node cuts one in two).
+
+Names carry a composed feeder's area prefix as the balanced builders write them
+("MG1.675", "MG1.632-671", "MG1.load 671"; :func:`~powergrid.networks.three_phase.
+feeder.area_join`).
 """
 
 from __future__ import annotations
