@@ -337,8 +337,8 @@ class ThreePhaseGridModel:
             trafos = np.array([self._trafo_loading(k) for k in range(len(m.trafo_names))])
             flows = np.array([s.element_power_kw(element) for element, _ in self._pcc_elements]
                              ).reshape(-1, 2)
-            sign = np.array([sign for _, sign in self._pcc_elements])
-            pcc_p, pcc_q = sign * flows[:, 0] / 1000.0, sign * flows[:, 1] / 1000.0
+            signs = np.array([k for _, k in self._pcc_elements])
+            pcc_p, pcc_q = signs * flows[:, 0] / 1000.0, signs * flows[:, 1] / 1000.0
         worst = worst_phase(vm_phase, self._phases)
         price = np.array([[float((pcc_prices or {}).get(n, price_per_mwh))
                            for n in self.pcc_names]])

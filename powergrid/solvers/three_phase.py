@@ -36,8 +36,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 import powergrid.networks.three_phase.dss as dss
-from powergrid.networks.three_phase import FEEDERS, Feeder
 from powergrid.networks._elements import PT_SECONDARY_V
+from powergrid.networks.three_phase import FEEDERS, Feeder
 from powergrid.networks.three_phase.feeder import check_tap
 from powergrid.networks.three_phase.opendss import PhaseSnapshot, engine_errors
 

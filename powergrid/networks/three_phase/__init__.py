@@ -13,7 +13,8 @@ models, a regulator tap per phase) and solves them through OpenDSSDirect.py (the
 
 Modules: :mod:`.dss` (OpenDSS text for the project's data types), :mod:`.feeder`
 (a feeder's published data as one circuit), :mod:`.ieee13` and :mod:`.ieee34` (the
-IEEE feeders), :mod:`.microgrids` (the two composed), :mod:`.opendss` (engine, solve, per-bus-phase results).
+IEEE feeders), :mod:`.microgrids` (the two composed), :mod:`.opendss` (engine, solve,
+per-bus-phase results).
 :data:`FEEDERS` names the feeders.
 """
 

@@ -237,7 +237,8 @@ def load_tap_changer(
     """A three-phase transformer's on-load tap changer: its second winding given steps
     ``tap_min`` .. ``tap_max`` of ``tap_step_percent``, at ``tap_max``, and a
     ``RegControl`` of the transformer's name (settings as :func:`regcontrol`'s,
-    ``pt_phase`` the phase monitored: 1, 2, 3, MIN or MAX), created disabled: a solve moves it only once
+    ``pt_phase`` the phase monitored: 1, 2, 3, MIN or MAX), created disabled: a solve
+    moves it only once
     :meth:`~powergrid.solvers.three_phase.ThreePhaseSolver.set_automatic` enables it."""
     step = tap_step_percent / 100.0
     return [
