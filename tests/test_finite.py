@@ -179,3 +179,33 @@ def test_microgrids_vector_env_is_finite(scope: str) -> None:
                               infos=infos)
         finally:
             env.close()
+
+
+@pytest.mark.parametrize("kind", ["parallel", "vector"])
+def test_microgrids_on_three_phase_physics_are_finite(kind: str) -> None:
+    """The microgrids' composed circuit (OpenDSS), the parallel env under a protocol and
+    the batched env, up to the load at which its power flow fails."""
+    pytest.importorskip("opendssdirect", reason="the 'three-phase' extra")
+    rng = np.random.default_rng(zlib.crc32(f"microgrids {kind} three_phase".encode()))
+    failed = 0
+    for load_scale in (1.0, 3.0, 30.0):
+        options = {"centralized": False, "max_episode_steps": STEPS, "load_scale": load_scale,
+                   "physics": "three_phase"}
+        env: Any = (microgrids_v0.parallel_env(protocol="p2p", **options) if kind == "parallel"
+                    else microgrids_v0.vector_env(2, reward_scope="contribution", **options))
+        try:
+            obs, infos = env.reset(seed=2)
+            assert_finite(f"three-phase {kind} reset", obs=obs, infos=infos)
+            for _ in range(STEPS):
+                actions = ({a: _sample(env.action_space(a), rng) for a in env.agents}
+                           if kind == "parallel" else
+                           {a: np.stack([_sample(env.action_space(a), rng) for _ in range(2)])
+                            for a in env.agents})
+                obs, rewards, _, _, infos = env.step(actions)
+                assert_finite(f"three-phase {kind} x{load_scale}", obs=obs, rewards=rewards,
+                              infos=infos)
+                first = infos[next(iter(infos))]
+                failed += int(not np.all(first["converged"]))
+        finally:
+            env.close()
+    assert failed > 0  # the stressed steps were reached
