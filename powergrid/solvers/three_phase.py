@@ -203,13 +203,11 @@ class ThreePhaseSolver:
         if bus not in phases:
             raise ValueError(f"tap changer {name!r}: bus {bus!r} is not on the"
                              f" {self.feeder.name} feeder")
-        pt_ratio = kv[bus] * 1000.0 / 3**0.5 / PT_SECONDARY_V
-        self.circuit.command(f"Edit Transformer.{name} wdg={int(winding)} numtaps={int(steps)}"
-                             f" mintap={ratios[0]:.8g} maxtap={ratios[1]:.8g}")
-        self.circuit.command(
-            f"New RegControl.{name} transformer={name} winding={int(winding)}"
-            f" bus={dss.bus(bus)} vreg={vreg_pu * PT_SECONDARY_V:.8g}"
-            f" band={band_pu * PT_SECONDARY_V:.8g} ptratio={pt_ratio:.8g} PTphase=MAX")
+        self.circuit.command(dss.tap_range(name, winding, ratios, steps))
+        self.circuit.command(dss.regcontrol(
+            name, name, vreg_v=vreg_pu * PT_SECONDARY_V, band_v=band_pu * PT_SECONDARY_V,
+            pt_ratio=kv[bus] * 1000.0 / 3**0.5 / PT_SECONDARY_V, winding=winding,
+            bus_name=bus, pt_phase="MAX"))
         self._tap_changers.append(name)
         self._automatic = True
 

@@ -206,49 +206,37 @@ def regcontrol(
     vreg_v: float,
     band_v: float,
     pt_ratio: float,
-    ct_primary_a: float,
-    r_v: float,
-    x_v: float,
+    ct_primary_a: float | None = None,
+    r_v: float = 0.0,
+    x_v: float = 0.0,
+    winding: int = 2,
+    bus_name: str | None = None,
+    pt_phase: str | None = None,
+    enabled: bool = True,
 ) -> str:
-    """The ``RegControl`` of one regulator unit: voltage level and bandwidth (V on
-    the PT's 120 V base), PT ratio, CT primary rating (A), line-drop compensator
-    R and X (V), as published."""
-    return (
-        f"New RegControl.{name} transformer={transformer_name} winding=2"
-        f" vreg={vreg_v:g} band={band_v:g} ptratio={pt_ratio:g} ctprim={ct_primary_a:g}"
-        f" R={r_v:g} X={x_v:g}"
-    )
+    """A ``RegControl`` moving the taps of ``winding`` of ``transformer_name``: voltage
+    level and bandwidth (V on the PT's 120 V base), PT ratio, CT primary rating (A) and
+    line-drop compensator R and X (V), as a regulator unit's are published; optionally
+    the bus it regulates instead of its own (``bus_name``), the phase monitored
+    (``pt_phase``: 1, 2, 3, MIN or MAX) and created disabled."""
+    text = (f"New RegControl.{name} transformer={transformer_name} winding={winding:d}"
+            f" vreg={vreg_v:.8g} band={band_v:.8g} ptratio={pt_ratio:.8g}")
+    if ct_primary_a is not None:
+        text += f" ctprim={ct_primary_a:g} R={r_v:g} X={x_v:g}"
+    if bus_name is not None:
+        text += f" bus={bus(bus_name)}"
+    if pt_phase is not None:
+        text += f" PTphase={pt_phase}"
+    return text + ("" if enabled else " enabled=no")
 
 
-def load_tap_changer(
-    transformer_name: str,
-    *,
-    tap_min: int,
-    tap_max: int,
-    tap_step_percent: float,
-    vreg_v: float,
-    band_v: float,
-    pt_ratio: float,
-    ct_primary_a: float,
-    r_v: float,
-    x_v: float,
-    pt_phase: str,
-) -> list[str]:
-    """A three-phase transformer's on-load tap changer: its second winding given steps
-    ``tap_min`` .. ``tap_max`` of ``tap_step_percent``, at ``tap_max``, and a
-    ``RegControl`` of the transformer's name (settings as :func:`regcontrol`'s,
-    ``pt_phase`` the phase monitored: 1, 2, 3, MIN or MAX), created disabled: a solve
-    moves it only once
-    :meth:`~powergrid.solvers.three_phase.ThreePhaseSolver.set_automatic` enables it."""
-    step = tap_step_percent / 100.0
-    return [
-        f"Edit Transformer.{transformer_name} wdg=2 numtaps={tap_max - tap_min}"
-        f" mintap={1 + tap_min * step:.8g} maxtap={1 + tap_max * step:.8g}"
-        f" tap={1 + tap_max * step:.8g}",
-        f"New RegControl.{transformer_name} transformer={transformer_name} winding=2"
-        f" vreg={vreg_v:g} band={band_v:g} ptratio={pt_ratio:.8g} ctprim={ct_primary_a:g}"
-        f" R={r_v:g} X={x_v:g} PTphase={pt_phase} enabled=no",
-    ]
+def tap_range(transformer_name: str, winding: int, ratios: tuple[float, float], steps: int,
+              tap: float | None = None) -> str:
+    """Give ``winding`` of a three-phase ``Transformer`` ``steps`` tap steps between the
+    ``ratios`` (lowest, highest; p.u.), at ratio ``tap`` if given."""
+    text = (f"Edit Transformer.{transformer_name} wdg={winding:d} numtaps={steps:d}"
+            f" mintap={ratios[0]:.8g} maxtap={ratios[1]:.8g}")
+    return text if tap is None else text + f" tap={tap:.8g}"
 
 
 def join(commands: Sequence[str]) -> str:

@@ -308,11 +308,15 @@ class Feeder:
         ]
         if self.substation_ltc is not None:
             ltc = self.substation_ltc
-            cmds += dss.load_tap_changer(
-                sub.name, tap_min=-REGULATOR_TAP_MAX, tap_max=ltc.tap_max,
-                tap_step_percent=REGULATOR_TAP_STEP_PERCENT, vreg_v=ltc.vreg_v,
-                band_v=ltc.band_v, pt_ratio=ltc.pt_ratio, ct_primary_a=ltc.ct_primary_a,
-                r_v=ltc.r_v, x_v=ltc.x_v, pt_phase=ltc.pt_phase)
+            step = REGULATOR_TAP_STEP_PERCENT / 100.0
+            top = 1.0 + ltc.tap_max * step
+            cmds += [  # the LTC's RegControl disabled: the published cases hold 800
+                dss.tap_range(sub.name, 2, (1.0 - REGULATOR_TAP_MAX * step, top),
+                              ltc.tap_max + REGULATOR_TAP_MAX, tap=top),
+                dss.regcontrol(sub.name, sub.name, vreg_v=ltc.vreg_v, band_v=ltc.band_v,
+                               pt_ratio=ltc.pt_ratio, ct_primary_a=ltc.ct_primary_a,
+                               r_v=ltc.r_v, x_v=ltc.x_v, pt_phase=ltc.pt_phase,
+                               enabled=False)]
         unit_taps = iter(taps)
         for reg in self.regulators:
             imp, ctl = reg.impedance, reg.control
