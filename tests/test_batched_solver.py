@@ -351,3 +351,31 @@ def test_factor_updates_agree_with_fresh_factors(name):
         np.testing.assert_allclose(b.vm_pu[i], fresh.vm_pu[0], atol=1e-9, rtol=0)
         np.testing.assert_allclose(model.z_ll[i], fresh._model.z_ll[0], atol=1e-9, rtol=0)
     assert updated >= 2  # the update path ran (and the fresh factorisation after it)
+
+
+def test_a_tap_state_is_factored_once_for_every_copy():
+    """IEEE 13 (factored afresh, not updated): copies at a tap and step state any copy
+    had before take its kept factors (powergrid.solvers._zbus.ZbusModel.factors), bit for
+    bit those of a solver that factors the state for the first time; a new state is
+    factored once however many copies take it."""
+    net = network("ieee13")
+    b = BatchedSolver(net, 8)
+    b.solve()
+    model = b._model
+    assert model is not None and not model.updates
+    states = len(model.factors)
+    assert states == 1  # eight copies, one state
+    reg = int(np.flatnonzero(b.trafo_tap_max > b.trafo_tap_min)[0])
+    b.trafo_tap_pos[:, reg] += 2  # every copy to one new state
+    b.solve()
+    assert len(model.factors) == states + 1
+    b.trafo_tap_pos[:4, reg] -= 2  # half of them back to the first
+    b.solve()
+    assert len(model.factors) == states + 1
+    fresh = BatchedSolver(net, 1)
+    fresh.trafo_tap_pos[0] = b.trafo_tap_pos[0]
+    fresh.solve()
+    assert fresh._model is not None
+    np.testing.assert_array_equal(model.x[0], fresh._model.x[0])
+    # (the voltages to the solver's tolerance: copy 0 starts from its last solution)
+    np.testing.assert_allclose(b.vm_pu[0], fresh.vm_pu[0], atol=1e-9, rtol=0)

@@ -29,7 +29,8 @@ shunt step at its bus, so ``Z' = Z - Z E (I + D E^T Z E)^-1 D E^T Z`` with ``E``
 buses' columns and ``D`` the admittance change there), factored afresh after
 :data:`_MAX_UPDATES` updates, at a copy's reset or when a changed element touches a
 slack bus (a net with fewer than :data:`_UPDATE_MIN_BUSES` P buses is always factored
-afresh: cheaper there). Copies
+afresh: cheaper there). Fresh factors are kept by tap and step state (:attr:`ZbusModel.
+factors`): a state seen before, by any copy, is not factored again. Copies
 are updated in groups with the same changed elements, so a copy's arithmetic does not
 depend on the others'. Every batched operation is per-row arithmetic (elementwise ufuncs,
 ``np.einsum``, ``np.matmul`` and LAPACK one matrix at a time), so a copy's numbers do
@@ -60,6 +61,9 @@ _MAX_UPDATES = 32
 #: buses, about 8 % slower with updates and BLAS products than without; the batched
 #: microgrids at N = 64, 74 P buses, 2.3x faster with them)
 _UPDATE_MIN_BUSES = 32
+#: bytes of fresh factors kept by tap and step state (the IEEE 13's regulator and two
+#: capacitor banks have 33 x 4 x 2 = 264 states, 1 MB)
+_FACTOR_BYTES = 64 * 2**20
 
 CONVERGED, NOT_CONVERGED, DIVERGED = 1, 0, -1
 #: matrices with at least this many columns are multiplied by BLAS (``np.matmul``, one
@@ -204,6 +208,10 @@ class ZbusModel:
         self.applied_tap = np.zeros((n, len(topo.applied_tap)), dtype=np.int64)
         self.applied_step = np.zeros((n, len(topo.applied_step)), dtype=np.int64)
         self._chunk = max(1, _CHUNK_BYTES // (16 * nb * nb))
+        #: fresh factors by tap and step state (``tap_pos`` and ``step`` rows as bytes):
+        #: the same state gives the same numbers in every copy, so each is computed once
+        self.factors: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+        self._max_factors = max(1, _FACTOR_BYTES // (16 * (self.x[0].size + ns * nb)))
 
     # -- factors --------------------------------------------------------------
     def stale(self, rows, tap_pos: np.ndarray, step: np.ndarray) -> np.ndarray:
@@ -240,10 +248,32 @@ class ZbusModel:
         self._refresh_fresh(rows[fresh], tap_pos[fresh], step[fresh])
 
     def _refresh_fresh(self, rows: np.ndarray, tap_pos: np.ndarray, step: np.ndarray) -> None:
-        """Factor copies ``rows`` afresh, in chunks of bounded workspace."""
-        for start in range(0, len(rows), self._chunk):
-            sl = slice(start, start + self._chunk)
-            self._refresh(rows[sl], tap_pos[sl], step[sl])
+        """Factor copies ``rows`` afresh: each distinct tap and step state once (kept in
+        :attr:`factors`, shared by every copy and every later solve), in chunks of
+        bounded workspace."""
+        if not len(rows):
+            return
+        keys = [t.tobytes() + s.tobytes() for t, s in zip(tap_pos, step, strict=True)]
+        new: dict[bytes, int] = {}
+        for j, key in enumerate(keys):
+            if key not in self.factors and key not in new:
+                new[key] = j
+        first = np.array(list(new.values()), dtype=np.intp)
+        for start in range(0, len(first), self._chunk):
+            part = first[start:start + self._chunk]
+            x, y_slack = self._factor(tap_pos[part], step[part])
+            for j, key in enumerate(keys[i] for i in part.tolist()):
+                self.factors[key] = (x[j].copy(), y_slack[j].copy())
+        self.x[rows] = np.stack([self.factors[key][0] for key in keys])
+        self.y_slack[rows] = np.stack([self.factors[key][1] for key in keys])
+        if len(self.factors) > self._max_factors:  # bounded: forget the oldest states
+            for key in list(self.factors)[:len(self.factors) - self._max_factors]:
+                del self.factors[key]
+        self._set_branches(rows, tap_pos)
+        self.applied_tap[rows] = tap_pos
+        self.applied_step[rows] = step
+        self.valid[rows] = True
+        self.n_updates[rows] = 0
 
     def _update(self, rows: np.ndarray, tap_pos: np.ndarray, step: np.ndarray,
                 pattern: np.ndarray) -> None:
@@ -294,8 +324,11 @@ class ZbusModel:
         for yb, col in zip(self.y_branch, range(4), strict=True):
             yb[rows[:, None], self.var_rows[None, :]] = st[:, :, col]
 
-    def _refresh(self, rows: np.ndarray, tap_pos: np.ndarray, step: np.ndarray) -> None:
-        k, m, nb = len(rows), self.m, self.nb
+    def _factor(self, tap_pos: np.ndarray, step: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(X, Y[S, :])`` of ``Y[P, P]`` at each row of ``tap_pos`` ``(k, n_trafo)`` and
+        shunt ``step`` ``(k, n_shunt)``: ``X = Z_PP [I_L | b | I_T]`` (LAPACK one matrix
+        at a time) and the slack rows of ``Y``."""
+        k, m, nb = len(tap_pos), self.m, self.nb
         y = np.empty((k, nb, nb), dtype=np.complex128)
         y[:] = self.y_fixed
         nv = len(self.var_trafo)
@@ -315,13 +348,7 @@ class ZbusModel:
         rhs[:, np.arange(m), np.arange(m)] = 1.0
         rhs[:, :, m] = -np.einsum("bps,s->bp", y[:, p[:, None], s[None, :]], self.v_slack)
         rhs[:, self.t_pos, m + 1 + np.arange(nt)] = 1.0
-        self.x[rows] = np.linalg.solve(y_pp, rhs)
-        self.y_slack[rows] = y[:, s, :]
-        self._set_branches(rows, tap_pos)
-        self.applied_tap[rows] = tap_pos
-        self.applied_step[rows] = step
-        self.valid[rows] = True
-        self.n_updates[rows] = 0
+        return np.linalg.solve(y_pp, rhs), y[:, s, :]
 
     # -- injections -------------------------------------------------------------
     def consumption(self, cons: np.ndarray) -> np.ndarray:
