@@ -47,6 +47,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import cast
 
 import numpy as np
 import pandapower as pp
@@ -164,7 +165,7 @@ class ThreePhaseGridModel:
                 bus = m.bus_names[regulated_bus_row(net, r)]
                 self.solver.add_tap_changer(
                     r.name, w.winding, (w.ratio(w.tap_min), w.ratio(w.tap_max)),
-                    round(w.tap_max - w.tap_min), bus, float(r.vm_set_pu or 1.0),
+                    round(w.tap_max - w.tap_min), bus, cast(float, r.vm_set_pu),  # (checked)
                     2.0 * r.vm_deadband_pu)
                 continue
             self._automatic[list(m.regulator_banks[r.name])] = True
