@@ -126,6 +126,7 @@ class ThreePhaseGridModel:
                 raise ValueError(f"PCC {pcc.name!r}: three-phase physics measures a PCC at"
                                  " the source (ext_grid) or a transformer of the feeder, not"
                                  f" at {pcc.element} {pcc.element_name!r}")
+        self._pcc_sign = np.array([sign for _, sign in self._pcc_elements])
         self.solver = ThreePhaseSolver(feeder, m.injection_buses, m.added_capacitors)
         s = self.solver
         self.bus_names, self.line_names, self.trafo_names = (m.bus_names, m.line_names,
@@ -338,8 +339,8 @@ class ThreePhaseGridModel:
             trafos = np.array([self._trafo_loading(k) for k in range(len(m.trafo_names))])
             flows = np.array([s.element_power_kw(element) for element, _ in self._pcc_elements]
                              ).reshape(-1, 2)
-            signs = np.array([k for _, k in self._pcc_elements])
-            pcc_p, pcc_q = signs * flows[:, 0] / 1000.0, signs * flows[:, 1] / 1000.0
+            pcc_p = self._pcc_sign * flows[:, 0] / 1000.0
+            pcc_q = self._pcc_sign * flows[:, 1] / 1000.0
         worst = worst_phase(vm_phase, self._phases)
         price = np.array([[float((pcc_prices or {}).get(n, price_per_mwh))
                            for n in self.pcc_names]])
