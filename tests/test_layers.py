@@ -201,3 +201,21 @@ def test_a_run_does_not_load_grid2op(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, check=True)
     assert out.stdout.strip().splitlines()[-1] == "CODE 0 False"
+
+
+@pytest.mark.parametrize(("solver", "loaded"), [("lightsim2grid", False), ("pandapower", True)])
+def test_a_run_loads_numba_only_for_pandapowers_power_flow(tmp_path, solver, loaded):
+    """pandapower imports numba when it is installed, for its own power flows; a run on
+    the fast backend never solves with pandapower, so numba is kept out (and the run
+    writes the same results); with ``--solver pandapower`` pandapower has it."""
+    import importlib.util
+
+    if importlib.util.find_spec("numba") is None:
+        pytest.skip("numba is not installed: nothing to keep out")
+    code = ("import sys; from powergrid.cli import main;"
+            f" code = main(['run', 'ieee13', '--steps', '2', '--solver', {solver!r},"
+            f" '--quiet', '--out', {str(tmp_path)!r}]);"
+            " print('CODE', code, sys.modules.get('numba') is not None)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, check=True)
+    assert out.stdout.strip().splitlines()[-1] == f"CODE 0 {loaded}"
