@@ -81,6 +81,12 @@ class RegulatorControl:
 PT_SECONDARY_V = 120.0
 
 
+def pt_ratio(kv_ll: float) -> float:
+    """The ratio of a potential transformer that puts ``kv_ll`` (line-to-line kV, its
+    line-to-neutral voltage) at :data:`PT_SECONDARY_V`: 1 p.u. reads 120 V."""
+    return kv_ll * 1000.0 / 3**0.5 / PT_SECONDARY_V
+
+
 @dataclass(frozen=True)
 class LoadTapChanger:
     """A substation transformer's on-load tap changer: ganged (one tap for all three

@@ -45,7 +45,6 @@ from __future__ import annotations
 import pandapower as pp
 
 from powergrid.networks._elements import (
-    PT_SECONDARY_V,
     XY,
     Builder,
     DistributedLoad,
@@ -57,6 +56,7 @@ from powergrid.networks._elements import (
     XYTransform,
     balanced_capacitor_steps,
     identity_xy,
+    pt_ratio,
 )
 from powergrid.networks.line_configs import (
     IEEE34_CONFIGS,
@@ -279,7 +279,7 @@ SUBSTATION_STIFF = {"sn_mva": 2.5, "r_percent": 1.0 / 1000, "x_percent": 8.0 / 1
 # the published 1.05 behind a source at its nominal 69 kV, never above it; it starts
 # there.
 SUBSTATION_LTC = LoadTapChanger(
-    vreg_v=121.0, band_v=1.5, pt_ratio=FEEDER_KV * 1000.0 / 3**0.5 / PT_SECONDARY_V,
+    vreg_v=121.0, band_v=1.5, pt_ratio=pt_ratio(FEEDER_KV),
     ct_primary_a=100.0, r_v=10.0, x_v=7.0, pt_phase="MIN", tap_max=8)
 #: the three-phase model's source, behind the substation LTC: 69 kV nominal
 SUBSTATION_SOURCE_PU = 1.0

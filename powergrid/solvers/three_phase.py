@@ -36,7 +36,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 import powergrid.networks.three_phase.dss as dss
-from powergrid.networks._elements import PT_SECONDARY_V
+from powergrid.networks._elements import PT_SECONDARY_V, pt_ratio
 from powergrid.networks.three_phase import FEEDERS, Feeder
 from powergrid.networks.three_phase.feeder import check_tap
 from powergrid.networks.three_phase.opendss import PhaseSnapshot, engine_errors
@@ -206,7 +206,7 @@ class ThreePhaseSolver:
         self.circuit.command(dss.tap_range(name, winding, ratios, steps))
         self.circuit.command(dss.regcontrol(
             name, name, vreg_v=vreg_pu * PT_SECONDARY_V, band_v=band_pu * PT_SECONDARY_V,
-            pt_ratio=kv[bus] * 1000.0 / 3**0.5 / PT_SECONDARY_V, winding=winding,
+            pt_ratio=pt_ratio(kv[bus]), winding=winding,
             bus_name=bus, pt_phase="MAX"))
         self._tap_changers.append(name)
         self._automatic = True
