@@ -85,8 +85,8 @@ class DeviceBatch:
         self._regulated = [(where[t][0], self._rows(where[t], copies), k)
                            for k, t in enumerate(regulators)]
         self.injecting, self.positional = grid_layout(self.devices)
-        self._inj = [(where[d][0], self._rows(where[d], copies)) for d in self.injecting]
-        self._pos = [(where[d][0], self._rows(where[d], copies)) for d in self.positional]
+        self._inj = self._gather_plan(self.injecting, copies)
+        self._pos = self._gather_plan(self.positional, copies)
         self.states: list[State] = [f.initial_state() for f in self.fleets]
         #: per fleet, ``(devices of a copy, groups)``: 1 where the device is in the group
         self._membership = [np.array([[float(d.name in g) for g in groups]
@@ -102,6 +102,27 @@ class DeviceBatch:
     def _rows(self, place: tuple[int, int], copies: np.ndarray) -> np.ndarray:
         f, i = place
         return copies * self.templates[f].n + i
+
+    def _gather_plan(self, names: Sequence[str], copies: np.ndarray
+                     ) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """Per fleet, the columns of ``names`` it holds and their rows ``(N, k)``: one
+        gather per fleet builds the ``(N, len(names))`` array of a step."""
+        grouped: dict[int, list[tuple[int, int]]] = {}
+        for column, name in enumerate(names):
+            f, i = self.where[name]
+            grouped.setdefault(f, []).append((column, i))
+        return [(f, np.array([c for c, _ in members], dtype=np.intp),
+                 copies[:, None] * self.templates[f].n
+                 + np.array([i for _, i in members], dtype=np.intp))
+                for f, members in grouped.items()]
+
+    def _gather(self, plan: list[tuple[int, np.ndarray, np.ndarray]],
+                arrays: dict[int, np.ndarray]) -> np.ndarray:
+        """``(N, columns)`` of ``plan`` from each of its fleets' array in ``arrays``."""
+        out = np.empty((self.n, sum(len(columns) for _, columns, _ in plan)))
+        for f, columns, rows in plan:
+            out[:, columns] = arrays[f][rows]
+        return out
 
     def _action_map(self, names: tuple[str, ...], where: dict[str, tuple[int, int]],
                     layout: str, copies: np.ndarray) -> list[tuple[int, np.ndarray, int, int]]:
@@ -171,7 +192,8 @@ class DeviceBatch:
         for template, out in zip(self.templates, outs, strict=True):
             for terms, total in ((out.cost_terms, cost_terms), (out.safety_terms, safety_terms)):
                 for term, value in terms.items():
-                    per_copy = value.reshape(self.n, template.n).sum(axis=1)
+                    per_copy = (value.reshape(self.n) if template.n == 1
+                                else value.reshape(self.n, template.n).sum(axis=1))
                     total[term] = total[term] + per_copy if term in total else per_copy
         group_cost: dict[str, np.ndarray] = {}
         group_safety: dict[str, np.ndarray] = {}
@@ -180,13 +202,11 @@ class DeviceBatch:
                 for term, value in terms.items():
                     per_group = value.reshape(self.n, len(member)) @ member
                     total[term] = total[term] + per_group if term in total else per_group
-        p = np.stack([outs[f].p_mw[rows] for f, rows in self._inj], axis=1) if self._inj \
-            else np.zeros((self.n, 0))
-        q = np.stack([outs[f].q_mvar[rows] for f, rows in self._inj], axis=1) if self._inj \
-            else np.zeros((self.n, 0))
-        pos = np.stack([np.asarray(self.states[f][cast(PositionFleet, self.fleets[f]).POSITION],
-                                   float)[rows] for f, rows in self._pos], axis=1) if self._pos \
-            else np.zeros((self.n, 0))
+        p = self._gather(self._inj, {f: outs[f].p_mw for f, _, _ in self._inj})
+        q = self._gather(self._inj, {f: outs[f].q_mvar for f, _, _ in self._inj})
+        pos = self._gather(self._pos, {
+            f: self.states[f][cast(PositionFleet, self.fleets[f]).POSITION]
+            for f, _, _ in self._pos})
         zero = np.zeros(self.n)
         cost = sum(cost_terms.values(), zero.copy())
         safety = sum(safety_terms.values(), zero.copy())

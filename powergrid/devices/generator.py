@@ -21,7 +21,7 @@ from powergrid.devices.base import (
     bus_index,
     upsert_element,
 )
-from powergrid.devices.capability import clip, limit_reactive
+from powergrid.devices.capability import ReactiveCapability, clip
 from powergrid.safety import setpoint_reduction
 
 
@@ -164,19 +164,23 @@ class GeneratorFleet(Fleet):
         self.q_min, self.q_max = self.reactive_box()
         self.sn = self.param("sn_mva")
         self.min_pf = self.param("min_pf")
+        self.capability = ReactiveCapability(self.q_min, self.q_max, self.sn, self.min_pf)
         coefs = np.array([d.cost_coefs for d in devices], dtype=float).reshape(self.n, 3)
         self.cost_a, self.cost_b, self.cost_c = coefs.T
         self.pwl = np.array([d.cost_pwl is not None for d in devices])
         self.pwl_p, self.pwl_cost = _stack_pwl([d.cost_pwl for d in devices])
+        self.any_pwl = bool(self.pwl.any())
         self.ramp_up = self.param("ramp_up_mw_per_h", np.inf)
         self.ramp_down = self.param("ramp_down_mw_per_h", np.inf)
         self.ramp_cost = self.param("ramp_cost_per_mw")
         self.commitment = np.array([d.commitment for d in devices])
+        self.any_commitment = bool(self.commitment.any())
         self.startup_time = self.param("startup_time_h")
         self.shutdown_time = self.param("shutdown_time_h")
         self.startup_cost = self.param("startup_cost")
         self.shutdown_cost = self.param("shutdown_cost")
         self.initially_on = np.array([d.initially_on or not d.commitment for d in devices], float)
+        self.p_rating = np.maximum(np.abs(self.p_max), np.abs(self.p_min))
 
     def initial_state(self, rng: np.random.Generator | None = None) -> State:
         on = self.initially_on.copy()
@@ -184,40 +188,48 @@ class GeneratorFleet(Fleet):
                 "pending_h": np.zeros(self.n)}
 
     def default_controls(self, state: State) -> tuple[np.ndarray, np.ndarray]:
-        p_hold = np.where(state["on"] > 0, state["p_mw"], self.p_init)
-        c = np.stack([p_hold, state["q_mvar"]], axis=1)
-        d = state["on"].astype(np.int64)[:, None].copy()
-        return c, d
+        c = np.empty((self.n, 2))
+        c[:, 0] = np.where(state["on"] > 0, state["p_mw"], self.p_init)
+        c[:, 1] = state["q_mvar"]
+        return c, state["on"].astype(np.int64)[:, None]
 
     def fuel_cost_rate(self, p_mw: np.ndarray) -> np.ndarray:
         """Fuel cost rate in $/h at output ``p_mw`` (quadratic or piecewise-linear)."""
         quad = quadratic_cost(p_mw, self.cost_a, self.cost_b, self.cost_c)
-        if not self.pwl.any():
+        if not self.any_pwl:
             return quad
         return np.where(self.pwl, piecewise_linear_cost(p_mw, self.pwl_p, self.pwl_cost), quad)
 
-    def step(self, state: State, c: np.ndarray, d: np.ndarray,
-             exog: dict[str, np.ndarray], dt_h: float) -> tuple[State, FleetOutput]:
+    def commit(self, state: State, d: np.ndarray, dt_h: float
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Unit commitment over a step of ``dt_h`` hours at the commands ``d[:, 0]``
+        (1 = on): ``(on, pending_h, started, stopped)``. A commanded change takes
+        effect once it has been pending for the start-up (shut-down) time; units
+        without commitment stay on."""
         on_prev = state["on"]
+        if not self.any_commitment and on_prev.all():
+            nothing = np.zeros(self.n, dtype=bool)
+            return on_prev.copy(), np.zeros(self.n), nothing, nothing
         command = np.where(self.commitment, (d[:, 0] > 0).astype(float), 1.0)
         pending = command != on_prev
         delay = np.where(command > on_prev, self.startup_time, self.shutdown_time)
         switch = pending & (state["pending_h"] + 1e-9 >= delay)
         on = np.where(switch, command, on_prev)
         pending_h = np.where(pending & ~switch, state["pending_h"] + dt_h, 0.0)
-        started = switch & (on > 0)
-        stopped = switch & (on <= 0)
+        return on, pending_h, switch & (on > 0), switch & (on <= 0)
 
+    def step(self, state: State, c: np.ndarray, d: np.ndarray,
+             exog: dict[str, np.ndarray], dt_h: float) -> tuple[State, FleetOutput]:
+        on, pending_h, started, stopped = self.commit(state, d, dt_h)
+        running = on > 0
         p_box = clip(c[:, 0], self.p_min, self.p_max)
         p_prev = state["p_mw"]
         p_ramped = clip(p_box, p_prev - self.ramp_down * dt_h, p_prev + self.ramp_up * dt_h)
         p_on = clip(p_ramped, self.p_min, self.p_max)
-        p = np.where(on > 0, p_on, 0.0)
-        q_on, q_reduction = limit_reactive(c[:, 1], p, self.q_min, self.q_max, self.sn,
-                                           self.min_pf)
-        q = np.where(on > 0, q_on, 0.0)
+        p = np.where(running, p_on, 0.0)
+        q_on, q_reduction = self.capability.limit(c[:, 1], p)
+        q = np.where(running, q_on, 0.0)
 
-        p_rating = np.maximum(np.abs(self.p_max), np.abs(self.p_min))
         cost_terms = {
             "fuel": on * self.fuel_cost_rate(p) * dt_h,
             "ramp": ramping_cost(p - p_prev, self.ramp_cost, self.ramp_cost),
@@ -225,8 +237,8 @@ class GeneratorFleet(Fleet):
             + np.where(stopped, self.shutdown_cost, 0.0),
         }
         safety_terms = {
-            "ramp": np.where(on > 0, setpoint_reduction(p_box, p_on, p_rating), 0.0),
-            "capability": np.where(on > 0, q_reduction, 0.0),
+            "ramp": np.where(running, setpoint_reduction(p_box, p_on, self.p_rating), 0.0),
+            "capability": np.where(running, q_reduction, 0.0),
         }
         new = {"p_mw": p, "q_mvar": q, "on": on, "pending_h": pending_h}
         return new, FleetOutput(p, q, cost_terms, safety_terms)
@@ -340,26 +352,29 @@ class RESFleet(Fleet):
         self.curtailable = np.array([d.curtailable for d in devices])
         self.q_min, self.q_max = self.reactive_box()
         self.min_pf = self.param("min_pf")
+        self.capability = ReactiveCapability(self.q_min, self.q_max, self.sn, self.min_pf)
         self.curtail_cost = self.param("curtailment_cost_per_mwh")
+        #: the controls of nobody acting: the limit at the rating, no reactive power
+        self._no_curtailment = np.stack([self.sn, np.zeros(self.n)], axis=1)
 
     def initial_state(self, rng: np.random.Generator | None = None) -> State:
         z = np.zeros(self.n)
         return {"p_mw": z, "q_mvar": z.copy(), "p_avail_mw": z.copy()}
 
     def default_controls(self, state: State) -> tuple[np.ndarray, np.ndarray]:
-        return np.stack([self.sn, np.zeros(self.n)], axis=1), np.zeros((self.n, 0), np.int64)
+        return self._no_curtailment.copy(), np.zeros((self.n, 0), np.int64)
 
     def available_mw(self, profile: np.ndarray) -> np.ndarray:
         """Available power in MW at ``profile`` (per unit of rating, ``(..., n)``; nan as 0,
         clipped into [0, 1]): ``sn_mva * profile``."""
-        return self.sn * clip(np.nan_to_num(profile), 0.0, 1.0)
+        return self.sn * np.minimum(np.fmax(profile, 0.0), 1.0)  # fmax: nan -> 0
 
     def step(self, state: State, c: np.ndarray, d: np.ndarray,
              exog: dict[str, np.ndarray], dt_h: float) -> tuple[State, FleetOutput]:
         p_avail = self.available_mw(exog["profile"])
         limit = np.where(self.curtailable, clip(c[:, 0], 0.0, self.sn), self.sn)
         p = np.minimum(p_avail, limit)
-        q, q_reduction = limit_reactive(c[:, 1], p, self.q_min, self.q_max, self.sn, self.min_pf)
+        q, q_reduction = self.capability.limit(c[:, 1], p)
         cost_terms = {"curtailment": throughput_cost(p_avail - p, self.curtail_cost, dt_h)}
         new = {"p_mw": p, "q_mvar": q, "p_avail_mw": p_avail}
         return new, FleetOutput(p, q, cost_terms, {"capability": q_reduction})

@@ -76,6 +76,15 @@ class GridFleet(Fleet):
         self.sell_discount = self.param("sell_discount")
         self.sn = self.param("sn_mva")
         self.internal = np.array([d.internal for d in devices], dtype=bool)
+        self._tiles: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _tiled(self, copies: int) -> tuple[np.ndarray, np.ndarray]:
+        """``sell_discount`` and ``sn_mva`` for ``copies`` copies (rows copy-major)."""
+        tiles = self._tiles.get(copies)
+        if tiles is None:
+            tiles = self._tiles[copies] = (np.tile(self.sell_discount, copies),
+                                           np.tile(self.sn, copies))
+        return tiles
 
     def initial_state(self, rng: np.random.Generator | None = None) -> State:
         z = np.zeros(self.n)
@@ -89,8 +98,8 @@ class GridFleet(Fleet):
              ) -> tuple[State, FleetOutput]:
         """Settle the exchange of ``copies`` copies of these PCCs (rows copy-major)."""
         p, q, price = (np.asarray(exog[k], dtype=float) for k in self.EXOGENOUS)
-        discount = np.tile(self.sell_discount, copies)
+        discount, sn = self._tiled(copies)
         cost_terms = {"energy": energy_cost(p, price, discount, dt_h)}
-        safety_terms = {"pcc_rating": over_rating(p, q, np.tile(self.sn, copies))}
+        safety_terms = {"pcc_rating": over_rating(p, q, sn)}
         return {"p_mw": p, "q_mvar": q, "price": price}, FleetOutput(p, q, cost_terms,
                                                                       safety_terms)

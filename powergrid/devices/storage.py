@@ -17,7 +17,7 @@ from powergrid.devices.base import (
     bus_index,
     upsert_element,
 )
-from powergrid.devices.capability import clip, limit_reactive
+from powergrid.devices.capability import ReactiveCapability, clip
 from powergrid.safety import setpoint_reduction
 
 
@@ -144,6 +144,7 @@ class ESSFleet(Fleet):
         self.eta_dis = self.param("eta_discharge")
         self.q_min, self.q_max = self.reactive_box()
         self.sn = self.param("sn_mva")
+        self.capability = ReactiveCapability(self.q_min, self.q_max, self.sn, np.nan)
         self.cost_per_mwh = self.param("cost_per_mwh")
         self.p_rating = np.maximum(self.p_max, -self.p_min)
 
@@ -173,7 +174,7 @@ class ESSFleet(Fleet):
         p = clip(p_box, p_lo, p_hi)
         energy_mwh = np.where(p >= 0.0, p * self.eta_ch, p / self.eta_dis) * dt_h
         soc_next = clip(soc + energy_mwh / self.capacity, self.soc_min, self.soc_max)
-        q, q_reduction = limit_reactive(c[:, 1], p, self.q_min, self.q_max, self.sn, np.nan)
+        q, q_reduction = self.capability.limit(c[:, 1], p)
         cost_terms = {"degradation": throughput_cost(p, self.cost_per_mwh, dt_h)}
         safety_terms = {"soc_limit": setpoint_reduction(p_box, p, self.p_rating),
                         "capability": q_reduction}

@@ -149,6 +149,7 @@ class Topology:
         self._write_tap_params(np.arange(len(self.trafo_rows)))
         self._active_f = self.active_branch.astype(np.float64)
         self.yff, self.yft, self.ytf, self.ytt = self._branch_vectors(slice(None))
+        self._tap_admittances()
         # branch rows with results (lines, then trafos) and their current bases (kA per p.u.)
         self.n_out = n_out = max(int(self.line_rows[-1]) + 1 if len(self.line_rows) else 0,
                                  int(self.trafo_rows[-1]) + 1 if len(self.trafo_rows) else 0)
@@ -376,14 +377,12 @@ class Topology:
         if not len(changed):
             return
         rows = self.trafo_rows[changed]
-        old = np.stack([self.r[rows], self.x[rows], self.g[rows], self.b[rows]])
         self.applied_tap[changed] = tap_pos[changed]
         self._write_tap_params(changed)
-        impedance_changed = not np.array_equal(
-            old, np.stack([self.r[rows], self.x[rows], self.g[rows], self.b[rows]])
-        )
-        y = self._branch_vectors(rows)
-        self.yff[rows], self.yft[rows], self.ytf[rows], self.ytt[rows] = y
+        k = self.taps.rows(self.applied_tap[changed], changed)
+        for y, table in zip((self.yff, self.yft, self.ytf, self.ytt), self._tap_y, strict=True):
+            y[rows] = table[k, changed]
+        impedance_changed = bool(self._tap_impedance[changed].any())
         trafos = self.ls_trafo_rows
         for island in self.islands:
             model = island.model
@@ -397,6 +396,17 @@ class Topology:
                 model.update_trafos_parameters(
                     self.r[trafos], self.x[trafos], self.g[trafos] + 1j * self.b[trafos]
                 )
+
+    def _tap_admittances(self) -> None:
+        """Every transformer's branch admittances at every tap position (the tap table's
+        rows, ``(span, n_trafo)`` each), and which transformers' impedance depends on the
+        tap: a tap change then only looks its branch up."""
+        tab, rows = self.taps, self.trafo_rows
+        self._tap_y = branch_vectors(tab.r, tab.x, tab.g, tab.b, tab.g_asym, tab.b_asym,
+                                     tab.ratio, tab.shift_degree, self._active_f[rows])
+        self._tap_impedance = np.array([
+            any(np.ptp(getattr(tab, key)[:, t]) > 0.0 for key in ("r", "x", "g", "b"))
+            for t in range(len(rows))], dtype=bool)
 
     # -- solve ---------------------------------------------------------------
     def solve(self, max_iteration: int, tolerance: float) -> np.ndarray | None:

@@ -70,6 +70,19 @@ def effective_column(table, column: str) -> np.ndarray:
     return values
 
 
+def _integers_within(values: np.ndarray, positions: np.ndarray, low: np.ndarray | int,
+                     high: np.ndarray) -> np.ndarray | None:
+    """``values`` as an array of the shape of ``positions`` if all are integers within
+    ``low .. high``, else None (one check for a step's few taps or steps)."""
+    v = np.asarray(values)
+    if v.shape != np.shape(positions):
+        v = np.broadcast_to(v, np.shape(positions))
+    bad = (v < low) | (v > high)
+    if v.dtype.kind == "f":
+        bad |= v != np.round(v)
+    return None if bad.any() else v
+
+
 def _int_column(table, column: str, default: float) -> np.ndarray:
     """An integer-valued column as float64 with nan replaced by ``default``."""
     if column not in table or len(table) == 0:
@@ -232,11 +245,11 @@ class PowerFlowSolver(ABC):
         Raises ``ValueError`` for a position outside the range (a transformer
         without a tap range accepts only its initial position).
         """
-        tap = np.broadcast_to(np.asarray(tap_pos), np.shape(positions))
-        if np.any(tap != np.round(tap)) or np.any(
-            (tap < self.trafo_tap_min[positions]) | (tap > self.trafo_tap_max[positions])
-        ):
-            raise ValueError(f"tap positions {tap} outside the trafo tap range (or not integers)")
+        tap = _integers_within(tap_pos, positions, self.trafo_tap_min[positions],
+                               self.trafo_tap_max[positions])
+        if tap is None:
+            raise ValueError(f"tap positions {tap_pos} outside the trafo tap range"
+                             " (or not integers)")
         self.trafo_tap_pos[positions] = tap
 
     def set_shunt_step(self, positions: np.ndarray, step: np.ndarray) -> None:
@@ -244,9 +257,9 @@ class PowerFlowSolver(ABC):
 
         Raises ``ValueError`` for a step outside the range.
         """
-        st = np.broadcast_to(np.asarray(step), np.shape(positions))
-        if np.any(st != np.round(st)) or np.any((st < 0) | (st > self.shunt_max_step[positions])):
-            raise ValueError(f"shunt steps {st} outside 0 .. max_step (or not integers)")
+        st = _integers_within(step, positions, 0, self.shunt_max_step[positions])
+        if st is None:
+            raise ValueError(f"shunt steps {step} outside 0 .. max_step (or not integers)")
         self.shunt_step[positions] = st
 
     def set_switch(self, positions: np.ndarray, closed: np.ndarray) -> None:

@@ -68,7 +68,7 @@ class OneCopySolver(BatchSolver):
                       self.storage_q_mvar[0])
         for name, setter in _DISCRETE:
             wanted = getattr(self, name)[0]
-            if not np.array_equal(wanted, getattr(b, name)):
+            if (wanted != getattr(b, name)).any():
                 getattr(b, setter)(self._positions[name], wanted)
         self.converged[0] = bool(b.solve())
         return self.converged
