@@ -53,6 +53,19 @@ def _locate(elements: dict[str, dict[str, int]], name: str) -> tuple[str, int]:
     raise ValueError(f"no sgen, storage, trafo, shunt or switch named {name!r} in the network")
 
 
+def _by_table(elements: dict[str, dict[str, int]], names: Sequence[str]
+              ) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``names`` grouped by the table that holds them: ``(table, their columns in names,
+    their rows in the table)``, one array write per table in a step."""
+    grouped: dict[str, list[tuple[int, int]]] = {}
+    for k, name in enumerate(names):
+        table, row = _locate(elements, name)
+        grouped.setdefault(table, []).append((k, row))
+    return [(table, np.array([k for k, _ in members], dtype=np.intp),
+             np.array([r for _, r in members], dtype=np.intp))
+            for table, members in grouped.items()]
+
+
 def _pcc_position(net: pp.pandapowerNet, pcc: Grid) -> int:
     """Row position of a PCC's element (ext_grid, trafo or line) in its table."""
     return list(net[pcc.element].index).index(pcc.write_to_net(net))
@@ -66,9 +79,8 @@ def _load_buses(net: pp.pandapowerNet) -> tuple[np.ndarray, np.ndarray]:
 
 def _zero_nan(values: np.ndarray) -> np.ndarray:
     """A float copy of ``values`` with nan as 0 (cheaper than ``np.nan_to_num``)."""
-    out = np.array(values, dtype=float)
-    out[np.isnan(out)] = 0.0
-    return out
+    values = np.asarray(values, dtype=float)
+    return np.where(np.isnan(values), 0.0, values)
 
 
 @overload
@@ -505,8 +517,8 @@ class BatchGridModel:
             groups.setdefault(s, []).append(load_pos[load])
         self._loads = [(list(series).index(s), np.array(p, dtype=np.intp))
                        for s, p in groups.items()]
-        self._inj = [(k,) + _locate(elements, name) for k, name in enumerate(injecting)]
-        self._pos = [(k,) + _locate(elements, name) for k, name in enumerate(positional)]
+        self._inj = _by_table(elements, injecting)
+        self._pos = _by_table(elements, positional)
         self._pcc_fleet = GridFleet(list(pccs))
         self._pcc_where = [(g.element, _pcc_position(net, g)) for g in pccs]
         #: {element kind: (PCC columns, rows in that kind's result arrays)}
@@ -550,11 +562,11 @@ class BatchGridModel:
             v = values[:, k:k + 1] * load_scale
             s.load_p_mw[:, pos] = self.load_p_mw[pos] * v
             s.load_q_mvar[:, pos] = self.load_q_mvar[pos] * v
-        for k, table, row in self._inj:
-            getattr(s, f"{table}_p_mw")[:, row] = p_mw[:, k]
-            getattr(s, f"{table}_q_mvar")[:, row] = q_mvar[:, k]
-        for k, table, row in self._pos:
-            self.set_positions(table, np.array([row]), positions[:, k:k + 1])
+        for table, columns, rows in self._inj:
+            getattr(s, table + "_p_mw")[:, rows] = p_mw[:, columns]
+            getattr(s, table + "_q_mvar")[:, rows] = q_mvar[:, columns]
+        for table, columns, rows in self._pos:
+            self.set_positions(table, rows, positions[:, columns])
         return self.solve(price_per_mwh, dt_h)
 
     def set_positions(self, table: str, pos: np.ndarray, values: np.ndarray) -> None:
@@ -607,8 +619,8 @@ class BatchGridModel:
                 fresh[:, columns] = getattr(s, _PCC_SOURCES[element][column])[:, rows]
             last[key] = self._held(fresh, last[key], converged, every)
         price = np.asarray(price_per_mwh, dtype=float)
-        price = np.broadcast_to(price[:, None] if price.ndim == 1 else price,
-                                last["pcc_p_mw"].shape)
+        if price.ndim == 1:  # one price for every PCC of a copy
+            price = np.repeat(price[:, None], last["pcc_p_mw"].shape[1], axis=1)
         pcc_cost, energy, terms, pcc_safety = settle(self._pcc_fleet, last["vm_pu"],
                                                      last["line_loading_percent"],
                                                      last["trafo_loading_percent"],

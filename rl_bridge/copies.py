@@ -103,6 +103,45 @@ class CopiesStep:
     step_s: np.ndarray                    # seconds from the episode start to the step solved
     k: np.ndarray                         # steps taken in the episode, this one included
 
+    def info(self, agent: str, i: int, clipped: int, baseline: bool) -> dict[str, Any]:
+        """Copy ``i``'s ``info`` of ``agent`` as the single-copy environments give it
+        (plain numbers; ``clipped``: its setpoints clipped; ``baseline``: with the
+        reward's baseline bill)."""
+        info: dict[str, Any] = {
+            "converged": bool(self.converged[i]), "cost": float(self.cost[agent][i]),
+            "safety": float(self.safety[agent][i]),
+            "cost_terms": {t: float(v[i]) for t, v in self.cost_terms[agent].items()},
+            "safety_terms": {t: float(v[i]) for t, v in self.safety_terms[agent].items()},
+            "time": int(self.step_s[i]), "step": int(self.k[i]),
+            "clipped_setpoints": int(clipped)}
+        if baseline:
+            info["cost_baseline"] = float(self.baseline[agent][i])
+        return info
+
+
+def batch_refusal(config: Any) -> str | None:
+    """Why the copies cannot host ``config`` (a scenario config), None if they can: they
+    step agents that act on their own devices every step, with no coordinator, message
+    protocol or agent periods (those need the agents federate's messages)."""
+    coordinators = [a.name for a in config.agents if a.coordinator]
+    if coordinators or config.protocol != "none":
+        return (f"scenario {config.name!r}: batched copies take agents that act on"
+                f" their own devices (protocol 'none'), not protocol {config.protocol!r}"
+                + (f" with coordinator {coordinators[0]!r}" if coordinators else ""))
+    periods = {a.name: a.period_steps for a in config.agents if a.period_steps != 1}
+    if periods:
+        return (f"batched copies step every agent every step; agent_periods {periods}"
+                f" need the PettingZoo env")
+    return None
+
+
+def side_by_side(checked: list[CheckedAction]) -> CheckedAction:
+    """The agents' checked actions as one (the learner's: in the scenario's agent order,
+    along the last axis), their clipped setpoints summed."""
+    return CheckedAction(np.concatenate([x.c for x in checked], axis=-1),
+                         np.concatenate([x.d for x in checked], axis=-1),
+                         sum((x.clipped for x in checked), 0))
+
 
 class ScenarioCopies:
     """``n`` copies of ``scenario`` in one world (module docstring).
@@ -116,16 +155,9 @@ class ScenarioCopies:
 
     def __init__(self, scenario: BridgedScenario, n: int, solver: str | None = None) -> None:
         cfg = scenario.config
-        coordinators = [a.name for a in cfg.agents if a.coordinator]
-        if coordinators or cfg.protocol != "none":
-            raise ValueError(f"scenario {cfg.name!r}: batched copies take agents that act on"
-                             f" their own devices (protocol 'none'), not protocol"
-                             f" {cfg.protocol!r}" + (f" with coordinator {coordinators[0]!r}"
-                                                     if coordinators else ""))
-        periods = {a.name: a.period_steps for a in cfg.agents if a.period_steps != 1}
-        if periods:
-            raise ValueError(f"batched copies step every agent every step; agent_periods"
-                             f" {periods} need the PettingZoo env")
+        refusal = batch_refusal(cfg)
+        if refusal is not None:
+            raise ValueError(refusal)
         self.scenario, self.n = scenario, int(n)
         if self.n < 1:
             raise ValueError("num_envs must be at least 1")

@@ -199,15 +199,7 @@ class GridEnv(gym.Env):
         done = self.copies.step(CheckedAction(checked.c[None], checked.d[None],
                                               checked.clipped))
         a = self.agent
-        info: dict[str, Any] = {
-            "converged": bool(done.converged[0]), "cost": float(done.cost[a][0]),
-            "safety": float(done.safety[a][0]),
-            "cost_terms": {t: float(v[0]) for t, v in done.cost_terms[a].items()},
-            "safety_terms": {t: float(v[0]) for t, v in done.safety_terms[a].items()},
-            "time": int(done.step_s[0]), "step": int(done.k[0]),
-            "clipped_setpoints": int(checked.clipped)}
-        if self.scenario.baseline is not None:
-            info["cost_baseline"] = float(done.baseline[a][0])
+        info = done.info(a, 0, int(checked.clipped), self.scenario.baseline is not None)
         truncated = bool(done.truncated[0])
         self._episode_over = truncated
         if self.render_mode == "human":

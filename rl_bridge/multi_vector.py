@@ -78,7 +78,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from rl_bridge.copies import ScenarioCopies
+from rl_bridge.copies import ScenarioCopies, side_by_side
 from rl_bridge.core import BridgedScenario
 from rl_bridge.options import LEARNABILITY_DEFAULTS, env_options
 from rl_bridge.spaces import (
@@ -171,9 +171,7 @@ class MultiAgentVectorEnv:
                    for a in self.possible_agents]
         clipped = {a: np.asarray(x.clipped) for a, x in zip(self.possible_agents, checked,
                                                              strict=True)}
-        return CheckedAction(np.concatenate([x.c for x in checked], axis=1),
-                             np.concatenate([x.d for x in checked], axis=1),
-                             sum(clipped.values(), np.zeros(self.num_envs, dtype=int))), clipped
+        return side_by_side(checked), clipped
 
     def step(self, actions: Mapping[str, Any]
              ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray],

@@ -8,10 +8,16 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from rl_bridge.core import BridgedScenario
+from rl_bridge.copies import ScenarioCopies, batch_refusal, side_by_side
+from rl_bridge.core import BridgedScenario, StepResult
 from rl_bridge.options import LEARNABILITY_DEFAULTS, env_options
 from rl_bridge.render import RENDER_FPS, RENDER_MODES, Renderer, check_render_mode
-from rl_bridge.spaces import agent_indicated_space, with_agent_indicator
+from rl_bridge.spaces import (
+    CheckedAction,
+    agent_indicated_space,
+    check_joint_action,
+    with_agent_indicator,
+)
 
 #: multi-agent options and their defaults (beyond the ones every environment takes)
 MULTI_AGENT_DEFAULTS: dict[str, Any] = {
@@ -28,8 +34,14 @@ SCENARIO_KEYS = ("protocol", "protocol_params", "message_broker", "broker_passwo
 class MultiAgentGridEnv(ParallelEnv):
     """Several agents operate one network together, all acting every step.
 
-    Every step goes through the mosaik co-simulation (:mod:`rl_bridge.bridge`):
-    each agent's action reaches its devices through the agents federate.
+    Every step goes through the mosaik co-simulation (:mod:`rl_bridge.bridge`). Agents
+    that act on their own devices every step (no coordinator, protocol ``none``, no
+    ``agent_periods``) run on the core of the batched environments with one copy
+    (:class:`rl_bridge.copies.ScenarioCopies`): one world for every episode, the learner
+    entity handing every agent's action to the devices federate; with a coordinator, a
+    message protocol or agent periods, each agent is an entity of the agents federate,
+    which carries its messages, in a world per episode. Both give the same episodes for
+    the same seed (tests/test_paths_agree.py).
 
     | item              | per agent                                               |
     |-------------------|---------------------------------------------------------|
@@ -111,7 +123,13 @@ class MultiAgentGridEnv(ParallelEnv):
         scope = "all" if self.centralized else "zone"
         self.scenario = BridgedScenario(options.pop("scenario"), options, scope=scope,
                                         **overrides)
-        self._renderer = Renderer(self.render_mode, self.scenario.render_frame)
+        #: agents that act on their own devices every step run on the one copy of the
+        #: core the batched environments step N copies with (one world for every episode,
+        #: the arrays of every agent at once); a coordinator, a message protocol or agent
+        #: periods need the agents federate's messages (None: the scenario's own world)
+        self.copies = (ScenarioCopies(self.scenario, 1, solver=self.scenario.config.solver)
+                       if batch_refusal(self.scenario.config) is None else None)
+        self._renderer = Renderer(self.render_mode, self._frame)
         self.possible_agents = list(self.scenario.agents)
         self.agents: list[str] = []
         self.observation_spaces = {a: agent_indicated_space(space, len(self.possible_agents))
@@ -130,7 +148,16 @@ class MultiAgentGridEnv(ParallelEnv):
               ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
         if seed is not None:
             self._rng = np.random.default_rng(seed)
-        obs, infos = self.scenario.reset(self._rng, restart_test=seed is not None)
+        copies = self.copies
+        if copies is None:
+            obs, infos = self.scenario.reset(self._rng, restart_test=seed is not None)
+        else:  # the episode's start and device seed come from the same stream
+            copies.rngs[0] = self._rng
+            if seed is not None:
+                copies.episodes[0] = 0
+            first = copies.restart(np.array([0])) if copies.running else copies.begin()
+            obs = {a: v[0] for a, v in first.items()}
+            infos = {a: {"time": 0, "start_step": int(copies.starts[0])} for a in obs}
         obs = self._indicated(obs)
         self.agents = list(obs)
         if self.render_mode == "human":
@@ -142,7 +169,8 @@ class MultiAgentGridEnv(ParallelEnv):
                                                      dict[str, dict[str, Any]]]:
         if not self.agents:
             raise RuntimeError("step() called after the episode ended; call reset()")
-        result = self.scenario.step(actions)
+        result = self.scenario.step(actions) if self.copies is None else \
+            self._step_copy(actions)
         rewards = result.rewards
         if self.share_reward:
             mean = float(np.mean(list(rewards.values())))
@@ -155,6 +183,28 @@ class MultiAgentGridEnv(ParallelEnv):
             self.render()
         return (self._indicated(result.observations), rewards, terminations, truncations,
                 result.infos)
+
+    def _step_copy(self, actions: dict[str, Any]) -> StepResult:
+        """One step of the one copy: every agent's action checked before the world sees
+        any, then its observation, reward and ``info`` as the scenario's world gives them."""
+        copies = self.copies
+        assert copies is not None
+        checked = check_joint_action(self.scenario.specs, self.possible_agents, actions)
+        joint = side_by_side([checked[a] for a in self.possible_agents])
+        done = copies.step(CheckedAction(joint.c[None], joint.d[None], joint.clipped))
+        baselines = self.scenario.baselines
+        return StepResult({a: v[0] for a, v in done.observations.items()},
+                          {a: float(v[0]) for a, v in done.rewards.items()},
+                          {a: done.info(a, 0, int(checked[a].clipped), a in baselines)
+                           for a in self.possible_agents},
+                          bool(done.truncated[0]))
+
+    def _frame(self) -> np.ndarray:
+        if self.copies is None:
+            return self.scenario.render_frame()
+        vm, devices, step, k = self.copies.frame_inputs(0)
+        return self.scenario.renderer().frame_of(vm, devices, step, k,
+                                                 self.scenario.episode_length)
 
     def _indicated(self, observations: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """With ``agent_indicator``, each agent's observation with its one-hot appended."""
@@ -171,5 +221,7 @@ class MultiAgentGridEnv(ParallelEnv):
 
     def close(self) -> None:
         self._renderer.close()
+        if self.copies is not None:
+            self.copies.close()
         self.scenario.close()
 

@@ -119,7 +119,7 @@ class RLlibModule:
         distribution = self._distribution.from_logits(out["action_dist_inputs"])
         if deterministic:
             distribution = distribution.to_deterministic()
-        return distribution.sample()[0].numpy(), None
+        return np.asarray(distribution.sample()[0]), None  # a CPU tensor: its values
 
 
 class ModelPolicy:

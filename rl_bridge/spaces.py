@@ -67,6 +67,21 @@ def box_bounds(spec: ActionSpec) -> tuple[np.ndarray, np.ndarray]:
     return low.astype(np.float32), high.astype(np.float32)
 
 
+#: :func:`box_bounds` of the specs checked so far, by id (with the spec: kept alive)
+_BOUNDS: dict[int, tuple[ActionSpec, np.ndarray, np.ndarray]] = {}
+
+
+def _bounds_of(spec: ActionSpec) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`box_bounds` of ``spec``, worked out once per spec (every action is checked
+    against them)."""
+    entry = _BOUNDS.get(id(spec))
+    if entry is None or entry[0] is not spec:
+        if len(_BOUNDS) >= 256:  # bounded: environments come and go
+            _BOUNDS.clear()
+        entry = _BOUNDS[id(spec)] = (spec, *box_bounds(spec))
+    return entry[1], entry[2]
+
+
 def action_space(spec: ActionSpec) -> spaces.Space[Any]:
     """``Box`` of physical setpoints (bounds: :func:`box_bounds`) when every control is
     continuous, else ``Dict({"continuous": Box, "discrete": MultiDiscrete})``."""
@@ -151,18 +166,20 @@ def _check(agent: str, spec: ActionSpec, action: Any, batch: int | None) -> Chec
 
     raw = numeric_array(agent, label_d, disc, (*lead, spec.dim_d), spec.names_d)
     as_float = raw.astype(np.float64)  # range checks without integer overflow
-    for mask, problem in ((~np.isfinite(as_float), "is {v}"),
-                          (as_float != np.trunc(as_float), "= {v} is not an integer"),
-                          ((as_float < 0) | (as_float > spec.nvec - 1),
-                           "= {v} is outside 0..{hi}")):
-        if mask.any():
-            copy, k = _first_bad(mask)
-            value = raw[(k,) if copy is None else (copy, k)]
-            raise ActionError(f"{_who(agent, copy)}: {label_d}[{k}] ({spec.names_d[k]}) "
-                              + problem.format(v=value, hi=int(spec.nvec[k]) - 1))
+    fine = (as_float >= 0) & (as_float <= spec.nvec - 1) & (as_float == np.trunc(as_float))
+    if not fine.all():  # nan fails every comparison: which problem, for the message
+        for mask, problem in ((~np.isfinite(as_float), "is {v}"),
+                              (as_float != np.trunc(as_float), "= {v} is not an integer"),
+                              ((as_float < 0) | (as_float > spec.nvec - 1),
+                               "= {v} is outside 0..{hi}")):
+            if mask.any():
+                copy, k = _first_bad(mask)
+                value = raw[(k,) if copy is None else (copy, k)]
+                raise ActionError(f"{_who(agent, copy)}: {label_d}[{k}] ({spec.names_d[k]}) "
+                                  + problem.format(v=value, hi=int(spec.nvec[k]) - 1))
     d = as_float.astype(np.int64)
 
-    low, high = box_bounds(spec)
+    low, high = _bounds_of(spec)
     outside = (c < low) | (c > high)  # against the Box itself (float32 bounds)
     clipped: int | np.ndarray = (int(outside.sum()) if batch is None
                                  else outside.sum(axis=-1).astype(np.int64))

@@ -271,7 +271,8 @@ class GridSim(mosaik_api_v3.Simulator):
         for eid, (batch, price_column, load_scale) in self.batches.items():
             data = inputs.get(eid, {})
             copies = [int(c) for v in data.get("resets", {}).values() for c, _ in v or ()]
-            batch.reset(np.array(copies, dtype=np.intp))  # they start over: a cold start
+            if copies:  # they start over: a cold start
+                batch.reset(np.array(copies, dtype=np.intp))
             values = next(iter(data["values"].values()))
             inj = next(iter(data["injections"].values()))
             result = batch.step(values, inj["p_mw"], inj["q_mvar"], inj["position"],

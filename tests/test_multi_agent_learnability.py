@@ -108,7 +108,8 @@ def test_the_system_scope_gives_every_agent_a_third_of_the_systems_cost() -> Non
             actions = {a: _sample(own.action_space(a), rng) for a in own.agents}
             (_, r_own, _, _, i_own), (_, r_sys, _, _, i_sys), (_, r_rel, _, _, _) = (
                 env.step(actions) for env in envs)
-            feeder_bill = float(system.scenario.last_observations["MG1"].grid["cost"])
+            # the feeder's bill: the external PCC's, as the grid federate settled it
+            feeder_bill = float(system.copies.offered["grid"]["energy_cost"][0])
             devices = sum(v for mg in MICROGRIDS for term, v in i_sys[mg]["cost_terms"].items()
                           if term != "energy")
             for mg in MICROGRIDS:
@@ -151,9 +152,9 @@ def test_the_contribution_scope_values_each_zones_exchange_at_the_price() -> Non
                                                         for env in (own, contribution))
             price = float(prices[(start + k) % len(prices)])
             for mg in MICROGRIDS:
-                # the zone's view shows its own PCC's exchange only (the others NaN)
-                seen = contribution.scenario.last_observations[mg].grid["pcc_p_mw"]
-                (p_mw,) = [p for p in seen if np.isfinite(p)]
+                # the zone's own PCC's exchange, as the grid federate measured it
+                (pcc,) = contribution.scenario.views[mg].billed_pcc_positions
+                p_mw = float(contribution.copies.offered["grid"]["pcc_p_mw"][0][pcc])
                 devices = sum(v for term, v in i_c[mg]["cost_terms"].items()
                               if term != "energy")
                 bill = _zone_bill_with_no_device_acting(prepared, mg, start + k, True)

@@ -213,3 +213,40 @@ def test_a_reset_inside_the_running_world_equals_a_fresh_world(scenario: str) ->
     finally:
         in_place.close()
         fresh.close()
+
+
+def test_the_parallel_envs_second_episode_equals_a_fresh_worlds() -> None:
+    """The microgrids' PettingZoo env (every agent on its own devices) starts its second
+    episode inside the running world, as the single env does; a world built afresh for
+    the same episode gives every agent the same observations, rewards and costs, bit for
+    bit (the regulators start from their initial taps again, the batteries from their
+    initial charge)."""
+    length = 4
+    in_place = MultiAgentGridEnv(scenario="microgrids", episode_length=length, train=True)
+    fresh = MultiAgentGridEnv(scenario="microgrids", episode_length=length, train=True)
+    try:
+        assert in_place.copies is not None  # the one-copy core, not a world per episode
+        rng = np.random.default_rng(3)
+        actions = {a: _actions(in_place.action_space(a), rng, 2 * length)
+                   for a in in_place.possible_agents}
+        in_place.reset(seed=9)
+        for k in range(length):
+            in_place.step({a: actions[a][k] for a in in_place.possible_agents})
+        first_a, info_a = in_place.reset()
+        fresh.reset(seed=9)
+        fresh.close()                                 # no world: the next reset builds one
+        first_b, info_b = fresh.reset()
+        assert info_a == info_b
+        for a in in_place.possible_agents:
+            np.testing.assert_array_equal(first_a[a], first_b[a])
+        for k in range(length, 2 * length):
+            joint = {a: actions[a][k] for a in in_place.possible_agents}
+            o_a, r_a, _, t_a, i_a = in_place.step(joint)
+            o_b, r_b, _, t_b, i_b = fresh.step(joint)
+            for a in in_place.possible_agents:
+                np.testing.assert_array_equal(o_a[a], o_b[a], err_msg=f"{a} step {k}")
+                assert (r_a[a], t_a[a], i_a[a]["cost"]) == (r_b[a], t_b[a], i_b[a]["cost"])
+        assert all(t_a.values()) and not in_place.agents
+    finally:
+        in_place.close()
+        fresh.close()
