@@ -42,6 +42,8 @@ Units: voltages and currents in p.u., powers in MW/Mvar outside and p.u. of
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from powergrid.solvers._lsmodel import Static, Topology, branch_vectors
@@ -66,6 +68,16 @@ _UPDATE_MIN_BUSES = 32
 _FACTOR_BYTES = 64 * 2**20
 
 CONVERGED, NOT_CONVERGED, DIVERGED = 1, 0, -1
+
+
+def _state_keys(tap_pos: np.ndarray, step: np.ndarray) -> list[bytes]:
+    """Each row's tap and step state ``(k, n_trafo)``, ``(k, n_shunt)`` as one bytes key
+    (the row's int64 values: one void view, not a ``tobytes`` per row)."""
+    state = np.ascontiguousarray(np.concatenate([tap_pos, step], axis=1), dtype=np.int64)
+    if state.shape[1] == 0:  # nothing switchable: one state
+        return [b""] * len(state)
+    return cast(list[bytes], state.view(np.dtype((np.void, 8 * state.shape[1])))
+                .ravel().tolist())
 #: matrices with at least this many columns are multiplied by BLAS (``np.matmul``, one
 #: matrix at a time: 4.4x ``np.einsum`` on the microgrids' 64 x 55 x 55), smaller ones by
 #: ``np.einsum`` (no per-matrix call: the IEEE 13's are 10 x 10)
@@ -209,9 +221,13 @@ class ZbusModel:
         self.applied_step = np.zeros((n, len(topo.applied_step)), dtype=np.int64)
         self._chunk = max(1, _CHUNK_BYTES // (16 * nb * nb))
         #: fresh factors by tap and step state (``tap_pos`` and ``step`` rows as bytes):
-        #: the same state gives the same numbers in every copy, so each is computed once
-        self.factors: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+        #: the same state gives the same numbers in every copy, so each is computed once;
+        #: a state's slot in the store of ``X`` and ``Y[S, :]`` (a copy takes its state's
+        #: with one gather)
+        self.factors: dict[bytes, int] = {}
         self._max_factors = max(1, _FACTOR_BYTES // (16 * (self.x[0].size + ns * nb)))
+        self._store_x = np.zeros((0, *self.x.shape[1:]), dtype=c)
+        self._store_y = np.zeros((0, ns, nb), dtype=c)
 
     # -- factors --------------------------------------------------------------
     def stale(self, rows, tap_pos: np.ndarray, step: np.ndarray) -> np.ndarray:
@@ -253,27 +269,58 @@ class ZbusModel:
         bounded workspace."""
         if not len(rows):
             return
-        keys = [t.tobytes() + s.tobytes() for t, s in zip(tap_pos, step, strict=True)]
+        keys = _state_keys(tap_pos, step)
         new: dict[bytes, int] = {}
         for j, key in enumerate(keys):
             if key not in self.factors and key not in new:
                 new[key] = j
+        self._make_room(len(new), set(keys))
         first = np.array(list(new.values()), dtype=np.intp)
         for start in range(0, len(first), self._chunk):
             part = first[start:start + self._chunk]
             x, y_slack = self._factor(tap_pos[part], step[part])
-            for j, key in enumerate(keys[i] for i in part.tolist()):
-                self.factors[key] = (x[j].copy(), y_slack[j].copy())
-        self.x[rows] = np.stack([self.factors[key][0] for key in keys])
-        self.y_slack[rows] = np.stack([self.factors[key][1] for key in keys])
-        if len(self.factors) > self._max_factors:  # bounded: forget the oldest states
-            for key in list(self.factors)[:len(self.factors) - self._max_factors]:
-                del self.factors[key]
+            slots = self._free_slots(len(part))
+            self._store_x[slots] = x
+            self._store_y[slots] = y_slack
+            for slot, key in zip(slots.tolist(), (keys[i] for i in part.tolist()), strict=True):
+                self.factors[key] = slot
+        slots = np.fromiter((self.factors[key] for key in keys), dtype=np.intp,
+                            count=len(keys))
+        self.x[rows] = self._store_x[slots]
+        self.y_slack[rows] = self._store_y[slots]
         self._set_branches(rows, tap_pos)
         self.applied_tap[rows] = tap_pos
         self.applied_step[rows] = step
         self.valid[rows] = True
         self.n_updates[rows] = 0
+
+    def _make_room(self, k: int, keep: set[bytes]) -> None:
+        """Make room for ``k`` new states: forget the oldest states beyond
+        :attr:`_max_factors`, but none in ``keep`` (the ones copies are about to take:
+        one call's states are kept whatever their number)."""
+        excess = len(self.factors) + k - self._max_factors
+        if excess <= 0:
+            return
+        old = [key for key in self.factors if key not in keep][:excess]
+        for key in old:
+            del self.factors[key]
+
+    def _free_slots(self, k: int) -> np.ndarray:
+        """``k`` slots of the store that no kept state uses (the store grows as needed,
+        by doubling, up to the states it holds)."""
+        used = np.zeros(len(self._store_x), dtype=bool)
+        used[list(self.factors.values())] = True
+        free = np.flatnonzero(~used)[:k]
+        if len(free) < k:
+            grow = max(k - len(free), len(self._store_x))
+            grow = min(grow, max(k - len(free), self._max_factors - len(self._store_x)))
+            start = len(self._store_x)
+            self._store_x = np.concatenate(
+                [self._store_x, np.zeros((grow, *self._store_x.shape[1:]), self.x.dtype)])
+            self._store_y = np.concatenate(
+                [self._store_y, np.zeros((grow, *self._store_y.shape[1:]), self.x.dtype)])
+            free = np.concatenate([free, np.arange(start, start + k - len(free))])
+        return free
 
     def _update(self, rows: np.ndarray, tap_pos: np.ndarray, step: np.ndarray,
                 pattern: np.ndarray) -> None:
