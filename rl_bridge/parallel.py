@@ -126,9 +126,9 @@ class MultiAgentGridEnv(ParallelEnv):
         #: agents that act on their own devices every step run on the one copy of the
         #: core the batched environments step N copies with (one world for every episode,
         #: the arrays of every agent at once); a coordinator, a message protocol or agent
-        #: periods need the agents federate's messages (None: the scenario's own world)
-        self.copies = (ScenarioCopies(self.scenario, 1, solver=self.scenario.config.solver)
-                       if batch_refusal(self.scenario.config) is None else None)
+        #: periods need the agents federate's messages (the scenario's own world)
+        self._on_copies = batch_refusal(self.scenario.config) is None
+        self._copies: ScenarioCopies | None = None
         self._renderer = Renderer(self.render_mode, self._frame)
         self.possible_agents = list(self.scenario.agents)
         self.agents: list[str] = []
@@ -137,6 +137,15 @@ class MultiAgentGridEnv(ParallelEnv):
                                    for a, space in self.scenario.observation_spaces.items()}
         self.action_spaces = dict(self.scenario.action_spaces)
         self._rng = np.random.default_rng()
+
+    @property
+    def copies(self) -> ScenarioCopies | None:
+        """The one copy of the batched core this env runs on (made on first use: an env
+        not yet reset pickles, as SuperSuit's vector envs need), None with messages."""
+        if self._copies is None and self._on_copies:
+            self._copies = ScenarioCopies(self.scenario, 1,
+                                          solver=self.scenario.config.solver)
+        return self._copies
 
     def observation_space(self, agent: str) -> spaces.Space[Any]:
         return self.observation_spaces[agent]
@@ -221,7 +230,7 @@ class MultiAgentGridEnv(ParallelEnv):
 
     def close(self) -> None:
         self._renderer.close()
-        if self.copies is not None:
-            self.copies.close()
+        if self._copies is not None:
+            self._copies.close()
         self.scenario.close()
 
