@@ -9,7 +9,9 @@ vector-env rows use subprocesses, as Gymnasium's AsyncVectorEnv does). Rows:
   ``l2rpn_case14_sandbox`` (``test=True``), do-nothing actions, in the same process
   right after the IEEE 13 row, and the IEEE 13 env's ratio to it; skipped with a note
   without the ``bench`` extra;
-* ``microgrids`` with all agents acting, centralized and distributed;
+* ``microgrids`` with all agents acting, centralized (protocol ``none``: the PettingZoo
+  env on the one-copy core, one world for every episode) and distributed (``p2p``: the
+  agents federate's messages, a world per episode);
 * ``reset``: median time of an episode reset;
 * ``scaling``: steps/s and time per step against bus count;
 * ``federates``: where an IEEE 13 step goes;

@@ -125,14 +125,21 @@ class DeviceBatch:
         return out
 
     def _action_map(self, names: tuple[str, ...], where: dict[str, tuple[int, int]],
-                    layout: str, copies: np.ndarray) -> list[tuple[int, np.ndarray, int, int]]:
-        out = []
+                    layout: str, copies: np.ndarray
+                    ) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+        """Per fleet, where the actions ``names`` go: ``(fleet, rows (N, k), control
+        columns (1, k), action columns (k,))``, one write per fleet in a step."""
+        grouped: dict[int, list[tuple[int, int, int]]] = {}
         for j, full in enumerate(names):
             device, control = full.rsplit(".", 1)
             f, i = where[device]
             column = getattr(self.templates[f], layout).index(control)
-            out.append((f, self._rows((f, i), copies), column, j))
-        return out
+            grouped.setdefault(f, []).append((i, column, j))
+        return [(f, copies[:, None] * self.templates[f].n
+                 + np.array([i for i, _, _ in members], dtype=np.intp),
+                 np.array([[c for _, c, _ in members]], dtype=np.intp),
+                 np.array([j for _, _, j in members], dtype=np.intp))
+                for f, members in grouped.items()]
 
     # -- episodes ------------------------------------------------------------------
     def reset(self, copies: Sequence[int], rngs: Sequence[np.random.Generator | None]) -> None:
@@ -173,10 +180,10 @@ class DeviceBatch:
         none yet, they hold).
         """
         controls, exog = self.defaults()
-        for f, rows, column, j in self._action_c:
-            controls[f][0][rows, column] = action_c[:, j]
-        for f, rows, column, j in self._action_d:
-            controls[f][1][rows, column] = action_d[:, j]
+        for f, rows, columns, js in self._action_c:
+            controls[f][0][rows, columns] = action_c[:, js]
+        for f, rows, columns, js in self._action_d:
+            controls[f][1][rows, columns] = action_d[:, js]
         for f, rows, k in self._profiles:
             exog[f]["profile"][rows] = values[:, k]
         if settled_tap_pos is not None and self._restarted:
