@@ -1,5 +1,7 @@
 """Device physics: dynamics, limits, costs, safety, and writing into a net."""
 
+import math
+
 import numpy as np
 import pandapower as pp
 import pytest
@@ -7,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from powergrid.devices import DG, ESS, RES, Generator, Grid, Shunt, Switch, Transformer
+from powergrid.devices.capability import ReactiveCapability
 
 
 def small_net() -> pp.pandapowerNet:
@@ -209,3 +212,27 @@ def test_unknown_bus_and_missing_trafo_are_named():
         ESS(name="bat", bus="nowhere", p_max_mw=1, capacity_mwh=1).write_to_net(net)
     with pytest.raises(ValueError, match="'reg9'"):
         Transformer(name="reg9").write_to_net(net)
+
+
+def test_reactive_capability_of_a_mixed_fleet_unit_by_unit():
+    """One fleet whose units have a rating and a power-factor limit, only one of them, or
+    neither: each unit's Q limit is the smaller of the circle ``sqrt(Sn^2 - P^2)`` and
+    ``|P| tan(acos(pf))`` of the bounds it has (unbounded without either), and a request
+    is cut to it and to the box, the cut reported per unit of the rating (of the larger
+    box bound without one)."""
+    sn = np.array([1.0, 1.0, np.nan, np.nan])
+    pf = np.array([0.9, np.nan, 0.8, np.nan])
+    cap = ReactiveCapability(np.full(4, -2.0), np.full(4, 2.0), sn, pf)
+    for p in (0.0, 0.5, -0.8, 1.2):
+        p_mw = np.full(4, p)
+        expected = []
+        for s, f in zip(sn, pf, strict=True):
+            circle = math.sqrt(max(s * s - p * p, 0.0)) if math.isfinite(s) else math.inf
+            factor = abs(p) * math.tan(math.acos(f)) if math.isfinite(f) else math.inf
+            expected.append(min(circle, factor))
+        np.testing.assert_allclose(cap.limit_mvar(p_mw), expected, rtol=1e-12, atol=1e-15)
+        q, cut = cap.limit(np.full(4, 1.5), p_mw)
+        applied = np.minimum(1.5, expected)
+        np.testing.assert_allclose(q, applied, rtol=1e-12, atol=1e-15)
+        rating = np.array([1.0, 1.0, 2.0, 2.0])
+        np.testing.assert_allclose(cut, (1.5 - applied) / rating, rtol=1e-12, atol=1e-15)
