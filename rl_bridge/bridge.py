@@ -4,7 +4,8 @@ The learner wants to call ``step(action)``; mosaik's scheduler wants to call
 each simulator's ``step``. :class:`CoSimBridge` inverts control without threads:
 
 * it owns a private asyncio event loop and, per episode, a fresh ``AsyncWorld``
-  (mosaik cannot rewind a world) whose ``run`` is a task in that loop;
+  (mosaik cannot rewind a world) whose ``run`` is a task in that loop (the copies'
+  :class:`~rl_bridge.copies.BatchBridge` starts one world and restarts copies inside it);
 * the agents federate (:class:`~simulators.agents.LearnerAgentsSim`) hands its
   observations to :meth:`CoSimBridge.offer` and awaits the returned future;
 * :meth:`CoSimBridge.step` resolves that future with the learner's actions

@@ -40,8 +40,9 @@ class MultiAgentGridEnv(ParallelEnv):
     (:class:`rl_bridge.copies.ScenarioCopies`): one world for every episode, the learner
     entity handing every agent's action to the devices federate; with a coordinator, a
     message protocol or agent periods, each agent is an entity of the agents federate,
-    which carries its messages, in a world per episode. Both give the same episodes for
-    the same seed (tests/test_paths_agree.py).
+    which carries its messages, in a world per episode. Without messages the two wirings
+    give the same trajectory for the same actions: tests/test_paths_agree.py holds this env
+    against ``powergrid run``, which wires the agents federate.
 
     | item              | per agent                                               |
     |-------------------|---------------------------------------------------------|
