@@ -27,6 +27,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from powergrid.devices.capability import ReactiveCapability
+
 State = dict[str, np.ndarray]
 
 
@@ -252,11 +254,15 @@ class Fleet(ABC):
         return {key: np.full(self.n, self.EXOGENOUS_DEFAULTS.get(key, 0.0))
                 for key in self.EXOGENOUS}
 
-    def reactive_box(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(q_min_mvar, q_max_mvar)`` of devices with Q control; ``(0, 0)`` for the others."""
+    def reactive_capability(self, sn_mva: np.ndarray,
+                            min_pf: np.ndarray | float) -> ReactiveCapability:
+        """The devices' :class:`~powergrid.devices.capability.ReactiveCapability`: the box
+        ``(q_min_mvar, q_max_mvar)`` of devices with Q control (``(0, 0)`` for the others),
+        their rating ``sn_mva`` and minimum power factor ``min_pf``."""
         mask = np.array([getattr(d, "has_q_control", False) for d in self.devices], dtype=bool)
-        return (np.where(mask, self.param("q_min_mvar", 0.0), 0.0),
-                np.where(mask, self.param("q_max_mvar", 0.0), 0.0))
+        return ReactiveCapability(np.where(mask, self.param("q_min_mvar", 0.0), 0.0),
+                                  np.where(mask, self.param("q_max_mvar", 0.0), 0.0),
+                                  sn_mva, min_pf)
 
     @abstractmethod
     def initial_state(self, rng: np.random.Generator | None = None) -> State:

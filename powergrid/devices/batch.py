@@ -100,8 +100,14 @@ class DeviceBatch:
         self._restarted: set[int] = set()
 
     def _rows(self, place: tuple[int, int], copies: np.ndarray) -> np.ndarray:
+        """Rows of device ``place = (fleet, index in a copy)`` in every copy ``(N,)``."""
         f, i = place
-        return copies * self.templates[f].n + i
+        return self._rows_of(f, np.intp(i), copies)
+
+    def _rows_of(self, f: int, within: np.ndarray | np.integer, copies: np.ndarray) -> np.ndarray:
+        """Rows of fleet ``f``'s devices ``within`` a copy (indices ``(k,)``; a scalar
+        for one) in each of ``copies``: ``(N, k)`` (``(N,)``), copy-major."""
+        return (copies[:, None] if np.ndim(within) else copies) * self.templates[f].n + within
 
     def _gather_plan(self, names: Sequence[str], copies: np.ndarray
                      ) -> list[tuple[int, np.ndarray, np.ndarray]]:
@@ -112,8 +118,7 @@ class DeviceBatch:
             f, i = self.where[name]
             grouped.setdefault(f, []).append((column, i))
         return [(f, np.array([c for c, _ in members], dtype=np.intp),
-                 copies[:, None] * self.templates[f].n
-                 + np.array([i for _, i in members], dtype=np.intp))
+                 self._rows_of(f, np.array([i for _, i in members], dtype=np.intp), copies))
                 for f, members in grouped.items()]
 
     def _gather(self, plan: list[tuple[int, np.ndarray, np.ndarray]],
@@ -135,8 +140,8 @@ class DeviceBatch:
             f, i = where[device]
             column = getattr(self.templates[f], layout).index(control)
             grouped.setdefault(f, []).append((i, column, j))
-        return [(f, copies[:, None] * self.templates[f].n
-                 + np.array([i for i, _, _ in members], dtype=np.intp),
+        return [(f, self._rows_of(f, np.array([i for i, _, _ in members], dtype=np.intp),
+                                  copies),
                  np.array([[c for _, c, _ in members]], dtype=np.intp),
                  np.array([j for _, _, j in members], dtype=np.intp))
                 for f, members in grouped.items()]
@@ -252,7 +257,7 @@ class DeviceBatch:
                 out[:, columns] = offset[columns]
                 continue
             if not every:
-                rows = copies[:, None] * self.templates[f].n + within
+                rows = self._rows_of(f, within, copies)
             out[:, columns] = np.asarray(state, dtype=float)[rows]
         return (out - offset) / scale
 
@@ -264,11 +269,11 @@ class DeviceBatch:
             f, i = self.where[name]
             grouped.setdefault((f, feature.key), []).append((column, i))
         groups = []
-        copies = np.arange(self.n)[:, None]
+        copies = np.arange(self.n)
         for (f, key), members in grouped.items():
             columns = np.array([c for c, _ in members], dtype=np.intp)
             within = np.array([i for _, i in members], dtype=np.intp)
-            groups.append((f, key, columns, within, copies * self.templates[f].n + within))
+            groups.append((f, key, columns, within, self._rows_of(f, within, copies)))
         offset = np.array([feature.offset for _, feature in spec], dtype=float)
         scale = np.array([feature.scale for _, feature in spec], dtype=float)
         return groups, offset, scale

@@ -21,7 +21,7 @@ from powergrid.devices.base import (
     bus_index,
     upsert_element,
 )
-from powergrid.devices.capability import ReactiveCapability, clip
+from powergrid.devices.capability import clip
 from powergrid.safety import setpoint_reduction
 
 
@@ -161,10 +161,8 @@ class GeneratorFleet(Fleet):
         self.p_max = self.param("p_max_mw")
         self.p_init = np.array([d.p_min_mw if d.p_init_mw is None else d.p_init_mw
                                 for d in devices], dtype=float)
-        self.q_min, self.q_max = self.reactive_box()
         self.sn = self.param("sn_mva")
-        self.min_pf = self.param("min_pf")
-        self.capability = ReactiveCapability(self.q_min, self.q_max, self.sn, self.min_pf)
+        self.capability = self.reactive_capability(self.sn, self.param("min_pf"))
         coefs = np.array([d.cost_coefs for d in devices], dtype=float).reshape(self.n, 3)
         self.cost_a, self.cost_b, self.cost_c = coefs.T
         self.pwl = np.array([d.cost_pwl is not None for d in devices])
@@ -350,9 +348,7 @@ class RESFleet(Fleet):
         super().__init__(devices)
         self.sn = self.param("sn_mva")
         self.curtailable = np.array([d.curtailable for d in devices])
-        self.q_min, self.q_max = self.reactive_box()
-        self.min_pf = self.param("min_pf")
-        self.capability = ReactiveCapability(self.q_min, self.q_max, self.sn, self.min_pf)
+        self.capability = self.reactive_capability(self.sn, self.param("min_pf"))
         self.curtail_cost = self.param("curtailment_cost_per_mwh")
         #: the controls of nobody acting: the limit at the rating, no reactive power
         self._no_curtailment = np.stack([self.sn, np.zeros(self.n)], axis=1)

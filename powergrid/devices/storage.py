@@ -17,7 +17,7 @@ from powergrid.devices.base import (
     bus_index,
     upsert_element,
 )
-from powergrid.devices.capability import ReactiveCapability, clip
+from powergrid.devices.capability import clip
 from powergrid.safety import setpoint_reduction
 
 
@@ -142,9 +142,8 @@ class ESSFleet(Fleet):
         self.random_init = np.array([d.random_init_soc for d in devices])
         self.eta_ch = self.param("eta_charge")
         self.eta_dis = self.param("eta_discharge")
-        self.q_min, self.q_max = self.reactive_box()
         self.sn = self.param("sn_mva")
-        self.capability = ReactiveCapability(self.q_min, self.q_max, self.sn, np.nan)
+        self.capability = self.reactive_capability(self.sn, np.nan)
         self.cost_per_mwh = self.param("cost_per_mwh")
         self.p_rating = np.maximum(self.p_max, -self.p_min)
 
